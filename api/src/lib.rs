@@ -20,4 +20,6 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod keys;
 pub mod merkle;
+pub mod note;
