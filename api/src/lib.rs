@@ -20,6 +20,8 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod cbor;
+pub mod cose;
 pub mod keys;
 pub mod merkle;
 pub mod note;
