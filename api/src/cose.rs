@@ -15,7 +15,7 @@
 //! produce for the same fields, so a message has one encoding. Verification
 //! uses `verify_strict` only, against a key whose reference equals the kid.
 
-use coset::{CborSerializable as _, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable as _, iana};
+use coset::{CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable as _, iana};
 
 use crate::cbor;
 use crate::keys::{KeyType, SignerKey, VerifierKey};

@@ -21,7 +21,12 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod cbor;
+#[doc(hidden)]
+pub mod examples;
 pub mod cose;
 pub mod keys;
 pub mod merkle;
 pub mod note;
+pub mod receipt;
+pub mod timestamp;
+pub mod view;

@@ -1,0 +1,234 @@
+//! Decision receipts: what a gate decided, on what, under which policy,
+//! with which human approval and token lineage.
+//!
+//! A [`Receipt`] can only exist in a valid state: it is built from
+//! [`ReceiptParts`] by [`Receipt::new`], which checks every field and every
+//! rule between fields, or decoded from CBOR by [`Receipt::from_cbor`], which
+//! additionally requires the bytes to be the receipt's one canonical
+//! encoding. Its JSON view (serde) has the same shape as the CBOR; the
+//! mapping differs only at the typed paths of [`VIEW`] (times and digests).
+//! `docs/spec.md` §Receipt is the normative description.
+
+mod types;
+mod validate;
+#[cfg(test)]
+mod tests;
+
+pub use types::*;
+pub use validate::{
+    MAX_DETERMINING_RULES, MAX_ERRORS, MAX_FREEFORM_DEPTH, MAX_FREEFORM_ENTRIES, MAX_LINEAGE_LINKS,
+    MAX_MESSAGE_BYTES, MAX_NAME_BYTES,
+};
+
+use crate::cbor::{self, CborError};
+use crate::keys::{SignerKey, VerifierKey};
+use crate::merkle::{Blake3, Hash, MerkleHasher};
+use crate::view::{self, ViewError, ViewSchema};
+
+/// The receipt format version this crate writes and reads.
+pub const RECEIPT_VERSION: u64 = 1;
+/// Largest receipt payload (CBOR) accepted, in bytes.
+pub const MAX_RECEIPT_BYTES: usize = 64 * 1024;
+/// COSE content type of a signed receipt's payload.
+pub const RECEIPT_CONTENT_TYPE: &str = "application/vnd.cairn.receipt.v1+cbor";
+/// Domain separation string of the break-glass counter-signature.
+pub const BREAK_GLASS_CONTEXT: &str = "cairn/break-glass/v1";
+
+/// The typed paths of the receipt's JSON view (see [`crate::view`]).
+pub const VIEW: ViewSchema = ViewSchema {
+    times: &[
+        "decided_at",
+        "nd_inputs.clock",
+        "approval.requested_at",
+        "approval.responded_at",
+        "approval.expires_at",
+        "lineage[].iat",
+        "lineage[].exp",
+        "break_glass.expires_at",
+    ],
+    bytes: &[
+        "policy.bundle_hash",
+        "initiator.request_digest",
+        "approval.presented.shown_digest",
+        "approval.presented.arguments_digest",
+        "lineage[].token_hash",
+        "break_glass.signature",
+    ],
+};
+
+/// A receipt was refused. Every variant is the fault of whoever built or
+/// sent it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiptError {
+    /// The payload is over [`MAX_RECEIPT_BYTES`] or not deterministic CBOR.
+    #[error("receipt encoding: {0}")]
+    Encoding(#[from] CborError),
+    /// A value with no place in the format (float, stray byte string, tag).
+    #[error("receipt value: {0}")]
+    View(#[from] ViewError),
+    /// Fields missing, unknown, or of the wrong type.
+    #[error("receipt schema: {0}")]
+    Schema(String),
+    /// A field breaks a rule of the format (the path and rule are named).
+    #[error("invalid receipt field {path}: {rule}")]
+    Invalid {
+        /// Dotted path of the field.
+        path: String,
+        /// The rule it breaks.
+        rule: String,
+    },
+    /// Decodes, but is not the receipt's canonical encoding (for example an
+    /// explicit null where the field should be absent).
+    #[error("receipt is not in canonical form: {0}")]
+    NonCanonical(&'static str),
+    /// The break-glass counter-signature does not verify.
+    #[error("break-glass signature does not verify under {0}")]
+    BadBreakGlassSignature(String),
+    /// The receipt has no break-glass block to sign or verify.
+    #[error("receipt has no break-glass block")]
+    NoBreakGlass,
+}
+
+/// A valid decision receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    parts: ReceiptParts,
+}
+
+impl Receipt {
+    /// Validate `parts` into a receipt.
+    pub fn new(parts: ReceiptParts) -> Result<Self, ReceiptError> {
+        validate::receipt(&parts)?;
+        let r = Receipt { parts };
+        let len = r.to_cbor().len();
+        if len > MAX_RECEIPT_BYTES {
+            return Err(ReceiptError::Encoding(CborError::TooLarge {
+                len,
+                limit: MAX_RECEIPT_BYTES,
+            }));
+        }
+        Ok(r)
+    }
+
+    /// The receipt's fields.
+    pub fn parts(&self) -> &ReceiptParts {
+        &self.parts
+    }
+
+    /// Give back the fields.
+    pub fn into_parts(self) -> ReceiptParts {
+        self.parts
+    }
+
+    /// The JSON view.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.parts).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Read and validate a JSON view.
+    pub fn from_json(json: &serde_json::Value) -> Result<Self, ReceiptError> {
+        let parts: ReceiptParts =
+            serde_json::from_value(json.clone()).map_err(|e| ReceiptError::Schema(e.to_string()))?;
+        Self::new(parts)
+    }
+
+    /// The canonical CBOR payload: what a gate signs and the ledger logs.
+    pub fn to_cbor(&self) -> Vec<u8> {
+        // The JSON view of a validated receipt always maps (no floats, typed
+        // paths well-formed); an empty map would fail every later check.
+        let c = view::from_json(&self.to_json(), &VIEW).unwrap_or_else(|_| cbor::CBOR::from(cbor::Map::new()));
+        cbor::encode(&c)
+    }
+
+    /// Decode a receipt payload: deterministic CBOR of at most
+    /// [`MAX_RECEIPT_BYTES`], the closed schema, every validation rule, and
+    /// canonical form (re-encoding gives the same bytes).
+    pub fn from_cbor(bytes: &[u8]) -> Result<Self, ReceiptError> {
+        let c = cbor::decode_with_limit(bytes, MAX_RECEIPT_BYTES)?;
+        let json = view::to_json(&c, &VIEW)?;
+        let r = Self::from_json(&json)?;
+        if r.to_cbor() != bytes {
+            return Err(ReceiptError::NonCanonical("a field is null or present where it must be absent"));
+        }
+        Ok(r)
+    }
+
+    /// BLAKE3 of the canonical CBOR of the request: what approval digests and
+    /// the break-glass signature bind to.
+    pub fn request_hash(&self) -> Hash {
+        request_hash(&self.parts.request)
+    }
+
+    /// Verify the break-glass counter-signature under `operator` (whose key
+    /// reference must be the block's `operator`).
+    pub fn verify_break_glass(&self, operator: &VerifierKey) -> Result<(), ReceiptError> {
+        let bg = self.parts.break_glass.as_ref().ok_or(ReceiptError::NoBreakGlass)?;
+        if bg.operator != operator.key_ref()
+            || !operator.verify(
+                &break_glass_message(&self.parts.receipt_id, &self.parts.gate, bg, &self.parts.request),
+                &bg.signature.0,
+            )
+        {
+            return Err(ReceiptError::BadBreakGlassSignature(operator.key_ref()));
+        }
+        Ok(())
+    }
+}
+
+/// BLAKE3 of the canonical CBOR of a request.
+pub fn request_hash(request: &Request) -> Hash {
+    let json = serde_json::to_value(request).unwrap_or(serde_json::Value::Null);
+    let c = view::from_json(&json, &ViewSchema { times: &[], bytes: &[] })
+        .unwrap_or_else(|_| cbor::CBOR::null());
+    Blake3::digest(&[&cbor::encode(&c)])
+}
+
+/// The bytes an operator signs to authorise a break-glass override: the
+/// deterministic CBOR array `["cairn/break-glass/v1", receipt_id, gate,
+/// operator, justification, expires_at, request_hash]`.
+pub fn break_glass_message(receipt_id: &str, gate: &str, bg: &BreakGlass, request: &Request) -> Vec<u8> {
+    cbor::encode(&cbor::CBOR::from(vec![
+        cbor::CBOR::from(BREAK_GLASS_CONTEXT),
+        cbor::CBOR::from(receipt_id),
+        cbor::CBOR::from(gate),
+        cbor::CBOR::from(bg.operator.as_str()),
+        cbor::CBOR::from(bg.justification.as_str()),
+        cbor::CBOR::from(bg.expires_at.millis()),
+        cbor::CBOR::to_byte_string(request_hash(request).0),
+    ]))
+}
+
+impl BreakGlass {
+    /// A break-glass block signed by `operator` for this receipt's id, gate
+    /// and request.
+    pub fn sign(
+        operator: &SignerKey,
+        justification: &str,
+        expires_at: crate::timestamp::Timestamp,
+        receipt_id: &str,
+        gate: &str,
+        request: &Request,
+    ) -> BreakGlass {
+        let mut bg = BreakGlass {
+            operator: operator.verifier().key_ref(),
+            justification: justification.to_owned(),
+            expires_at,
+            signature: Signature64([0; 64]),
+        };
+        bg.signature = Signature64(operator.sign(&break_glass_message(receipt_id, gate, &bg, request)));
+        bg
+    }
+}
+
+impl serde::Serialize for Receipt {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.parts.serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Receipt {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Receipt::new(ReceiptParts::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
