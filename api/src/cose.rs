@@ -21,7 +21,7 @@ use crate::cbor;
 use crate::keys::{KeyType, SignerKey, VerifierKey};
 
 /// Largest COSE_Sign1 message accepted, in bytes.
-pub const MAX_COSE_BYTES: usize = 256 * 1024;
+pub const MAX_COSE_BYTES: usize = 2 * 1024 * 1024;
 
 /// A COSE message could not be parsed, signed or verified.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

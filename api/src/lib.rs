@@ -24,9 +24,11 @@ pub mod cbor;
 #[doc(hidden)]
 pub mod examples;
 pub mod cose;
+pub mod entry;
 pub mod keys;
 pub mod merkle;
 pub mod note;
+pub mod proof;
 pub mod receipt;
 pub mod timestamp;
 pub mod view;

@@ -1,0 +1,367 @@
+//! Log entries (the Merkle tree's leaves) and key statements.
+//!
+//! An entry is the deterministic CBOR array `[type, integrated_at, body]`:
+//! - `type`: `"receipt"`, `"key"` or `"policy"`;
+//! - `integrated_at`: when the ledger integrated it (milliseconds);
+//! - `body`: a byte string holding a tagged COSE_Sign1 exactly as submitted:
+//!   a gate-signed receipt, an authority-signed [`KeyStatement`], or an
+//!   authority-signed policy bundle.
+//!
+//! Its leaf hash is `BLAKE3(0x00 ‖ entry)`. Key history and the policy
+//! archive live in the same tree as the receipts, so they are as
+//! tamper-evident as the receipts.
+
+use crate::cbor::{self, CBOR, CborError, FieldError, Fields};
+use crate::cose::{self, CoseError, Sign1};
+use crate::keys::{KeyError, SignerKey, VerifierKey};
+use crate::merkle::{Blake3, Hash, MerkleHasher};
+use crate::receipt::{RECEIPT_CONTENT_TYPE, Receipt, ReceiptError};
+use crate::timestamp::Timestamp;
+
+/// Largest entry body (a COSE_Sign1), in bytes.
+pub const MAX_ENTRY_BODY_BYTES: usize = cose::MAX_COSE_BYTES;
+/// Largest encoded entry, in bytes.
+pub const MAX_ENTRY_BYTES: usize = MAX_ENTRY_BODY_BYTES + 64;
+/// COSE content type of a key statement.
+pub const KEY_CONTENT_TYPE: &str = "application/vnd.cairn.key.v1+cbor";
+/// COSE content type of a policy bundle.
+pub const POLICY_CONTENT_TYPE: &str = "application/vnd.cairn.policy.v1+cbor";
+/// Key statement format version.
+pub const KEY_STATEMENT_VERSION: u64 = 1;
+
+/// An entry or key statement was refused. Every variant is the fault of
+/// whoever produced the bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EntryError {
+    /// Not deterministic CBOR, or over the size limit.
+    #[error("entry encoding: {0}")]
+    Encoding(#[from] CborError),
+    /// Wrong shape.
+    #[error("entry schema: {0}")]
+    Schema(#[from] FieldError),
+    /// An entry type other than receipt, key, policy.
+    #[error("unknown entry type {0:?}")]
+    UnknownType(String),
+    /// The body is not a canonical COSE_Sign1 of the entry type's content type.
+    #[error("entry body: {0}")]
+    Body(#[from] CoseError),
+    /// The receipt in a receipt entry is invalid.
+    #[error("receipt: {0}")]
+    Receipt(#[from] ReceiptError),
+    /// The key in a key statement is invalid.
+    #[error("key statement key: {0}")]
+    Key(#[from] KeyError),
+    /// A rule of the key statement is broken.
+    #[error("key statement: {0}")]
+    Statement(&'static str),
+}
+
+/// What an entry holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum EntryKind {
+    /// A gate-signed decision receipt.
+    Receipt,
+    /// An authority-signed key registration or revocation.
+    Key,
+    /// An authority-signed policy bundle.
+    Policy,
+}
+
+impl EntryKind {
+    /// The type string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Receipt => "receipt",
+            EntryKind::Key => "key",
+            EntryKind::Policy => "policy",
+        }
+    }
+
+    /// The COSE content type its body must carry.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            EntryKind::Receipt => RECEIPT_CONTENT_TYPE,
+            EntryKind::Key => KEY_CONTENT_TYPE,
+            EntryKind::Policy => POLICY_CONTENT_TYPE,
+        }
+    }
+
+    /// Parse a type string.
+    pub fn parse(s: &str) -> Result<Self, EntryError> {
+        match s {
+            "receipt" => Ok(EntryKind::Receipt),
+            "key" => Ok(EntryKind::Key),
+            "policy" => Ok(EntryKind::Policy),
+            other => Err(EntryError::UnknownType(other.chars().take(32).collect())),
+        }
+    }
+}
+
+/// A log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    kind: EntryKind,
+    integrated_at: Timestamp,
+    body: Vec<u8>,
+}
+
+impl Entry {
+    /// An entry whose body is checked to be a canonical COSE_Sign1 of the
+    /// kind's content type (its signature is checked by whoever knows the
+    /// keys: the ledger on ingest, the verifier on audit).
+    pub fn new(kind: EntryKind, integrated_at: Timestamp, body: Vec<u8>) -> Result<Self, EntryError> {
+        if body.len() > MAX_ENTRY_BODY_BYTES {
+            return Err(EntryError::Encoding(CborError::TooLarge {
+                len: body.len(),
+                limit: MAX_ENTRY_BODY_BYTES,
+            }));
+        }
+        Sign1::parse(&body, kind.content_type())?;
+        Ok(Entry {
+            kind,
+            integrated_at,
+            body,
+        })
+    }
+
+    /// The entry's type.
+    pub fn kind(&self) -> EntryKind {
+        self.kind
+    }
+    /// When it was integrated.
+    pub fn integrated_at(&self) -> Timestamp {
+        self.integrated_at
+    }
+    /// The COSE_Sign1 body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The canonical bytes: what the leaf hash covers.
+    pub fn to_cbor(&self) -> Vec<u8> {
+        cbor::encode(&CBOR::from(vec![
+            CBOR::from(self.kind.as_str()),
+            CBOR::from(self.integrated_at.millis()),
+            CBOR::to_byte_string(&self.body),
+        ]))
+    }
+
+    /// Decode strictly.
+    pub fn from_cbor(bytes: &[u8]) -> Result<Self, EntryError> {
+        let c = cbor::decode_with_limit(bytes, MAX_ENTRY_BYTES)?;
+        let items = cbor::array(&c, "entry")?;
+        let [kind, at, body] = items else {
+            return Err(FieldError::new("entry", "must be [type, integrated_at, body]").into());
+        };
+        let kind = EntryKind::parse(cbor::text(kind, "entry[0]")?)?;
+        let at = Timestamp::from_millis(cbor::uint(at, "entry[1]")?)
+            .map_err(|_| FieldError::new("entry[1]", "time out of range"))?;
+        Entry::new(kind, at, cbor::bytes(body, "entry[2]")?.to_vec())
+    }
+
+    /// `BLAKE3(0x00 ‖ entry)`.
+    pub fn leaf_hash(&self) -> Hash {
+        Blake3::hash_leaf(&self.to_cbor())
+    }
+
+    /// The parsed COSE body (not yet verified).
+    pub fn sign1(&self) -> Result<Sign1, EntryError> {
+        Ok(Sign1::parse(&self.body, self.kind.content_type())?)
+    }
+
+    /// For a receipt entry: its COSE message and its validated receipt.
+    pub fn receipt(&self) -> Result<(Sign1, Receipt), EntryError> {
+        let msg = self.sign1()?;
+        let receipt = Receipt::from_cbor(msg.payload())?;
+        Ok((msg, receipt))
+    }
+}
+
+/// What a key statement does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyAction {
+    /// The key may sign from the next entry on.
+    Register,
+    /// The key may no longer sign from the next entry on.
+    Revoke,
+}
+
+/// What a registered key may sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyRole {
+    /// Decision receipts; the receipt's `gate` is the key's name.
+    Gate,
+    /// Break-glass counter-signatures.
+    Operator,
+}
+
+/// An authority's statement that a key is registered or revoked. The
+/// payload of a `key` entry's COSE_Sign1 (content type
+/// [`KEY_CONTENT_TYPE`]): the CBOR map `{v, action, role, key, issued_at,
+/// ?reason}` with `key` a C2SP verifier-key string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyStatement {
+    /// Register or revoke.
+    pub action: KeyAction,
+    /// Gate or operator.
+    pub role: KeyRole,
+    /// The key (type 0x01).
+    pub key: VerifierKey,
+    /// When the authority issued the statement.
+    pub issued_at: Timestamp,
+    /// Why (revocations, usually).
+    pub reason: Option<String>,
+}
+
+impl KeyStatement {
+    /// The canonical CBOR payload.
+    pub fn to_cbor(&self) -> Vec<u8> {
+        let mut m = cbor::Map::new();
+        m.insert("v", KEY_STATEMENT_VERSION);
+        m.insert(
+            "action",
+            match self.action {
+                KeyAction::Register => "register",
+                KeyAction::Revoke => "revoke",
+            },
+        );
+        m.insert(
+            "role",
+            match self.role {
+                KeyRole::Gate => "gate",
+                KeyRole::Operator => "operator",
+            },
+        );
+        m.insert("key", self.key.to_string());
+        m.insert("issued_at", self.issued_at.millis());
+        if let Some(r) = &self.reason {
+            m.insert("reason", r.as_str());
+        }
+        cbor::encode(&CBOR::from(m))
+    }
+
+    /// Decode strictly.
+    pub fn from_cbor(bytes: &[u8]) -> Result<Self, EntryError> {
+        let c = cbor::decode(bytes)?;
+        let mut f = Fields::new(&c, "key_statement")?;
+        if cbor::uint(f.required("v")?, "key_statement.v")? != KEY_STATEMENT_VERSION {
+            return Err(EntryError::Statement("unsupported version"));
+        }
+        let action = match cbor::text(f.required("action")?, "key_statement.action")? {
+            "register" => KeyAction::Register,
+            "revoke" => KeyAction::Revoke,
+            _ => return Err(EntryError::Statement("action must be register or revoke")),
+        };
+        let role = match cbor::text(f.required("role")?, "key_statement.role")? {
+            "gate" => KeyRole::Gate,
+            "operator" => KeyRole::Operator,
+            _ => return Err(EntryError::Statement("role must be gate or operator")),
+        };
+        let key = VerifierKey::parse(cbor::text(f.required("key")?, "key_statement.key")?)?;
+        if key.key_type() != crate::keys::KeyType::Ed25519 {
+            return Err(EntryError::Statement("registered keys are Ed25519 (type 0x01)"));
+        }
+        let issued_at = Timestamp::from_millis(cbor::uint(f.required("issued_at")?, "key_statement.issued_at")?)
+            .map_err(|_| FieldError::new("key_statement.issued_at", "time out of range"))?;
+        let reason = match f.optional("reason") {
+            Some(r) => {
+                let r = cbor::text(r, "key_statement.reason")?;
+                if r.is_empty() || r.len() > crate::receipt::MAX_MESSAGE_BYTES {
+                    return Err(EntryError::Statement("reason must be 1 to 4096 bytes"));
+                }
+                Some(r.to_owned())
+            }
+            None => None,
+        };
+        f.finish()?;
+        let s = KeyStatement {
+            action,
+            role,
+            key,
+            issued_at,
+            reason,
+        };
+        if s.to_cbor() != bytes {
+            return Err(EntryError::Statement("not in canonical form"));
+        }
+        Ok(s)
+    }
+
+    /// Sign as an authority: the body of a `key` entry.
+    pub fn sign(&self, authority: &SignerKey) -> Result<Vec<u8>, EntryError> {
+        Ok(cose::sign(&self.to_cbor(), KEY_CONTENT_TYPE, authority)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::examples;
+
+    fn at(ms: u64) -> Timestamp {
+        Timestamp::from_millis(ms).unwrap()
+    }
+
+    #[test]
+    fn receipt_entries_round_trip_and_hash_their_encoding() {
+        let body = examples::signed_receipt(3);
+        let e = Entry::new(EntryKind::Receipt, at(examples::EXAMPLE_NOW_MS), body.clone()).unwrap();
+        let bytes = e.to_cbor();
+        assert_eq!(Entry::from_cbor(&bytes).unwrap(), e);
+        assert_eq!(e.leaf_hash(), Blake3::hash_leaf(&bytes));
+        let (msg, receipt) = e.receipt().unwrap();
+        msg.verify(&examples::gate_key().verifier()).unwrap();
+        assert_eq!(receipt, examples::receipt(3));
+    }
+
+    #[test]
+    fn entries_refuse_wrong_bodies_and_shapes() {
+        let body = examples::signed_receipt(3);
+        // A receipt body in a key entry has the wrong content type.
+        assert!(matches!(
+            Entry::new(EntryKind::Key, at(0), body.clone()),
+            Err(EntryError::Body(CoseError::WrongContentType { .. }))
+        ));
+        let bad_type = cbor::encode(&CBOR::from(vec![
+            CBOR::from("other"),
+            CBOR::from(0u64),
+            CBOR::to_byte_string(&body),
+        ]));
+        assert!(matches!(Entry::from_cbor(&bad_type), Err(EntryError::UnknownType(_))));
+        let two = cbor::encode(&CBOR::from(vec![CBOR::from("receipt"), CBOR::from(0u64)]));
+        assert!(matches!(Entry::from_cbor(&two), Err(EntryError::Schema(_))));
+        let mut trailing = Entry::new(EntryKind::Receipt, at(0), body).unwrap().to_cbor();
+        trailing.push(0);
+        assert!(matches!(Entry::from_cbor(&trailing), Err(EntryError::Encoding(CborError::TrailingBytes(1)))));
+    }
+
+    #[test]
+    fn key_statements_round_trip_and_are_strict() {
+        let s = KeyStatement {
+            action: KeyAction::Register,
+            role: KeyRole::Gate,
+            key: examples::gate_key().verifier(),
+            issued_at: at(examples::EXAMPLE_NOW_MS),
+            reason: None,
+        };
+        let body = s.sign(&examples::authority_key()).unwrap();
+        let e = Entry::new(EntryKind::Key, at(examples::EXAMPLE_NOW_MS), body).unwrap();
+        let msg = e.sign1().unwrap();
+        msg.verify(&examples::authority_key().verifier()).unwrap();
+        assert_eq!(KeyStatement::from_cbor(msg.payload()).unwrap(), s);
+        let mut m = cbor::Map::new();
+        m.insert("v", 1u64);
+        m.insert("action", "rotate");
+        assert!(matches!(KeyStatement::from_cbor(&cbor::encode(&CBOR::from(m))), Err(EntryError::Schema(_) | EntryError::Statement(_))));
+        let witness = examples::witness_key().verifier();
+        let cose_key = KeyStatement { key: witness, ..s };
+        assert!(matches!(
+            KeyStatement::from_cbor(&cose_key.to_cbor()),
+            Err(EntryError::Statement(_))
+        ));
+    }
+}
