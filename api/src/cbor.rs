@@ -86,7 +86,10 @@ pub fn decode(bytes: &[u8]) -> Result<CBOR, CborError> {
 /// or smaller, bound).
 pub fn decode_with_limit(bytes: &[u8], limit: usize) -> Result<CBOR, CborError> {
     if bytes.len() > limit {
-        return Err(CborError::TooLarge { len: bytes.len(), limit });
+        return Err(CborError::TooLarge {
+            len: bytes.len(),
+            limit,
+        });
     }
     let end = scan(bytes, MAX_DEPTH)?;
     if end < bytes.len() {
@@ -258,7 +261,13 @@ impl<'a> Fields<'a> {
         };
         let entries = m
             .iter()
-            .map(|(k, v)| Ok((text(k, path).map_err(|_| FieldError::new(path, "map keys must be text"))?, v, false)))
+            .map(|(k, v)| {
+                Ok((
+                    text(k, path).map_err(|_| FieldError::new(path, "map keys must be text"))?,
+                    v,
+                    false,
+                ))
+            })
             .collect::<Result<_, FieldError>>()?;
         Ok(Fields {
             path: path.to_owned(),
@@ -320,16 +329,31 @@ mod tests {
     #[test]
     fn each_kind_of_bad_input_has_its_own_error() {
         // 24 written in two bytes where one would do: 0x18 0x05.
-        assert_eq!(decode(&h("1805")), Err(CborError::NonCanonical("argument not in shortest form")));
-        assert_eq!(decode(&h("190001")), Err(CborError::NonCanonical("argument not in shortest form")));
+        assert_eq!(
+            decode(&h("1805")),
+            Err(CborError::NonCanonical("argument not in shortest form"))
+        );
+        assert_eq!(
+            decode(&h("190001")),
+            Err(CborError::NonCanonical("argument not in shortest form"))
+        );
         // Indefinite-length array.
         assert_eq!(decode(&h("9f01ff")), Err(CborError::NonCanonical("indefinite length")));
         // Map keys out of order: {"b":1,"a":2}.
-        assert_eq!(decode(&h("a2616201616102")), Err(CborError::NonCanonical("map keys out of order")));
+        assert_eq!(
+            decode(&h("a2616201616102")),
+            Err(CborError::NonCanonical("map keys out of order"))
+        );
         // Duplicate keys: {"a":1,"a":2}.
-        assert_eq!(decode(&h("a2616101616102")), Err(CborError::NonCanonical("duplicate map key")));
+        assert_eq!(
+            decode(&h("a2616101616102")),
+            Err(CborError::NonCanonical("duplicate map key"))
+        );
         // Float 1.0 where the integer 1 serves.
-        assert_eq!(decode(&h("f93c00")), Err(CborError::NonCanonical("number not in shortest form")));
+        assert_eq!(
+            decode(&h("f93c00")),
+            Err(CborError::NonCanonical("number not in shortest form"))
+        );
         // Trailing byte.
         assert_eq!(decode(&h("0100")), Err(CborError::TrailingBytes(1)));
         // Truncated: a 5-byte string with 2 bytes.
@@ -338,7 +362,10 @@ mod tests {
         assert_eq!(decode(&h("9b0000000100000000")), Err(CborError::Truncated));
         assert_eq!(decode(&[]), Err(CborError::Truncated));
         // Reserved additional information.
-        assert_eq!(decode(&h("1c")), Err(CborError::Malformed("reserved additional information")));
+        assert_eq!(
+            decode(&h("1c")),
+            Err(CborError::Malformed("reserved additional information"))
+        );
         assert_eq!(decode(&h("ff")), Err(CborError::Malformed("unexpected break")));
         // Invalid UTF-8 text.
         assert_eq!(decode(&h("61ff")), Err(CborError::Malformed("text is not UTF-8")));
@@ -361,7 +388,10 @@ mod tests {
             b
         };
         assert!(decode(&nested(MAX_DEPTH)).is_ok());
-        assert_eq!(decode(&nested(MAX_DEPTH + 1)), Err(CborError::TooDeep { limit: MAX_DEPTH }));
+        assert_eq!(
+            decode(&nested(MAX_DEPTH + 1)),
+            Err(CborError::TooDeep { limit: MAX_DEPTH })
+        );
         // Far deeper than any stack would survive in a recursive decoder.
         assert_eq!(decode(&nested(500_000)), Err(CborError::TooDeep { limit: MAX_DEPTH }));
     }

@@ -146,8 +146,8 @@ impl Sign1 {
         }
         let kid = check_kid(&h.key_id)?;
         let payload = msg.payload.clone().ok_or(CoseError::DetachedPayload)?;
-        let signature =
-            <[u8; 64]>::try_from(msg.signature.as_slice()).map_err(|_| CoseError::BadSignatureLength(msg.signature.len()))?;
+        let signature = <[u8; 64]>::try_from(msg.signature.as_slice())
+            .map_err(|_| CoseError::BadSignatureLength(msg.signature.len()))?;
         // Exactly the bytes `sign` would write for these fields: no other
         // header parameters, no unprotected header, canonical protected map.
         let mut canonical = build(&kid, content_type, &payload).build();
@@ -237,7 +237,10 @@ mod tests {
         let bytes = sign(b"payload", CT, &k).unwrap();
         // Wrong key with the same name: another key ID, so another kid.
         let other = key(2).verifier();
-        assert!(matches!(Sign1::parse(&bytes, CT).unwrap().verify(&other), Err(CoseError::KeyMismatch { .. })));
+        assert!(matches!(
+            Sign1::parse(&bytes, CT).unwrap().verify(&other),
+            Err(CoseError::KeyMismatch { .. })
+        ));
         // Flipped payload bit.
         let mut flipped = bytes.clone();
         let at = flipped.windows(7).position(|w| w == b"payload").unwrap();
@@ -247,7 +250,10 @@ mod tests {
             Err(CoseError::BadSignature(_))
         ));
         // Other content type.
-        assert!(matches!(Sign1::parse(&bytes, "other"), Err(CoseError::WrongContentType { .. })));
+        assert!(matches!(
+            Sign1::parse(&bytes, "other"),
+            Err(CoseError::WrongContentType { .. })
+        ));
         // Trailing bytes.
         let mut trailing = bytes.clone();
         trailing.push(0);

@@ -336,7 +336,10 @@ mod tests {
         assert!(matches!(Entry::from_cbor(&two), Err(EntryError::Schema(_))));
         let mut trailing = Entry::new(EntryKind::Receipt, at(0), body).unwrap().to_cbor();
         trailing.push(0);
-        assert!(matches!(Entry::from_cbor(&trailing), Err(EntryError::Encoding(CborError::TrailingBytes(1)))));
+        assert!(matches!(
+            Entry::from_cbor(&trailing),
+            Err(EntryError::Encoding(CborError::TrailingBytes(1)))
+        ));
     }
 
     #[test]
@@ -356,7 +359,10 @@ mod tests {
         let mut m = cbor::Map::new();
         m.insert("v", 1u64);
         m.insert("action", "rotate");
-        assert!(matches!(KeyStatement::from_cbor(&cbor::encode(&CBOR::from(m))), Err(EntryError::Schema(_) | EntryError::Statement(_))));
+        assert!(matches!(
+            KeyStatement::from_cbor(&cbor::encode(&CBOR::from(m))),
+            Err(EntryError::Schema(_) | EntryError::Statement(_))
+        ));
         let witness = examples::witness_key().verifier();
         let cose_key = KeyStatement { key: witness, ..s };
         assert!(matches!(

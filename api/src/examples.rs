@@ -12,7 +12,7 @@ use crate::receipt::*;
 use crate::timestamp::Timestamp;
 
 /// 2026-11-21T13:00:00.000Z, the examples' "now".
-pub const EXAMPLE_NOW_MS: u64 = 1_795_784_400_000;
+pub const EXAMPLE_NOW_MS: u64 = 1_795_266_000_000;
 
 fn key(name: &str, key_type: KeyType, seed: u8) -> SignerKey {
     SignerKey::from_seed(name, key_type, &[seed; 32]).unwrap_or_else(|e| unreachable!("example key {name}: {e}"))
@@ -72,18 +72,33 @@ pub fn receipt_parts(n: u64) -> ReceiptParts {
         subject: Subject {
             kind: "agent".into(),
             id: "agent:devops-helper".into(),
-            properties: Some(json!({"model": "example-model-1", "team": "platform"}).as_object().cloned().unwrap_or_default()),
+            properties: Some(
+                json!({"model": "example-model-1", "team": "platform"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
         },
         action: Action {
             name: actions[i].into(),
-            properties: Some(json!({"args": ["--namespace", "payments"], "dry_run": false}).as_object().cloned().unwrap_or_default()),
+            properties: Some(
+                json!({"args": ["--namespace", "payments"], "dry_run": false})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
         },
         resource: Resource {
             kind: surfaces[i].into(),
             id: targets[i].into(),
             properties: None,
         },
-        context: Some(json!({"ticket": format!("OPS-{}", 1000 + n), "attempt": 1}).as_object().cloned().unwrap_or_default()),
+        context: Some(
+            json!({"ticket": format!("OPS-{}", 1000 + n), "attempt": 1})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        ),
     };
     let (reason, errors, rules) = match decision {
         Decision::Permit => (
@@ -117,7 +132,7 @@ pub fn receipt_parts(n: u64) -> ReceiptParts {
             vec![],
         ),
     };
-    let approval = (n % 4 == 0).then(|| Approval {
+    let approval = n.is_multiple_of(4).then(|| Approval {
         required: true,
         channel: "terminal".into(),
         request_id: format!("apr-{n}"),
@@ -230,4 +245,28 @@ pub fn signed_receipt(n: u64) -> Vec<u8> {
 /// A fixed digest, for examples that need one.
 pub fn digest(label: &str) -> Hash {
     Blake3::digest(&[label.as_bytes()])
+}
+
+/// The variant path of an error from its `Debug` form: `Encoding(
+/// TrailingBytes(1))` gives `Encoding.TrailingBytes`, `RootMismatch { .. }`
+/// gives `RootMismatch`. Test vectors name expected errors this way.
+pub fn variant_path(debug: &str) -> String {
+    let mut out = Vec::new();
+    let mut rest = debug;
+    loop {
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_uppercase()) {
+            break;
+        }
+        rest = &rest[name.len()..];
+        out.push(name);
+        match rest.strip_prefix('(') {
+            Some(inner) => rest = inner,
+            None => break,
+        }
+    }
+    out.join(".")
 }

@@ -322,16 +322,28 @@ mod tests {
         let (name, rest) = text.split_once('+').unwrap();
         let bad_id = format!("{:08x}", v.id() ^ 1);
         let tampered = format!("{name}+{bad_id}{}", &rest[8..]);
-        assert!(matches!(VerifierKey::parse(&tampered), Err(KeyError::KeyIdMismatch { .. })));
+        assert!(matches!(
+            VerifierKey::parse(&tampered),
+            Err(KeyError::KeyIdMismatch { .. })
+        ));
     }
 
     #[test]
     fn malformed_key_strings_get_precise_errors() {
-        let v = SignerKey::from_seed("n", KeyType::Ed25519, &[1; 32]).unwrap().verifier().to_string();
+        let v = SignerKey::from_seed("n", KeyType::Ed25519, &[1; 32])
+            .unwrap()
+            .verifier()
+            .to_string();
         let (_, rest) = v.split_once('+').unwrap();
         assert_eq!(VerifierKey::parse("just-a-name"), Err(KeyError::Malformed));
-        assert!(matches!(VerifierKey::parse(&format!("a b+{rest}")), Err(KeyError::BadName(_))));
-        assert!(matches!(VerifierKey::parse(&format!("+{rest}")), Err(KeyError::BadName(_))));
+        assert!(matches!(
+            VerifierKey::parse(&format!("a b+{rest}")),
+            Err(KeyError::BadName(_))
+        ));
+        assert!(matches!(
+            VerifierKey::parse(&format!("+{rest}")),
+            Err(KeyError::BadName(_))
+        ));
         assert_eq!(VerifierKey::parse("n+ABCDEF01+AQ=="), Err(KeyError::BadKeyId));
         assert_eq!(
             VerifierKey::parse(&format!("n+00000000+{}", B64.encode([0x02; 33]))),
@@ -348,7 +360,10 @@ mod tests {
         // The identity point (y = 1) has small order.
         let mut identity = [0u8; 32];
         identity[0] = 1;
-        assert_eq!(VerifierKey::new("w", KeyType::Ed25519, &identity), Err(KeyError::WeakKey));
+        assert_eq!(
+            VerifierKey::new("w", KeyType::Ed25519, &identity),
+            Err(KeyError::WeakKey)
+        );
         let id = key_id("w", KeyType::Ed25519, &identity);
         let mut raw = vec![1u8];
         raw.extend_from_slice(&identity);

@@ -21,10 +21,10 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod cbor;
-#[doc(hidden)]
-pub mod examples;
 pub mod cose;
 pub mod entry;
+#[doc(hidden)]
+pub mod examples;
 pub mod keys;
 pub mod merkle;
 pub mod note;

@@ -73,7 +73,10 @@ pub struct TlogProof {
 
 /// cairn's `extra`: the dCBOR `[type, integrated_at]` of the entry.
 pub fn entry_header(kind: EntryKind, integrated_at: Timestamp) -> Vec<u8> {
-    cbor::encode(&CBOR::from(vec![CBOR::from(kind.as_str()), CBOR::from(integrated_at.millis())]))
+    cbor::encode(&CBOR::from(vec![
+        CBOR::from(kind.as_str()),
+        CBOR::from(integrated_at.millis()),
+    ]))
 }
 
 fn parse_entry_header(extra: &[u8]) -> Result<(EntryKind, Timestamp), ProofError> {
@@ -82,7 +85,10 @@ fn parse_entry_header(extra: &[u8]) -> Result<(EntryKind, Timestamp), ProofError
     let items = cbor::array(&c, "extra").map_err(|_| bad.clone())?;
     let [kind, at] = items else { return Err(bad) };
     let kind = EntryKind::parse(cbor::text(kind, "extra[0]").map_err(|_| bad.clone())?)?;
-    let at = cbor::uint(at, "extra[1]").ok().and_then(|ms| Timestamp::from_millis(ms).ok()).ok_or(bad)?;
+    let at = cbor::uint(at, "extra[1]")
+        .ok()
+        .and_then(|ms| Timestamp::from_millis(ms).ok())
+        .ok_or(bad)?;
     Ok((kind, at))
 }
 
@@ -120,7 +126,9 @@ impl TlogProof {
         let mut line = lines.next().ok_or(ProofError::Malformed("missing index line"))?;
         let extra = match line.strip_prefix("extra ") {
             Some(b64) => {
-                let extra = B64.decode(b64).map_err(|_| ProofError::Malformed("extra is not base64"))?;
+                let extra = B64
+                    .decode(b64)
+                    .map_err(|_| ProofError::Malformed("extra is not base64"))?;
                 if extra.len() > MAX_EXTRA_BYTES {
                     return Err(ProofError::Malformed("extra data too large"));
                 }
@@ -129,10 +137,10 @@ impl TlogProof {
             }
             None => None,
         };
-        let index = line.strip_prefix("index ").ok_or(ProofError::Malformed("missing index line"))?;
-        if index.is_empty()
-            || !index.bytes().all(|b| b.is_ascii_digit())
-            || (index.len() > 1 && index.starts_with('0'))
+        let index = line
+            .strip_prefix("index ")
+            .ok_or(ProofError::Malformed("missing index line"))?;
+        if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) || (index.len() > 1 && index.starts_with('0'))
         {
             return Err(ProofError::Malformed("index must be decimal without leading zeros"));
         }
@@ -174,7 +182,10 @@ impl TlogProof {
         log_key: &VerifierKey,
         witnesses: &[VerifierKey],
     ) -> Result<(Entry, Checkpoint, Vec<VerifiedSignature>), ProofError> {
-        let extra = self.extra.as_deref().ok_or(ProofError::Malformed("no extra line with the entry header"))?;
+        let extra = self
+            .extra
+            .as_deref()
+            .ok_or(ProofError::Malformed("no extra line with the entry header"))?;
         let (kind, at) = parse_entry_header(extra)?;
         let entry = Entry::new(kind, at, body.to_vec())?;
         let (cp, cosigs) = self.verify(&entry.leaf_hash(), log_key, witnesses)?;
@@ -238,7 +249,10 @@ mod tests {
         ));
         // Another log's key.
         let other = examples::authority_key().verifier();
-        assert!(matches!(p.verify_body(entries[3].body(), &other, &[]), Err(ProofError::Checkpoint(_))));
+        assert!(matches!(
+            p.verify_body(entries[3].body(), &other, &[]),
+            Err(ProofError::Checkpoint(_))
+        ));
         // One hash too many.
         let mut long = p.clone();
         long.hashes.push(tree.root());
@@ -253,12 +267,30 @@ mod tests {
         let (entries, tree, note) = setup(3);
         let text = proof_for(1, &entries, &tree, &note).to_text();
         let bad = |t: String| TlogProof::parse(t.as_bytes()).unwrap_err();
-        assert!(matches!(bad(text.replacen("c2sp.org/tlog-proof@v1", "tlog-proof", 1)), ProofError::Malformed(_)));
-        assert!(matches!(bad(text.replacen("index 1", "index 01", 1)), ProofError::Malformed(_)));
-        assert!(matches!(bad(text.replacen("index 1", "index -1", 1)), ProofError::Malformed(_)));
-        assert!(matches!(bad(text.replacen("\n\n", "\n", 1)), ProofError::Malformed(_) | ProofError::Checkpoint(_)));
+        assert!(matches!(
+            bad(text.replacen("c2sp.org/tlog-proof@v1", "tlog-proof", 1)),
+            ProofError::Malformed(_)
+        ));
+        assert!(matches!(
+            bad(text.replacen("index 1", "index 01", 1)),
+            ProofError::Malformed(_)
+        ));
+        assert!(matches!(
+            bad(text.replacen("index 1", "index -1", 1)),
+            ProofError::Malformed(_)
+        ));
+        assert!(matches!(
+            bad(text.replacen("\n\n", "\n", 1)),
+            ProofError::Malformed(_) | ProofError::Checkpoint(_)
+        ));
         let first_hash = text.lines().nth(3).unwrap();
-        assert!(matches!(bad(text.replacen(first_hash, "AAAA", 1)), ProofError::Malformed(_)));
-        assert!(matches!(bad("x".repeat(MAX_TLOG_PROOF_BYTES + 1)), ProofError::TooLarge(_)));
+        assert!(matches!(
+            bad(text.replacen(first_hash, "AAAA", 1)),
+            ProofError::Malformed(_)
+        ));
+        assert!(matches!(
+            bad("x".repeat(MAX_TLOG_PROOF_BYTES + 1)),
+            ProofError::TooLarge(_)
+        ));
     }
 }

@@ -49,7 +49,8 @@ impl Timestamp {
 
     /// Parse RFC 3339 (any offset, at most millisecond precision).
     pub fn parse_rfc3339(text: &str) -> Result<Self, TimestampError> {
-        let t = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| TimestampError::NotRfc3339(text.chars().take(64).collect()))?;
+        let t = OffsetDateTime::parse(text, &Rfc3339)
+            .map_err(|_| TimestampError::NotRfc3339(text.chars().take(64).collect()))?;
         let nanos = t.unix_timestamp_nanos();
         if nanos % 1_000_000 != 0 {
             return Err(TimestampError::TooPrecise);
@@ -105,18 +106,35 @@ mod tests {
             let t = Timestamp::from_millis(ms).unwrap();
             assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()).unwrap(), t);
         }
-        assert_eq!(Timestamp::from_millis(0).unwrap().to_rfc3339(), "1970-01-01T00:00:00.000Z");
         assert_eq!(
-            Timestamp::parse_rfc3339("2026-11-21T14:01:00.5+01:00").unwrap().to_rfc3339(),
+            Timestamp::from_millis(0).unwrap().to_rfc3339(),
+            "1970-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            Timestamp::parse_rfc3339("2026-11-21T14:01:00.5+01:00")
+                .unwrap()
+                .to_rfc3339(),
             "2026-11-21T13:01:00.500Z"
         );
     }
 
     #[test]
     fn bad_timestamps_are_refused() {
-        assert_eq!(Timestamp::parse_rfc3339("1969-12-31T23:59:59Z"), Err(TimestampError::OutOfRange));
-        assert_eq!(Timestamp::parse_rfc3339("2026-01-01T00:00:00.0001Z"), Err(TimestampError::TooPrecise));
-        assert!(matches!(Timestamp::parse_rfc3339("yesterday"), Err(TimestampError::NotRfc3339(_))));
-        assert_eq!(Timestamp::from_millis(MAX_TIMESTAMP_MS + 1), Err(TimestampError::OutOfRange));
+        assert_eq!(
+            Timestamp::parse_rfc3339("1969-12-31T23:59:59Z"),
+            Err(TimestampError::OutOfRange)
+        );
+        assert_eq!(
+            Timestamp::parse_rfc3339("2026-01-01T00:00:00.0001Z"),
+            Err(TimestampError::TooPrecise)
+        );
+        assert!(matches!(
+            Timestamp::parse_rfc3339("yesterday"),
+            Err(TimestampError::NotRfc3339(_))
+        ));
+        assert_eq!(
+            Timestamp::from_millis(MAX_TIMESTAMP_MS + 1),
+            Err(TimestampError::OutOfRange)
+        );
     }
 }

@@ -43,13 +43,21 @@ pub enum ViewError {
 
 fn err(path: &str, problem: &'static str) -> ViewError {
     ViewError::Unmappable {
-        path: if path.is_empty() { "(root)".into() } else { path.to_owned() },
+        path: if path.is_empty() {
+            "(root)".into()
+        } else {
+            path.to_owned()
+        },
         problem,
     }
 }
 
 fn child(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 /// CBOR → JSON view.
@@ -111,7 +119,8 @@ fn json_to_cbor(v: &Json, path: &str, s: &ViewSchema) -> Result<CBOR, ViewError>
         let Json::String(t) = v else {
             return Err(err(path, "a time must be an RFC 3339 string"));
         };
-        let t = Timestamp::parse_rfc3339(t).map_err(|_| err(path, "not an RFC 3339 time in range, at most ms precision"))?;
+        let t = Timestamp::parse_rfc3339(t)
+            .map_err(|_| err(path, "not an RFC 3339 time in range, at most ms precision"))?;
         return Ok(CBOR::from(t.millis()));
     }
     if s.bytes.contains(&path) {
@@ -139,7 +148,12 @@ fn json_to_cbor(v: &Json, path: &str, s: &ViewSchema) -> Result<CBOR, ViewError>
         Json::String(t) => CBOR::from(t.as_str()),
         Json::Array(items) => {
             let p = format!("{path}[]");
-            CBOR::from(items.iter().map(|i| json_to_cbor(i, &p, s)).collect::<Result<Vec<_>, _>>()?)
+            CBOR::from(
+                items
+                    .iter()
+                    .map(|i| json_to_cbor(i, &p, s))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
         }
         Json::Object(o) => {
             let mut m = Map::new();
@@ -180,7 +194,10 @@ mod tests {
         let e = |j: serde_json::Value| from_json(&j, &S).unwrap_err();
         assert!(matches!(e(serde_json::json!({"x": 1.5})), ViewError::Unmappable { path, .. } if path == "x"));
         assert!(matches!(e(serde_json::json!({"h": "ZZ"})), ViewError::Unmappable { path, .. } if path == "h"));
-        assert!(matches!(e(serde_json::json!({"h": "AB"})), ViewError::Unmappable { .. }));
+        assert!(matches!(
+            e(serde_json::json!({"h": "AB"})),
+            ViewError::Unmappable { .. }
+        ));
         assert!(matches!(e(serde_json::json!({"at": 5})), ViewError::Unmappable { .. }));
         let bytes_elsewhere = CBOR::from(vec![CBOR::to_byte_string([1])]);
         assert!(matches!(to_json(&bytes_elsewhere, &S), Err(ViewError::Unmappable { path, .. }) if path == "[]"));

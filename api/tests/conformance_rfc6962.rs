@@ -34,7 +34,11 @@ fn run(kind: &str, check: impl Fn(&Value) -> bool) {
             failures.push(format!("{}: accepted={accepted} wantErr={want_err}", path.display()));
         }
     }
-    println!("rfc6962-sha256/{kind}: {}/{} cases passed", cases.len() - failures.len(), cases.len());
+    println!(
+        "rfc6962-sha256/{kind}: {}/{} cases passed",
+        cases.len() - failures.len(),
+        cases.len()
+    );
     assert!(failures.is_empty(), "{failures:#?}");
 }
 

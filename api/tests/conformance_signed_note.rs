@@ -18,7 +18,7 @@ fn signed_note_cases() {
         let desc = case["desc"].as_str().unwrap();
         let vkey = VerifierKey::parse(case["vkey"].as_str().unwrap()).unwrap();
         let note = case["note"].as_str().unwrap();
-        let result = SignedNote::parse(note.as_bytes()).and_then(|n| n.verify(&[vkey.clone()]).map(|_| n));
+        let result = SignedNote::parse(note.as_bytes()).and_then(|n| n.verify(std::slice::from_ref(&vkey)).map(|_| n));
         if case["wantErr"].as_bool().unwrap() {
             assert!(result.is_err(), "{desc}: accepted");
         } else {
@@ -36,5 +36,8 @@ fn signed_note_cases() {
         passed += 1;
     }
     assert_eq!(resigned, 1);
-    println!("signed-note: {passed}/{} cases passed, {resigned} note re-signed byte for byte", cases.len());
+    println!(
+        "signed-note: {passed}/{} cases passed, {resigned} note re-signed byte for byte",
+        cases.len()
+    );
 }

@@ -1,1 +1,100 @@
-fn main() {}
+//! Repository tooling.
+//!
+//! `cargo run -p xtask -- testvectors` regenerates `testvectors/`;
+//! `cargo run -p xtask -- testvectors --check` fails (exit 1) when the files
+//! on disk differ from what the generator writes, listing the differences.
+
+mod vectors;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn render(v: &serde_json::Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).expect("JSON values always serialise");
+    s.push('\n');
+    s
+}
+
+fn on_disk(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Ok(kinds) = std::fs::read_dir(dir) else { return out };
+    for kind in kinds.flatten() {
+        let Ok(files) = std::fs::read_dir(kind.path()) else {
+            continue;
+        };
+        for f in files.flatten() {
+            let p = f.path();
+            if p.extension().is_some_and(|e| e == "json") {
+                let name = format!(
+                    "{}/{}",
+                    kind.file_name().to_string_lossy(),
+                    p.file_stem().unwrap_or_default().to_string_lossy()
+                );
+                out.insert(name, std::fs::read_to_string(&p).unwrap_or_default());
+            }
+        }
+    }
+    out
+}
+
+fn testvectors(check: bool) -> ExitCode {
+    let dir = root().join("testvectors");
+    let want: BTreeMap<String, String> = vectors::all().into_iter().map(|(n, v)| (n, render(&v))).collect();
+    let have = on_disk(&dir);
+    if check {
+        let mut diffs = Vec::new();
+        for (name, text) in &want {
+            match have.get(name) {
+                None => diffs.push(format!("missing: {name}.json")),
+                Some(t) if t != text => diffs.push(format!("differs: {name}.json")),
+                _ => {}
+            }
+        }
+        diffs.extend(
+            have.keys()
+                .filter(|n| !want.contains_key(*n))
+                .map(|n| format!("stale: {n}.json")),
+        );
+        if diffs.is_empty() {
+            println!("testvectors: {} cases, regeneration changes nothing", want.len());
+            return ExitCode::SUCCESS;
+        }
+        eprintln!(
+            "testvectors/ is out of date ({} differences); run `cargo run -p xtask -- testvectors`:",
+            diffs.len()
+        );
+        for d in diffs.iter().take(50) {
+            eprintln!("  {d}");
+        }
+        return ExitCode::FAILURE;
+    }
+    for name in have.keys().filter(|n| !want.contains_key(*n)) {
+        let _ = std::fs::remove_file(dir.join(format!("{name}.json")));
+    }
+    for (name, text) in &want {
+        let path = dir.join(format!("{name}.json"));
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create testvectors directory");
+        }
+        std::fs::write(&path, text).expect("write test vector");
+    }
+    println!("testvectors: wrote {} cases to {}", want.len(), dir.display());
+    ExitCode::SUCCESS
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["testvectors"] => testvectors(false),
+        ["testvectors", "--check"] => testvectors(true),
+        _ => {
+            eprintln!("usage: cargo run -p xtask -- testvectors [--check]");
+            ExitCode::from(4)
+        }
+    }
+}

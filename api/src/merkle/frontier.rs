@@ -131,9 +131,7 @@ pub struct MemoryTree<H> {
 
 impl<H> std::fmt::Debug for MemoryTree<H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryTree")
-            .field("size", &self.frontier.size)
-            .finish()
+        f.debug_struct("MemoryTree").field("size", &self.frontier.size).finish()
     }
 }
 

@@ -37,11 +37,7 @@ pub enum GenerateError<E> {
 /// and `start` must be a multiple of the largest power of two below
 /// `end - start` for the result to be an RFC 9162 subtree root (which holds
 /// for every range a proof names).
-pub fn subtree_root<H: MerkleHasher, R: NodeReader>(
-    reader: &R,
-    start: u64,
-    end: u64,
-) -> Result<Hash, R::Error> {
+pub fn subtree_root<H: MerkleHasher, R: NodeReader>(reader: &R, start: u64, end: u64) -> Result<Hash, R::Error> {
     let mut parts = Vec::new();
     let mut pos = start;
     while pos < end {

@@ -22,8 +22,8 @@ pub use frontier::{Frontier, MemoryTree, MissingNode};
 pub use generate::{GenerateError, NodeId, NodeReader, consistency_proof, inclusion_proof, subtree_root};
 pub use hash::{Blake3, Hash, HashParseError, MerkleHasher, Sha256};
 pub use verify::{
-    MerkleError, RootKind, consistency_proof_len, inclusion_proof_len, root_from_inclusion_proof,
-    verify_consistency, verify_inclusion,
+    MerkleError, RootKind, consistency_proof_len, inclusion_proof_len, root_from_inclusion_proof, verify_consistency,
+    verify_inclusion,
 };
 
 /// The largest tree size a proof may speak of. Sizes are `u64`; a proof over

@@ -91,7 +91,11 @@ fn generation_and_verification_match_the_reference_for_small_trees() {
         }
         for old in 1..=n {
             let proof = consistency_proof::<Blake3, _>(&tree, old, n).unwrap();
-            let want = if old == n { vec![] } else { subproof(old as usize, &d, true) };
+            let want = if old == n {
+                vec![]
+            } else {
+                subproof(old as usize, &d, true)
+            };
             assert_eq!(proof, want, "consistency {old} -> {n}");
             let old_root = mth(&d[..old as usize]);
             verify_consistency::<Blake3>(old, n, &proof, &old_root.0, &root.0).unwrap();
@@ -144,7 +148,10 @@ fn verification_checks_index_sizes_and_length_before_hashing() {
     ));
     assert!(matches!(
         verify_inclusion::<Blake3>(&d[4], 3, 10, &proof, &root.0),
-        Err(MerkleError::RootMismatch { kind: RootKind::Inclusion, .. })
+        Err(MerkleError::RootMismatch {
+            kind: RootKind::Inclusion,
+            ..
+        })
     ));
     assert!(matches!(
         verify_consistency::<Blake3>(5, 4, &[], &root.0, &root.0),
@@ -166,11 +173,17 @@ fn verification_checks_index_sizes_and_length_before_hashing() {
     let old = MemoryTree::<Blake3>::from_leaf_hashes(leaves(6)).root();
     assert!(matches!(
         verify_consistency::<Blake3>(6, 10, &c, &root.0, &root.0),
-        Err(MerkleError::RootMismatch { kind: RootKind::Old, .. })
+        Err(MerkleError::RootMismatch {
+            kind: RootKind::Old,
+            ..
+        })
     ));
     assert!(matches!(
         verify_consistency::<Blake3>(6, 10, &c, &old.0, &old.0),
-        Err(MerkleError::RootMismatch { kind: RootKind::New, .. })
+        Err(MerkleError::RootMismatch {
+            kind: RootKind::New,
+            ..
+        })
     ));
 }
 

@@ -46,16 +46,17 @@ impl Checkpoint {
 
     /// Parse a note text as a checkpoint.
     pub fn parse(text: &str) -> Result<Self, NoteError> {
-        let body = text.strip_suffix('\n').ok_or(NoteError::Checkpoint("text must end with a newline"))?;
+        let body = text
+            .strip_suffix('\n')
+            .ok_or(NoteError::Checkpoint("text must end with a newline"))?;
         let mut lines = body.split('\n');
         let origin = lines.next().unwrap_or_default();
         if origin.is_empty() || origin.len() > MAX_ORIGIN_BYTES {
             return Err(NoteError::Checkpoint("origin line must be 1 to 256 bytes"));
         }
         let size = lines.next().ok_or(NoteError::Checkpoint("missing size line"))?;
-        let size_ok = !size.is_empty()
-            && size.bytes().all(|b| b.is_ascii_digit())
-            && (size == "0" || !size.starts_with('0'));
+        let size_ok =
+            !size.is_empty() && size.bytes().all(|b| b.is_ascii_digit()) && (size == "0" || !size.starts_with('0'));
         let size = size
             .parse::<u64>()
             .ok()

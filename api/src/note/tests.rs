@@ -46,7 +46,10 @@ fn trust_rules() {
     // The same known key twice.
     let mut dup = note.clone();
     dup.signatures.push(dup.signatures[0].clone());
-    assert!(matches!(dup.verify(&[a.verifier()]), Err(NoteError::DuplicateSignature(_))));
+    assert!(matches!(
+        dup.verify(&[a.verifier()]),
+        Err(NoteError::DuplicateSignature(_))
+    ));
 }
 
 #[test]
@@ -56,13 +59,28 @@ fn parse_errors_are_precise() {
     assert_eq!(SignedNote::parse(b"\xff\n\n"), Err(NoteError::NotUtf8));
     assert_eq!(SignedNote::parse(b"t\r\n\n"), Err(NoteError::ControlCharacter(0x0d)));
     assert_eq!(SignedNote::parse(b"no blank line\n"), Err(NoteError::NoSignatureBlock));
-    assert_eq!(SignedNote::parse(good.trim_end().as_bytes()), Err(NoteError::NoSignatureBlock));
-    assert_eq!(SignedNote::parse(b"t\n\n- a AAAAAAA=\n"), Err(NoteError::MalformedSignatureLine(1)));
-    assert_eq!(SignedNote::parse("t\n\n\u{2014} a AAAA\n".as_bytes()), Err(NoteError::MalformedSignatureLine(1)));
-    assert_eq!(SignedNote::parse(&vec![b'a'; MAX_NOTE_BYTES + 1]), Err(NoteError::TooLarge(MAX_NOTE_BYTES + 1)));
+    assert_eq!(
+        SignedNote::parse(good.trim_end().as_bytes()),
+        Err(NoteError::NoSignatureBlock)
+    );
+    assert_eq!(
+        SignedNote::parse(b"t\n\n- a AAAAAAA=\n"),
+        Err(NoteError::MalformedSignatureLine(1))
+    );
+    assert_eq!(
+        SignedNote::parse("t\n\n\u{2014} a AAAA\n".as_bytes()),
+        Err(NoteError::MalformedSignatureLine(1))
+    );
+    assert_eq!(
+        SignedNote::parse(&vec![b'a'; MAX_NOTE_BYTES + 1]),
+        Err(NoteError::TooLarge(MAX_NOTE_BYTES + 1))
+    );
     let line = good.lines().last().unwrap();
     let many = format!("t\n\n{}", format!("{line}\n").repeat(MAX_SIGNATURES + 1));
-    assert_eq!(SignedNote::parse(many.as_bytes()), Err(NoteError::TooManySignatures(MAX_SIGNATURES + 1)));
+    assert_eq!(
+        SignedNote::parse(many.as_bytes()),
+        Err(NoteError::TooManySignatures(MAX_SIGNATURES + 1))
+    );
     let sixteen = format!("t\n\n{}", format!("{line}\n").repeat(16));
     assert!(SignedNote::parse(sixteen.as_bytes()).is_ok());
     assert_eq!(SignedNote::sign("no newline", &[&a]), Err(NoteError::BadText));
@@ -92,7 +110,10 @@ fn checkpoints_sign_verify_and_parse_strictly() {
         ("log\n18446744073709551616\n{r}\n", "size overflow"),
     ] {
         let text = text.replace("{r}", &root.to_base64());
-        assert!(matches!(Checkpoint::parse(&text), Err(NoteError::Checkpoint(_))), "{why}");
+        assert!(
+            matches!(Checkpoint::parse(&text), Err(NoteError::Checkpoint(_))),
+            "{why}"
+        );
     }
     let ext = Checkpoint::parse(&format!("log\n0\n{}\nsome ext\n", root.to_base64())).unwrap();
     assert_eq!(ext.extensions, vec!["some ext".to_owned()]);
@@ -124,5 +145,8 @@ fn cosignatures_follow_tlog_cosignature() {
         Err(NoteError::BadSignature(_))
     ));
     assert!(matches!(note.add_cosignature(&log, 1), Err(NoteError::WrongKeyType(_))));
-    assert!(matches!(note.add_cosignature(&w, u64::MAX), Err(NoteError::BadTimestamp(_))));
+    assert!(matches!(
+        note.add_cosignature(&w, u64::MAX),
+        Err(NoteError::BadTimestamp(_))
+    ));
 }

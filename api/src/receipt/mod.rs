@@ -9,15 +9,15 @@
 //! mapping differs only at the typed paths of [`VIEW`] (times and digests).
 //! `docs/spec.md` §Receipt is the normative description.
 
-mod types;
-mod validate;
 #[cfg(test)]
 mod tests;
+mod types;
+mod validate;
 
 pub use types::*;
 pub use validate::{
-    MAX_DETERMINING_RULES, MAX_ERRORS, MAX_FREEFORM_DEPTH, MAX_FREEFORM_ENTRIES, MAX_LINEAGE_LINKS,
-    MAX_MESSAGE_BYTES, MAX_NAME_BYTES,
+    MAX_DETERMINING_RULES, MAX_ERRORS, MAX_FREEFORM_DEPTH, MAX_FREEFORM_ENTRIES, MAX_LINEAGE_LINKS, MAX_MESSAGE_BYTES,
+    MAX_NAME_BYTES,
 };
 
 use crate::cbor::{self, CborError};
@@ -149,7 +149,9 @@ impl Receipt {
         let json = view::to_json(&c, &VIEW)?;
         let r = Self::from_json(&json)?;
         if r.to_cbor() != bytes {
-            return Err(ReceiptError::NonCanonical("a field is null or present where it must be absent"));
+            return Err(ReceiptError::NonCanonical(
+                "a field is null or present where it must be absent",
+            ));
         }
         Ok(r)
     }
@@ -179,8 +181,7 @@ impl Receipt {
 /// BLAKE3 of the canonical CBOR of a request.
 pub fn request_hash(request: &Request) -> Hash {
     let json = serde_json::to_value(request).unwrap_or(serde_json::Value::Null);
-    let c = view::from_json(&json, &ViewSchema { times: &[], bytes: &[] })
-        .unwrap_or_else(|_| cbor::CBOR::null());
+    let c = view::from_json(&json, &ViewSchema { times: &[], bytes: &[] }).unwrap_or_else(|_| cbor::CBOR::null());
     Blake3::digest(&[&cbor::encode(&c)])
 }
 

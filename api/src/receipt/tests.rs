@@ -38,13 +38,22 @@ fn receipts_cannot_be_built_invalid() {
     assert_eq!(check(&|p| p.v = 2), "v");
     assert_eq!(check(&|p| p.receipt_id = "not-a-uuid".into()), "receipt_id");
     // A UUIDv4 is not a UUIDv7.
-    assert_eq!(check(&|p| p.receipt_id = "9b2f6a4e-8f4e-4c1b-9a3e-1c2d3e4f5a6b".into()), "receipt_id");
+    assert_eq!(
+        check(&|p| p.receipt_id = "9b2f6a4e-8f4e-4c1b-9a3e-1c2d3e4f5a6b".into()),
+        "receipt_id"
+    );
     assert_eq!(check(&|p| p.receipt_id = p.receipt_id.to_uppercase()), "receipt_id");
     assert_eq!(check(&|p| p.gate = "has space".into()), "gate");
     assert_eq!(check(&|p| p.request.subject.id = String::new()), "request.subject.id");
-    assert_eq!(check(&|p| p.request.resource.kind = "a\u{0}b".into()), "request.resource.type");
+    assert_eq!(
+        check(&|p| p.request.resource.kind = "a\u{0}b".into()),
+        "request.resource.type"
+    );
     // NFD text is refused: dCBOR would silently normalise it.
-    assert_eq!(check(&|p| p.request.resource.id = "cafe\u{301}".into()), "request.resource.id");
+    assert_eq!(
+        check(&|p| p.request.resource.id = "cafe\u{301}".into()),
+        "request.resource.id"
+    );
     assert_eq!(check(&|p| p.reason.code = "has space".into()), "reason.code");
     assert_eq!(check(&|p| p.idempotency_key = "a b".into()), "idempotency_key");
     assert_eq!(check(&|p| p.idempotency_key = "k".repeat(129)), "idempotency_key");
@@ -56,12 +65,22 @@ fn receipts_cannot_be_built_invalid() {
     );
     assert_eq!(
         check(&|p| {
-            p.request.context.as_mut().unwrap().insert("f".into(), serde_json::json!(1.5));
+            p.request
+                .context
+                .as_mut()
+                .unwrap()
+                .insert("f".into(), serde_json::json!(1.5));
         }),
         "request.context.f"
     );
-    assert_eq!(check(&|p| p.lineage = vec![p.lineage[0].clone(); MAX_LINEAGE_LINKS + 1]), "lineage");
-    assert_eq!(check(&|p| p.lineage[0].exp = Some(Timestamp::from_millis(0).unwrap())), "lineage[].exp");
+    assert_eq!(
+        check(&|p| p.lineage = vec![p.lineage[0].clone(); MAX_LINEAGE_LINKS + 1]),
+        "lineage"
+    );
+    assert_eq!(
+        check(&|p| p.lineage[0].exp = Some(Timestamp::from_millis(0).unwrap())),
+        "lineage[].exp"
+    );
     assert_eq!(
         check(&|p| p.trace.as_mut().unwrap().trace_id = "0".repeat(32)),
         "trace.trace_id"
@@ -87,7 +106,10 @@ fn approval_rules() {
     );
     assert_eq!(check(&|a| a.responded_at = None), "approval.responded_at");
     assert_eq!(check(&|a| a.approver = None), "approval");
-    assert_eq!(check(&|a| a.expires_at = Timestamp::from_millis(0).unwrap()), "approval.expires_at");
+    assert_eq!(
+        check(&|a| a.expires_at = Timestamp::from_millis(0).unwrap()),
+        "approval.expires_at"
+    );
     // A DENY after TIMED_OUT is fine.
     let mut p = base.clone();
     p.decision = Decision::Deny;
@@ -110,9 +132,14 @@ fn freeform_limits() {
         Receipt::new(p)
     };
     assert!(nested(MAX_FREEFORM_DEPTH).is_ok());
-    assert!(matches!(nested(MAX_FREEFORM_DEPTH + 1), Err(ReceiptError::Invalid { .. })));
+    assert!(matches!(
+        nested(MAX_FREEFORM_DEPTH + 1),
+        Err(ReceiptError::Invalid { .. })
+    ));
     let mut p = base.clone();
-    let wide: serde_json::Map<_, _> = (0..=MAX_FREEFORM_ENTRIES).map(|i| (format!("k{i}"), 1.into())).collect();
+    let wide: serde_json::Map<_, _> = (0..=MAX_FREEFORM_ENTRIES)
+        .map(|i| (format!("k{i}"), 1.into()))
+        .collect();
     p.request.context = Some(wide);
     assert!(matches!(Receipt::new(p), Err(ReceiptError::Invalid { .. })));
 }
@@ -134,12 +161,18 @@ fn decoding_is_strict() {
         m.insert("zzz", 1u64);
         c = crate::cbor::CBOR::from(m);
     }
-    assert!(matches!(Receipt::from_cbor(&crate::cbor::encode(&c)), Err(ReceiptError::Schema(_))));
+    assert!(matches!(
+        Receipt::from_cbor(&crate::cbor::encode(&c)),
+        Err(ReceiptError::Schema(_))
+    ));
     // A null optional field is not the canonical (absent) form.
     let mut json = r.to_json();
     json["break_glass"] = serde_json::Value::Null;
     let with_null = crate::cbor::encode(&crate::view::from_json(&json, &VIEW).unwrap());
-    assert!(matches!(Receipt::from_cbor(&with_null), Err(ReceiptError::NonCanonical(_))));
+    assert!(matches!(
+        Receipt::from_cbor(&with_null),
+        Err(ReceiptError::NonCanonical(_))
+    ));
     // A byte string where text belongs has no view.
     let mut json = r.to_json();
     json["gate"] = serde_json::json!(5);

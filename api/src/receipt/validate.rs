@@ -46,10 +46,19 @@ fn name(path: &str, s: &str) -> Result<(), ReceiptError> {
 /// A message: NFC, bounded, no control characters but newline and tab.
 fn message(path: &str, s: &str, allow_empty: bool) -> Result<(), ReceiptError> {
     if (!allow_empty && s.is_empty()) || s.len() > MAX_MESSAGE_BYTES {
-        return Err(invalid(path, format!("must be {}to {MAX_MESSAGE_BYTES} bytes", if allow_empty { "" } else { "1 " })));
+        return Err(invalid(
+            path,
+            format!(
+                "must be {}to {MAX_MESSAGE_BYTES} bytes",
+                if allow_empty { "" } else { "1 " }
+            ),
+        ));
     }
     if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(invalid(path, "must not contain control characters other than newline and tab"));
+        return Err(invalid(
+            path,
+            "must not contain control characters other than newline and tab",
+        ));
     }
     nfc(path, s)
 }
@@ -63,9 +72,14 @@ fn nfc(path: &str, s: &str) -> Result<(), ReceiptError> {
 }
 
 fn lower_hex(path: &str, s: &str, len: usize) -> Result<(), ReceiptError> {
-    if s.len() != len || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) || s.bytes().all(|b| b == b'0')
+    if s.len() != len
+        || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        || s.bytes().all(|b| b == b'0')
     {
-        return Err(invalid(path, format!("must be {len} lowercase hex digits, not all zero")));
+        return Err(invalid(
+            path,
+            format!("must be {len} lowercase hex digits, not all zero"),
+        ));
     }
     Ok(())
 }
@@ -77,7 +91,11 @@ pub(crate) fn key_ref(path: &str, s: &str) -> Result<(), ReceiptError> {
             && id.len() == 8
             && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     });
-    if ok { Ok(()) } else { Err(invalid(path, "must be a key reference name+hexid")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(path, "must be a key reference name+hexid"))
+    }
 }
 
 struct Budget(usize);
@@ -112,10 +130,12 @@ fn freeform(path: &str, obj: &Object, budget: &mut Budget) -> Result<(), Receipt
         if depth > MAX_FREEFORM_DEPTH {
             return Err(invalid(path, format!("nested deeper than {MAX_FREEFORM_DEPTH}")));
         }
-        budget.0 = budget
-            .0
-            .checked_sub(n)
-            .ok_or_else(|| invalid(path, format!("free-form values exceed {MAX_FREEFORM_ENTRIES} entries per receipt")))?;
+        budget.0 = budget.0.checked_sub(n).ok_or_else(|| {
+            invalid(
+                path,
+                format!("free-form values exceed {MAX_FREEFORM_ENTRIES} entries per receipt"),
+            )
+        })?;
         Ok(())
     }
     // The object itself is at depth 1.
@@ -133,7 +153,11 @@ fn uuid_v7(path: &str, s: &str) -> Result<(), ReceiptError> {
             && u.get_variant() == uuid::Variant::RFC4122
             && u.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()) == s
     });
-    if ok { Ok(()) } else { Err(invalid(path, "must be a UUIDv7, lowercase and hyphenated")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(path, "must be a UUIDv7, lowercase and hyphenated"))
+    }
 }
 
 /// Check a whole receipt.
@@ -150,7 +174,11 @@ pub(super) fn receipt(r: &ReceiptParts) -> Result<(), ReceiptError> {
 
     if r.reason.code.is_empty()
         || r.reason.code.len() > MAX_NAME_BYTES
-        || !r.reason.code.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b))
+        || !r
+            .reason
+            .code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b))
     {
         return Err(invalid("reason.code", "must be 1 to 256 of [A-Za-z0-9_.:-]"));
     }
@@ -176,7 +204,10 @@ pub(super) fn receipt(r: &ReceiptParts) -> Result<(), ReceiptError> {
 
     let key = &r.idempotency_key;
     if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES || !key.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-        return Err(invalid("idempotency_key", "must be 1 to 128 printable ASCII characters without spaces"));
+        return Err(invalid(
+            "idempotency_key",
+            "must be 1 to 128 printable ASCII characters without spaces",
+        ));
     }
 
     if r.nd_inputs.other.contains_key("clock") {
@@ -195,7 +226,10 @@ pub(super) fn receipt(r: &ReceiptParts) -> Result<(), ReceiptError> {
         key_ref("break_glass.operator", &bg.operator)?;
         message("break_glass.justification", &bg.justification, false)?;
         if bg.expires_at < r.decided_at {
-            return Err(invalid("break_glass.expires_at", "the override had expired when the decision was made"));
+            return Err(invalid(
+                "break_glass.expires_at",
+                "the override had expired when the decision was made",
+            ));
         }
     }
     if let Some(t) = &r.trace {
@@ -232,7 +266,10 @@ fn approval(a: &Approval, decision: Decision) -> Result<(), ReceiptError> {
     }
     match (a.outcome, a.responded_at) {
         (Some(ApprovalOutcome::TimedOut), Some(_)) => {
-            return Err(invalid("approval.responded_at", "a TIMED_OUT approval has no response time"));
+            return Err(invalid(
+                "approval.responded_at",
+                "a TIMED_OUT approval has no response time",
+            ));
         }
         (Some(ApprovalOutcome::Approved | ApprovalOutcome::Denied), None) => {
             return Err(invalid("approval.responded_at", "required when the approver answered"));
@@ -240,16 +277,25 @@ fn approval(a: &Approval, decision: Decision) -> Result<(), ReceiptError> {
         (None, Some(_)) => return Err(invalid("approval.outcome", "required when responded_at is present")),
         _ => {}
     }
-    if let Some(at) = a.responded_at {
-        if at < a.requested_at || at > a.expires_at {
-            return Err(invalid("approval.responded_at", "must lie between requested_at and expires_at"));
-        }
+    if let Some(at) = a.responded_at
+        && (at < a.requested_at || at > a.expires_at)
+    {
+        return Err(invalid(
+            "approval.responded_at",
+            "must lie between requested_at and expires_at",
+        ));
     }
     if a.outcome == Some(ApprovalOutcome::Approved) && (a.approver.is_none() || a.presented.is_none()) {
-        return Err(invalid("approval", "an APPROVED approval names its approver and what was presented"));
+        return Err(invalid(
+            "approval",
+            "an APPROVED approval names its approver and what was presented",
+        ));
     }
     if a.required && decision == Decision::Permit && a.outcome != Some(ApprovalOutcome::Approved) {
-        return Err(invalid("decision", "PERMIT with required approval needs an APPROVED outcome"));
+        return Err(invalid(
+            "decision",
+            "PERMIT with required approval needs an APPROVED outcome",
+        ));
     }
     Ok(())
 }
@@ -273,10 +319,10 @@ fn lineage(links: &[LineageLink]) -> Result<(), ReceiptError> {
         if let Some(scope) = &l.scope {
             message("lineage[].scope", scope, false)?;
         }
-        if let (Some(iat), Some(exp)) = (l.iat, l.exp) {
-            if exp < iat {
-                return Err(invalid("lineage[].exp", "must not be before iat"));
-            }
+        if let (Some(iat), Some(exp)) = (l.iat, l.exp)
+            && exp < iat
+        {
+            return Err(invalid("lineage[].exp", "must not be before iat"));
         }
     }
     Ok(())
