@@ -1,5 +1,5 @@
 //! The documented mapping between cairn's CBOR structures and their JSON
-//! views.
+//! views, with a strict codec straight between bytes and JSON values.
 //!
 //! A structure and its JSON view have the same shape: maps with text keys
 //! become objects, arrays arrays, text strings strings, integers numbers,
@@ -12,10 +12,19 @@
 //! Anywhere else a byte string, a tag, a float or a negative integer below
 //! -2^63 has no JSON view and is refused. Paths are dotted keys with `[]`
 //! for "every element of an array" (`lineage[].token_hash`).
+//!
+//! [`decode`] enforces the same deterministic-encoding rules as
+//! [`crate::cbor::decode`] (shortest form, definite lengths, sorted unique
+//! keys, NFC text, no trailing bytes, bounded depth and size) and reports
+//! violations with the same [`CborError`] variants; [`encode`] writes the
+//! one deterministic encoding. They exist because building `dcbor` values
+//! costs several times more than the receipt's signature check; a
+//! differential test holds them to `dcbor`'s verdicts.
 
 use serde_json::Value as Json;
+use unicode_normalization::is_nfc;
 
-use crate::cbor::{CBOR, CBORCase, Map};
+use crate::cbor::{CborError, MAX_DEPTH};
 use crate::timestamp::Timestamp;
 
 /// Which paths of a format are times and which are bytes.
@@ -27,7 +36,8 @@ pub struct ViewSchema {
     pub bytes: &'static [&'static str],
 }
 
-/// A value has no view in the other form.
+/// A value has no view in the other form, or the bytes are not
+/// deterministic CBOR. Always the fault of whoever produced the input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ViewError {
@@ -39,6 +49,9 @@ pub enum ViewError {
         /// Why.
         problem: &'static str,
     },
+    /// The bytes are not one well-formed deterministic CBOR item.
+    #[error("{0}")]
+    Encoding(#[from] CborError),
 }
 
 fn err(path: &str, problem: &'static str) -> ViewError {
@@ -60,68 +73,52 @@ fn child(path: &str, key: &str) -> String {
     }
 }
 
-/// CBOR → JSON view.
-pub fn to_json(v: &CBOR, schema: &ViewSchema) -> Result<Json, ViewError> {
-    cbor_to_json(v, "", schema)
-}
+// ---------------------------------------------------------------------------
+// Encoding
 
-/// JSON view → CBOR.
-pub fn from_json(v: &Json, schema: &ViewSchema) -> Result<CBOR, ViewError> {
-    json_to_cbor(v, "", schema)
-}
-
-fn cbor_to_json(v: &CBOR, path: &str, s: &ViewSchema) -> Result<Json, ViewError> {
-    if s.times.contains(&path) {
-        let CBORCase::Unsigned(ms) = v.as_case() else {
-            return Err(err(path, "a time must be an unsigned integer of milliseconds"));
-        };
-        let t = Timestamp::from_millis(*ms).map_err(|_| err(path, "time out of range"))?;
-        return Ok(Json::String(t.to_rfc3339()));
+fn header(out: &mut Vec<u8>, major: u8, arg: u64) {
+    let m = major << 5;
+    if arg < 24 {
+        out.push(m | arg as u8);
+    } else if arg <= 0xff {
+        out.extend_from_slice(&[m | 24, arg as u8]);
+    } else if arg <= 0xffff {
+        out.push(m | 25);
+        out.extend_from_slice(&(arg as u16).to_be_bytes());
+    } else if arg <= 0xffff_ffff {
+        out.push(m | 26);
+        out.extend_from_slice(&(arg as u32).to_be_bytes());
+    } else {
+        out.push(m | 27);
+        out.extend_from_slice(&arg.to_be_bytes());
     }
-    if s.bytes.contains(&path) {
-        let CBORCase::ByteString(b) = v.as_case() else {
-            return Err(err(path, "expected a byte string"));
-        };
-        return Ok(Json::String(hex::encode(b.data())));
-    }
-    Ok(match v.as_case() {
-        CBORCase::Unsigned(n) => Json::from(*n),
-        CBORCase::Negative(n) => {
-            let n = i64::try_from(*n).map_err(|_| err(path, "integer below -2^63"))?;
-            Json::from(-1 - n)
-        }
-        CBORCase::Text(t) => Json::String(t.clone()),
-        CBORCase::Array(items) => {
-            let p = format!("{path}[]");
-            Json::Array(items.iter().map(|i| cbor_to_json(i, &p, s)).collect::<Result<_, _>>()?)
-        }
-        CBORCase::Map(m) => {
-            let mut out = serde_json::Map::new();
-            for (k, val) in m.iter() {
-                let CBORCase::Text(k) = k.as_case() else {
-                    return Err(err(path, "map keys must be text"));
-                };
-                out.insert(k.clone(), cbor_to_json(val, &child(path, k), s)?);
-            }
-            Json::Object(out)
-        }
-        CBORCase::Simple(dcbor::Simple::True) => Json::Bool(true),
-        CBORCase::Simple(dcbor::Simple::False) => Json::Bool(false),
-        CBORCase::Simple(dcbor::Simple::Null) => Json::Null,
-        CBORCase::Simple(_) => return Err(err(path, "floats are not used in cairn formats")),
-        CBORCase::ByteString(_) => return Err(err(path, "byte strings appear only at typed paths")),
-        CBORCase::Tagged(_, _) => return Err(err(path, "tags are not used in cairn formats")),
-    })
 }
 
-fn json_to_cbor(v: &Json, path: &str, s: &ViewSchema) -> Result<CBOR, ViewError> {
+fn text(out: &mut Vec<u8>, s: &str, path: &str) -> Result<(), ViewError> {
+    if !is_nfc(s) {
+        return Err(err(path, "text must be in Unicode NFC"));
+    }
+    header(out, 3, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+    Ok(())
+}
+
+/// JSON view → deterministic CBOR bytes.
+pub fn encode(v: &Json, schema: &ViewSchema) -> Result<Vec<u8>, ViewError> {
+    let mut out = Vec::with_capacity(1024);
+    enc(v, "", schema, &mut out, 0)?;
+    Ok(out)
+}
+
+fn enc(v: &Json, path: &str, s: &ViewSchema, out: &mut Vec<u8>, depth: usize) -> Result<(), ViewError> {
     if s.times.contains(&path) {
         let Json::String(t) = v else {
             return Err(err(path, "a time must be an RFC 3339 string"));
         };
         let t = Timestamp::parse_rfc3339(t)
             .map_err(|_| err(path, "not an RFC 3339 time in range, at most ms precision"))?;
-        return Ok(CBOR::from(t.millis()));
+        header(out, 0, t.millis());
+        return Ok(());
     }
     if s.bytes.contains(&path) {
         let Json::String(h) = v else {
@@ -131,43 +128,214 @@ fn json_to_cbor(v: &Json, path: &str, s: &ViewSchema) -> Result<CBOR, ViewError>
             return Err(err(path, "expected a lowercase hex string"));
         }
         let b = hex::decode(h).map_err(|_| err(path, "expected a lowercase hex string"))?;
-        return Ok(CBOR::to_byte_string(b));
+        header(out, 2, b.len() as u64);
+        out.extend_from_slice(&b);
+        return Ok(());
     }
-    Ok(match v {
-        Json::Null => CBOR::null(),
-        Json::Bool(b) => CBOR::from(*b),
+    match v {
+        Json::Null => out.push(0xf6),
+        Json::Bool(false) => out.push(0xf4),
+        Json::Bool(true) => out.push(0xf5),
         Json::Number(n) => {
             if let Some(u) = n.as_u64() {
-                CBOR::from(u)
+                header(out, 0, u);
             } else if let Some(i) = n.as_i64() {
-                CBOR::from(i)
+                // i < 0 here: CBOR stores -1 - i.
+                header(out, 1, (-1 - i) as u64);
             } else {
                 return Err(err(path, "numbers must be integers (no floats)"));
             }
         }
-        Json::String(t) => CBOR::from(t.as_str()),
+        Json::String(t) => text(out, t, path)?,
         Json::Array(items) => {
+            if depth >= MAX_DEPTH {
+                return Err(ViewError::Encoding(CborError::TooDeep { limit: MAX_DEPTH }));
+            }
+            header(out, 4, items.len() as u64);
             let p = format!("{path}[]");
-            CBOR::from(
-                items
-                    .iter()
-                    .map(|i| json_to_cbor(i, &p, s))
-                    .collect::<Result<Vec<_>, _>>()?,
-            )
+            for i in items {
+                enc(i, &p, s, out, depth + 1)?;
+            }
         }
         Json::Object(o) => {
-            let mut m = Map::new();
-            for (k, val) in o {
-                m.insert(k.as_str(), json_to_cbor(val, &child(path, k), s)?);
+            if depth >= MAX_DEPTH {
+                return Err(ViewError::Encoding(CborError::TooDeep { limit: MAX_DEPTH }));
             }
-            CBOR::from(m)
+            header(out, 5, o.len() as u64);
+            // Deterministic order of text keys: by encoded length, then bytes.
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.as_bytes().cmp(b.as_bytes())));
+            for k in keys {
+                let p = child(path, k);
+                text(out, k, &p)?;
+                if let Some(val) = o.get(k) {
+                    enc(val, &p, s, out, depth + 1)?;
+                }
+            }
         }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Decoding
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], CborError> {
+        let end = self.pos.checked_add(n).ok_or(CborError::Truncated)?;
+        let s = self.bytes.get(self.pos..end).ok_or(CborError::Truncated)?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    /// A header: (major type, argument). Checks shortest form and definite
+    /// length; leaves major 7 arguments 25..27 (floats) to the caller.
+    fn header(&mut self) -> Result<(u8, u8, u64), CborError> {
+        let initial = self.take(1)?[0];
+        let (major, info) = (initial >> 5, initial & 0x1f);
+        let len = match info {
+            0..=23 => return Ok((major, info, u64::from(info))),
+            24 => 1,
+            25 => 2,
+            26 => 4,
+            27 => 8,
+            28..=30 => return Err(CborError::Malformed("reserved additional information")),
+            _ if major == 7 => return Err(CborError::Malformed("unexpected break")),
+            _ => return Err(CborError::NonCanonical("indefinite length")),
+        };
+        let arg = self.take(len)?.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        let shortest = match len {
+            1 => arg >= 24,
+            2 => arg > 0xff,
+            4 => arg > 0xffff,
+            _ => arg > 0xffff_ffff,
+        };
+        if major != 7 && !shortest {
+            return Err(CborError::NonCanonical("argument not in shortest form"));
+        }
+        Ok((major, info, arg))
+    }
+
+    fn len(&self, arg: u64) -> Result<usize, CborError> {
+        usize::try_from(arg)
+            .ok()
+            .filter(|&n| n <= self.bytes.len() - self.pos)
+            .ok_or(CborError::Truncated)
+    }
+}
+
+/// Deterministic CBOR bytes of at most `limit` → JSON view.
+pub fn decode(bytes: &[u8], schema: &ViewSchema, limit: usize) -> Result<Json, ViewError> {
+    if bytes.len() > limit {
+        return Err(CborError::TooLarge {
+            len: bytes.len(),
+            limit,
+        }
+        .into());
+    }
+    let mut r = Reader { bytes, pos: 0 };
+    let v = dec(&mut r, "", schema, 0)?;
+    if r.pos < bytes.len() {
+        return Err(CborError::TrailingBytes(bytes.len() - r.pos).into());
+    }
+    Ok(v)
+}
+
+fn dec_text(r: &mut Reader<'_>, arg: u64) -> Result<String, CborError> {
+    let n = r.len(arg)?;
+    let s = std::str::from_utf8(r.take(n)?).map_err(|_| CborError::Malformed("text is not UTF-8"))?;
+    if !is_nfc(s) {
+        return Err(CborError::NonCanonical("text not in Unicode NFC"));
+    }
+    Ok(s.to_owned())
+}
+
+fn dec(r: &mut Reader<'_>, path: &str, s: &ViewSchema, depth: usize) -> Result<Json, ViewError> {
+    let (major, info, arg) = r.header()?;
+    if s.times.contains(&path) {
+        if major != 0 {
+            return Err(err(path, "a time must be an unsigned integer of milliseconds"));
+        }
+        let t = Timestamp::from_millis(arg).map_err(|_| err(path, "time out of range"))?;
+        return Ok(Json::String(t.to_rfc3339()));
+    }
+    if s.bytes.contains(&path) {
+        if major != 2 {
+            return Err(err(path, "expected a byte string"));
+        }
+        let n = r.len(arg)?;
+        return Ok(Json::String(hex::encode(r.take(n)?)));
+    }
+    Ok(match major {
+        0 => Json::from(arg),
+        1 => {
+            let n = i64::try_from(arg).map_err(|_| err(path, "integer below -2^63"))?;
+            Json::from(-1 - n)
+        }
+        2 => {
+            // Consume it first so that an encoding error wins over this one,
+            // as it does with a full decoder.
+            let n = r.len(arg)?;
+            r.take(n)?;
+            return Err(err(path, "byte strings appear only at typed paths"));
+        }
+        3 => Json::String(dec_text(r, arg)?),
+        4 | 5 if depth >= MAX_DEPTH => return Err(CborError::TooDeep { limit: MAX_DEPTH }.into()),
+        4 => {
+            // Every item takes at least one byte.
+            let n = r.len(arg)?;
+            let p = format!("{path}[]");
+            let mut items = Vec::with_capacity(n.min(1024));
+            for _ in 0..n {
+                items.push(dec(r, &p, s, depth + 1)?);
+            }
+            Json::Array(items)
+        }
+        5 => {
+            let n = r.len(arg.checked_mul(2).ok_or(CborError::Truncated)?)? / 2;
+            let mut out = serde_json::Map::new();
+            let mut prev: Option<&[u8]> = None;
+            for _ in 0..n {
+                let key_start = r.pos;
+                let (km, _, karg) = r.header()?;
+                if km != 3 {
+                    return Err(err(path, "map keys must be text"));
+                }
+                let key = dec_text(r, karg)?;
+                let encoded = &r.bytes[key_start..r.pos];
+                match prev.map(|p| p.cmp(encoded)) {
+                    Some(std::cmp::Ordering::Equal) => return Err(CborError::NonCanonical("duplicate map key").into()),
+                    Some(std::cmp::Ordering::Greater) => {
+                        return Err(CborError::NonCanonical("map keys out of order").into());
+                    }
+                    _ => {}
+                }
+                prev = Some(encoded);
+                let val = dec(r, &child(path, &key), s, depth + 1)?;
+                out.insert(key, val);
+            }
+            Json::Object(out)
+        }
+        6 => return Err(err(path, "tags are not used in cairn formats")),
+        _ => match (info, arg) {
+            (20, _) => Json::Bool(false),
+            (21, _) => Json::Bool(true),
+            (22, _) => Json::Null,
+            (25..=27, _) => return Err(err(path, "floats are not used in cairn formats")),
+            _ => return Err(CborError::Malformed("simple value other than false, true, null").into()),
+        },
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cbor::{self, CBOR, Map};
 
     const S: ViewSchema = ViewSchema {
         times: &["at", "list[].t"],
@@ -180,18 +348,17 @@ mod tests {
             "at": "2026-11-21T13:01:00.000Z",
             "h": "00ff",
             "list": [{"t": "1970-01-01T00:00:00.001Z", "n": -3}],
-            "free": {"at": "not a time here", "x": null, "b": true}
+            "free": {"at": "not a time here", "x": null, "b": true, "long key here": 1, "k": u64::MAX}
         });
-        let c = from_json(&j, &S).unwrap();
-        let back = to_json(&c, &S).unwrap();
-        assert_eq!(back, j);
-        let again = from_json(&back, &S).unwrap();
-        assert_eq!(crate::cbor::encode(&again), crate::cbor::encode(&c));
+        let bytes = encode(&j, &S).unwrap();
+        assert_eq!(decode(&bytes, &S, 1 << 20).unwrap(), j);
+        // dcbor agrees that the bytes are canonical.
+        assert_eq!(cbor::encode(&cbor::decode(&bytes).unwrap()), bytes);
     }
 
     #[test]
     fn unmappable_values_are_refused_with_their_path() {
-        let e = |j: serde_json::Value| from_json(&j, &S).unwrap_err();
+        let e = |j: serde_json::Value| encode(&j, &S).unwrap_err();
         assert!(matches!(e(serde_json::json!({"x": 1.5})), ViewError::Unmappable { path, .. } if path == "x"));
         assert!(matches!(e(serde_json::json!({"h": "ZZ"})), ViewError::Unmappable { path, .. } if path == "h"));
         assert!(matches!(
@@ -199,7 +366,80 @@ mod tests {
             ViewError::Unmappable { .. }
         ));
         assert!(matches!(e(serde_json::json!({"at": 5})), ViewError::Unmappable { .. }));
-        let bytes_elsewhere = CBOR::from(vec![CBOR::to_byte_string([1])]);
-        assert!(matches!(to_json(&bytes_elsewhere, &S), Err(ViewError::Unmappable { path, .. }) if path == "[]"));
+        assert!(matches!(
+            e(serde_json::json!({"x": "cafe\u{301}"})),
+            ViewError::Unmappable { .. }
+        ));
+        let bytes_elsewhere = cbor::encode(&CBOR::from(vec![CBOR::to_byte_string([1])]));
+        assert!(matches!(decode(&bytes_elsewhere, &S, 100), Err(ViewError::Unmappable { path, .. }) if path == "[]"));
+        let float = cbor::encode(&CBOR::from(vec![CBOR::from(0.5f64)]));
+        assert!(matches!(decode(&float, &S, 100), Err(ViewError::Unmappable { .. })));
+    }
+
+    /// The codec's verdicts agree with dcbor's on every single-bit mutation
+    /// of some canonical inputs: whatever it accepts dcbor accepts and
+    /// re-encodes identically; whatever dcbor accepts it accepts too, or
+    /// refuses only as unmappable (never as an encoding error).
+    #[test]
+    fn differential_against_dcbor() {
+        let mut m = Map::new();
+        m.insert("at", 1_795_266_000_000u64);
+        m.insert("h", CBOR::to_byte_string([7u8; 32]));
+        m.insert(
+            "list",
+            CBOR::from(vec![CBOR::from(-300i64), CBOR::from("ab"), CBOR::null()]),
+        );
+        m.insert(
+            "nested",
+            CBOR::from({
+                let mut n = Map::new();
+                n.insert("a", true);
+                n.insert("bb", "é");
+                n
+            }),
+        );
+        let inputs = [cbor::encode(&CBOR::from(m)), crate::examples::receipt(9).to_cbor()];
+        let mut checked = 0;
+        for input in inputs {
+            let schema = if input.len() > 500 { crate::receipt::VIEW } else { S };
+            for bit in 0..input.len() * 8 {
+                let mut b = input.clone();
+                b[bit / 8] ^= 1 << (bit % 8);
+                let ours = decode(&b, &schema, 1 << 20);
+                let theirs = cbor::decode(&b);
+                match (&ours, &theirs) {
+                    (Ok(j), Ok(_)) => assert_eq!(encode(j, &schema).unwrap(), b, "bit {bit}"),
+                    (Ok(_), Err(e)) => panic!("bit {bit}: we accepted what dcbor refused ({e:?})"),
+                    (Err(ViewError::Encoding(e)), Ok(_)) => {
+                        panic!("bit {bit}: encoding error {e:?} on dcbor-valid input")
+                    }
+                    _ => {}
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 10_000);
+    }
+
+    #[test]
+    fn decoding_limits() {
+        let mut deep = vec![0x81u8; MAX_DEPTH + 1];
+        deep.push(0);
+        assert_eq!(
+            decode(&deep, &S, 1 << 20),
+            Err(ViewError::Encoding(CborError::TooDeep { limit: MAX_DEPTH }))
+        );
+        assert_eq!(
+            decode(&[0x01, 0x00], &S, 10),
+            Err(ViewError::Encoding(CborError::TrailingBytes(1)))
+        );
+        assert_eq!(
+            decode(&[0; 11], &S, 10),
+            Err(ViewError::Encoding(CborError::TooLarge { len: 11, limit: 10 }))
+        );
+        assert_eq!(
+            decode(&hex::decode("9b0000000100000000").unwrap(), &S, 100),
+            Err(ViewError::Encoding(CborError::Truncated))
+        );
     }
 }

@@ -66,7 +66,7 @@ pub enum ReceiptError {
     Encoding(#[from] CborError),
     /// A value with no place in the format (float, stray byte string, tag).
     #[error("receipt value: {0}")]
-    View(#[from] ViewError),
+    View(ViewError),
     /// Fields missing, unknown, or of the wrong type.
     #[error("receipt schema: {0}")]
     Schema(String),
@@ -90,25 +90,26 @@ pub enum ReceiptError {
     NoBreakGlass,
 }
 
-/// A valid decision receipt.
+/// A valid decision receipt, with its canonical encoding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
     parts: ReceiptParts,
+    cbor: Vec<u8>,
 }
 
 impl Receipt {
     /// Validate `parts` into a receipt.
     pub fn new(parts: ReceiptParts) -> Result<Self, ReceiptError> {
         validate::receipt(&parts)?;
-        let r = Receipt { parts };
-        let len = r.to_cbor().len();
-        if len > MAX_RECEIPT_BYTES {
+        let json = serde_json::to_value(&parts).map_err(|e| ReceiptError::Schema(e.to_string()))?;
+        let cbor = view::encode(&json, &VIEW)?;
+        if cbor.len() > MAX_RECEIPT_BYTES {
             return Err(ReceiptError::Encoding(CborError::TooLarge {
-                len,
+                len: cbor.len(),
                 limit: MAX_RECEIPT_BYTES,
             }));
         }
-        Ok(r)
+        Ok(Receipt { parts, cbor })
     }
 
     /// The receipt's fields.
@@ -121,6 +122,11 @@ impl Receipt {
         self.parts
     }
 
+    /// The canonical CBOR payload, borrowed.
+    pub fn as_cbor(&self) -> &[u8] {
+        &self.cbor
+    }
+
     /// The JSON view.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(&self.parts).unwrap_or(serde_json::Value::Null)
@@ -128,27 +134,26 @@ impl Receipt {
 
     /// Read and validate a JSON view.
     pub fn from_json(json: &serde_json::Value) -> Result<Self, ReceiptError> {
-        let parts: ReceiptParts =
-            serde_json::from_value(json.clone()).map_err(|e| ReceiptError::Schema(e.to_string()))?;
+        Self::from_json_value(json.clone())
+    }
+
+    fn from_json_value(json: serde_json::Value) -> Result<Self, ReceiptError> {
+        let parts: ReceiptParts = serde_json::from_value(json).map_err(|e| ReceiptError::Schema(e.to_string()))?;
         Self::new(parts)
     }
 
     /// The canonical CBOR payload: what a gate signs and the ledger logs.
     pub fn to_cbor(&self) -> Vec<u8> {
-        // The JSON view of a validated receipt always maps (no floats, typed
-        // paths well-formed); an empty map would fail every later check.
-        let c = view::from_json(&self.to_json(), &VIEW).unwrap_or_else(|_| cbor::CBOR::from(cbor::Map::new()));
-        cbor::encode(&c)
+        self.cbor.clone()
     }
 
     /// Decode a receipt payload: deterministic CBOR of at most
     /// [`MAX_RECEIPT_BYTES`], the closed schema, every validation rule, and
     /// canonical form (re-encoding gives the same bytes).
     pub fn from_cbor(bytes: &[u8]) -> Result<Self, ReceiptError> {
-        let c = cbor::decode_with_limit(bytes, MAX_RECEIPT_BYTES)?;
-        let json = view::to_json(&c, &VIEW)?;
-        let r = Self::from_json(&json)?;
-        if r.to_cbor() != bytes {
+        let json = view::decode(bytes, &VIEW, MAX_RECEIPT_BYTES)?;
+        let r = Self::from_json_value(json)?;
+        if r.cbor != bytes {
             return Err(ReceiptError::NonCanonical(
                 "a field is null or present where it must be absent",
             ));
@@ -180,9 +185,11 @@ impl Receipt {
 
 /// BLAKE3 of the canonical CBOR of a request.
 pub fn request_hash(request: &Request) -> Hash {
+    // A request in a valid receipt always encodes; one that does not (never
+    // validated) hashes as the empty map would.
     let json = serde_json::to_value(request).unwrap_or(serde_json::Value::Null);
-    let c = view::from_json(&json, &ViewSchema { times: &[], bytes: &[] }).unwrap_or_else(|_| cbor::CBOR::null());
-    Blake3::digest(&[&cbor::encode(&c)])
+    let bytes = view::encode(&json, &ViewSchema { times: &[], bytes: &[] }).unwrap_or_else(|_| vec![0xa0]);
+    Blake3::digest(&[&bytes])
 }
 
 /// The bytes an operator signs to authorise a break-glass override: the
@@ -219,6 +226,15 @@ impl BreakGlass {
         };
         bg.signature = Signature64(operator.sign(&break_glass_message(receipt_id, gate, &bg, request)));
         bg
+    }
+}
+
+impl From<ViewError> for ReceiptError {
+    fn from(e: ViewError) -> Self {
+        match e {
+            ViewError::Encoding(e) => ReceiptError::Encoding(e),
+            other => ReceiptError::View(other),
+        }
     }
 }
 

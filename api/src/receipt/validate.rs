@@ -139,8 +139,13 @@ fn freeform(path: &str, obj: &Object, budget: &mut Budget) -> Result<(), Receipt
         Ok(())
     }
     // The object itself is at depth 1.
-    let v = Value::Object(obj.clone());
-    walk(path, &v, 1, budget)
+    enter(path, 1, obj.len(), budget)?;
+    for (k, v) in obj {
+        let p = format!("{path}.{k}");
+        name(&p, k)?;
+        walk(&p, v, 2, budget)?;
+    }
+    Ok(())
 }
 
 fn optional_freeform(path: &str, o: &Option<Object>, budget: &mut Budget) -> Result<(), ReceiptError> {
