@@ -47,9 +47,12 @@ pub enum CborError {
     /// Well-formed CBOR, but not in deterministic form.
     #[error("non-canonical CBOR: {0}")]
     NonCanonical(&'static str),
-    /// Not well-formed CBOR, or a construct cairn never uses.
+    /// Not well-formed CBOR.
     #[error("malformed CBOR: {0}")]
     Malformed(&'static str),
+    /// Well-formed CBOR using a construct no cairn format uses (floats).
+    #[error("unsupported CBOR: {0}")]
+    Unsupported(&'static str),
 }
 
 /// A decoded value does not have the shape a format requires.
@@ -151,8 +154,12 @@ fn scan(bytes: &[u8], max_depth: usize) -> Result<usize, CborError> {
         } else {
             arg_bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
         };
-        // Shortest form for every argument that is a number (major 7 uses
-        // 25..27 for floats, whose rules dcbor checks).
+        // No cairn format uses floats. (dcbor alone would accept a float32
+        // holding an integer and re-encode it as an integer: not strict.)
+        if major == 7 && (25..=27).contains(&info) {
+            return Err(CborError::Unsupported("floating-point numbers"));
+        }
+        // Shortest form for every argument that is a number.
         if major != 7 {
             let shortest = match arg_len {
                 0 => true,
@@ -349,11 +356,15 @@ mod tests {
             decode(&h("a2616101616102")),
             Err(CborError::NonCanonical("duplicate map key"))
         );
-        // Float 1.0 where the integer 1 serves.
-        assert_eq!(
-            decode(&h("f93c00")),
-            Err(CborError::NonCanonical("number not in shortest form"))
-        );
+        // Floats: none in cairn formats, canonical or not. The float32 is a
+        // fuzzer finding: dcbor accepted it and re-encoded it as an integer.
+        for f in ["f93c00", "fad8f965d6", "fb3ff8000000000000"] {
+            assert_eq!(
+                decode(&h(f)),
+                Err(CborError::Unsupported("floating-point numbers")),
+                "{f}"
+            );
+        }
         // Trailing byte.
         assert_eq!(decode(&h("0100")), Err(CborError::TrailingBytes(1)));
         // Truncated: a 5-byte string with 2 bytes.

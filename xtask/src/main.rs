@@ -3,6 +3,7 @@
 //! `cargo run -p xtask -- testvectors` regenerates `testvectors/`;
 //! `cargo run -p xtask -- testvectors --check` fails (exit 1) when the files
 //! on disk differ from what the generator writes, listing the differences.
+//! `cargo run -p xtask -- fuzz-seeds` seeds `fuzz/corpus/` from the vectors.
 
 mod vectors;
 
@@ -87,13 +88,57 @@ fn testvectors(check: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Seed `fuzz/corpus/<target>/` from the test vectors: the valid and the
+/// invalid inputs of each decoder.
+fn fuzz_seeds() -> ExitCode {
+    let corpus = root().join("fuzz/corpus");
+    let mut written = 0;
+    let mut put = |target: &str, name: &str, bytes: &[u8]| {
+        let dir = corpus.join(target);
+        std::fs::create_dir_all(&dir).expect("create corpus directory");
+        std::fs::write(dir.join(name.replace('/', "-")), bytes).expect("write seed");
+        written += 1;
+    };
+    for (name, v) in vectors::all() {
+        let hex_of = |k: &str| v[k].as_str().and_then(|h| hex::decode(h).ok());
+        let text_of = |k: &str| v[k].as_str().map(|t| t.as_bytes().to_vec());
+        if let Some(b) = hex_of("payload_cbor") {
+            put("receipt", &name, &b);
+            put("view_differential", &name, &b);
+        }
+        if let Some(b) = hex_of("cose_sign1") {
+            put("cose", &name, &b);
+        }
+        if let Some(b) = hex_of("entry_cbor") {
+            put("entry", &name, &b);
+        }
+        if let Some(b) = hex_of("cbor") {
+            put("cbor", &name, &b);
+        }
+        if let Some(b) = text_of("note") {
+            put("note", &name, &b);
+        }
+        if let Some(b) = text_of("tlog_proof") {
+            put("tlog_proof", &name, &b);
+        }
+        for k in ["vkey", "gate_vkey", "log_vkey"] {
+            if let Some(b) = text_of(k) {
+                put("keys", &format!("{name}-{k}"), &b);
+            }
+        }
+    }
+    println!("fuzz-seeds: wrote {written} seeds under {}", corpus.display());
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["testvectors"] => testvectors(false),
         ["testvectors", "--check"] => testvectors(true),
+        ["fuzz-seeds"] => fuzz_seeds(),
         _ => {
-            eprintln!("usage: cargo run -p xtask -- testvectors [--check]");
+            eprintln!("usage: cargo run -p xtask -- testvectors [--check] | fuzz-seeds");
             ExitCode::from(4)
         }
     }

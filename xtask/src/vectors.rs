@@ -377,7 +377,17 @@ fn cbor_cases(out: &mut Vec<Case>) {
             h("a262626201616100"),
         ),
         ("duplicate-key", "the same key twice", h("a2616101616102")),
-        ("float-for-int", "float 1.0 where the integer 1 serves", h("f93c00")),
+        (
+            "float-half",
+            "half-precision float 1.0: cairn formats use no floats",
+            h("f93c00"),
+        ),
+        (
+            "float32-integral",
+            "float32 holding the integer -2193196200394752 (a fuzzer finding)",
+            h("fad8f965d6"),
+        ),
+        ("float64", "double 1.5", h("fb3ff8000000000000")),
         ("trailing-byte", "one byte after the item", h("0100")),
         ("truncated-text", "a 5-byte text with 2 bytes", h("656162")),
         (

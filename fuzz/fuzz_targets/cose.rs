@@ -1,0 +1,13 @@
+//! COSE_Sign1: a parsed message re-encodes to the same bytes.
+#![no_main]
+use cairn_api::cose::Sign1;
+use cairn_api::receipt::RECEIPT_CONTENT_TYPE;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(m) = Sign1::parse(data, RECEIPT_CONTENT_TYPE) {
+        assert_eq!(m.to_bytes(), data);
+        // Verification is total too.
+        let _ = m.verify(&cairn_api::examples::gate_key().verifier());
+    }
+});
