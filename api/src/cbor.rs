@@ -117,6 +117,43 @@ fn map_dcbor_error(e: dcbor::Error) -> CborError {
     }
 }
 
+/// Read one item header at `*pos`: `(major type, additional information,
+/// argument)`. Refuses what no deterministic cairn encoding contains:
+/// arguments not in shortest form, indefinite lengths, reserved values,
+/// stray breaks and floats. Shared by [`decode`] and [`crate::view`] so the
+/// two apply one set of rules.
+pub(crate) fn header(bytes: &[u8], pos: &mut usize) -> Result<(u8, u8, u64), CborError> {
+    let &initial = bytes.get(*pos).ok_or(CborError::Truncated)?;
+    *pos += 1;
+    let (major, info) = (initial >> 5, initial & 0x1f);
+    let len = match info {
+        0..=23 => return Ok((major, info, u64::from(info))),
+        24 => 1,
+        25..=27 if major == 7 => return Err(CborError::Unsupported("floating-point numbers")),
+        25 => 2,
+        26 => 4,
+        27 => 8,
+        28..=30 => return Err(CborError::Malformed("reserved additional information")),
+        _ if major == 7 => return Err(CborError::Malformed("unexpected break")),
+        _ => return Err(CborError::NonCanonical("indefinite length")),
+    };
+    let arg_bytes = bytes.get(*pos..*pos + len).ok_or(CborError::Truncated)?;
+    *pos += len;
+    let arg = arg_bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    // Major 7 with one argument byte is a simple value, whose rules dcbor
+    // and the view codec check; everything else must be shortest form.
+    let shortest = match len {
+        1 => arg >= 24 || major == 7,
+        2 => arg > 0xff,
+        4 => arg > 0xffff,
+        _ => arg > 0xffff_ffff,
+    };
+    if !shortest {
+        return Err(CborError::NonCanonical("argument not in shortest form"));
+    }
+    Ok((major, info, arg))
+}
+
 /// Walk the headers of the first item without recursion. Returns the offset
 /// just past it. Checks depth, lengths against the input, definite lengths
 /// and shortest-form arguments.
@@ -134,44 +171,7 @@ fn scan(bytes: &[u8], max_depth: usize) -> Result<usize, CborError> {
             continue;
         }
         *top -= 1;
-        let &initial = bytes.get(pos).ok_or(CborError::Truncated)?;
-        pos += 1;
-        let (major, info) = (initial >> 5, initial & 0x1f);
-        let arg_len = match info {
-            0..=23 => 0,
-            24 => 1,
-            25 => 2,
-            26 => 4,
-            27 => 8,
-            28..=30 => return Err(CborError::Malformed("reserved additional information")),
-            _ if major == 7 => return Err(CborError::Malformed("unexpected break")),
-            _ => return Err(CborError::NonCanonical("indefinite length")),
-        };
-        let arg_bytes = bytes.get(pos..pos + arg_len).ok_or(CborError::Truncated)?;
-        pos += arg_len;
-        let arg = if arg_len == 0 {
-            u64::from(info)
-        } else {
-            arg_bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
-        };
-        // No cairn format uses floats. (dcbor alone would accept a float32
-        // holding an integer and re-encode it as an integer: not strict.)
-        if major == 7 && (25..=27).contains(&info) {
-            return Err(CborError::Unsupported("floating-point numbers"));
-        }
-        // Shortest form for every argument that is a number.
-        if major != 7 {
-            let shortest = match arg_len {
-                0 => true,
-                1 => arg >= 24,
-                2 => arg > 0xff,
-                4 => arg > 0xffff,
-                _ => arg > 0xffff_ffff,
-            };
-            if !shortest {
-                return Err(CborError::NonCanonical("argument not in shortest form"));
-            }
-        }
+        let (major, _, arg) = header(bytes, &mut pos)?;
         match major {
             2 | 3 => {
                 let len = usize::try_from(arg).map_err(|_| CborError::Truncated)?;

@@ -193,32 +193,10 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    /// A header: (major type, argument). Checks shortest form and definite
-    /// length; leaves major 7 arguments 25..27 (floats) to the caller.
+    /// A header: (major type, additional information, argument), under
+    /// the shared rules of [`crate::cbor::header`].
     fn header(&mut self) -> Result<(u8, u8, u64), CborError> {
-        let initial = self.take(1)?[0];
-        let (major, info) = (initial >> 5, initial & 0x1f);
-        let len = match info {
-            0..=23 => return Ok((major, info, u64::from(info))),
-            24 => 1,
-            25 => 2,
-            26 => 4,
-            27 => 8,
-            28..=30 => return Err(CborError::Malformed("reserved additional information")),
-            _ if major == 7 => return Err(CborError::Malformed("unexpected break")),
-            _ => return Err(CborError::NonCanonical("indefinite length")),
-        };
-        let arg = self.take(len)?.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
-        let shortest = match len {
-            1 => arg >= 24,
-            2 => arg > 0xff,
-            4 => arg > 0xffff,
-            _ => arg > 0xffff_ffff,
-        };
-        if major != 7 && !shortest {
-            return Err(CborError::NonCanonical("argument not in shortest form"));
-        }
-        Ok((major, info, arg))
+        crate::cbor::header(self.bytes, &mut self.pos)
     }
 
     fn len(&self, arg: u64) -> Result<usize, CborError> {
@@ -326,7 +304,6 @@ fn dec(r: &mut Reader<'_>, path: &str, s: &ViewSchema, depth: usize) -> Result<J
             (20, _) => Json::Bool(false),
             (21, _) => Json::Bool(true),
             (22, _) => Json::Null,
-            (25..=27, _) => return Err(CborError::Unsupported("floating-point numbers").into()),
             _ => return Err(CborError::Malformed("simple value other than false, true, null").into()),
         },
     })

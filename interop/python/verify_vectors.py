@@ -1,0 +1,398 @@
+#!/usr/bin/env python3
+"""An independent verifier for cairn's test vectors, written from
+docs/spec.md alone (no code shared with cairn-api).
+
+It checks strict deterministic CBOR (spec section 2), the Merkle vectors
+(section 10), signed notes and
+checkpoints (sections 3-6), COSE_Sign1 receipts with pycose (section 7),
+receipt entries and leaf hashes (sections 8.1, 9.1) and tlog-proofs
+(section 11). For every case it compares its own verdict (accept/reject
+and, where the vector gives them, the expected values) with the vector's.
+
+Ed25519 here is the `cryptography` package's, which follows RFC 8032 and is
+less strict than cairn's verify_strict; no vector depends on the
+difference. Run: python3 interop/python/verify_vectors.py [testvectors/]
+"""
+
+import base64
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import blake3
+import cbor2
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pycose.keys import OKPKey
+from pycose.keys.curves import Ed25519
+from pycose.messages import Sign1Message
+
+
+class Reject(Exception):
+    pass
+
+
+def H(data: bytes) -> bytes:
+    return blake3.blake3(data).digest()
+
+
+def leaf_hash(entry: bytes) -> bytes:
+    return H(b"\x00" + entry)
+
+
+def node(left: bytes, right: bytes) -> bytes:
+    return H(b"\x01" + left + right)
+
+
+# --- section 10 -----------------------------------------------------------
+
+def mth(leaves):
+    if not leaves:
+        return H(b"")
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return node(mth(leaves[:k]), mth(leaves[k:]))
+
+
+def verify_inclusion(leaf, index, size, proof, root):
+    if size > 1 << 62:
+        raise Reject("SizeTooLarge")
+    if index >= size:
+        raise Reject("IndexOutOfRange")
+    inner = (index ^ (size - 1)).bit_length()
+    border = bin(index >> inner).count("1")
+    if len(proof) != inner + border:
+        raise Reject("WrongProofLength")
+    r = leaf
+    for j, p in enumerate(proof[:inner]):
+        r = node(r, p) if (index >> j) & 1 == 0 else node(p, r)
+    for p in proof[inner:]:
+        r = node(p, r)
+    if r != root:
+        raise Reject("RootMismatch")
+
+
+def verify_consistency(m, n, proof, r1, r2):
+    if n > 1 << 62:
+        raise Reject("SizeTooLarge")
+    if m > n:
+        raise Reject("SizeRegression")
+    if m == 0:
+        raise Reject("EmptyOldTree")
+    if m == n:
+        if proof:
+            raise Reject("WrongProofLength")
+        if r1 != r2:
+            raise Reject("SameSizeDifferentRoots")
+        return
+    inner = ((m - 1) ^ (n - 1)).bit_length()
+    border = bin((m - 1) >> inner).count("1")
+    shift = (m & -m).bit_length() - 1
+    seeded = m != 1 << shift
+    if len(proof) != int(seeded) + inner - shift + border:
+        raise Reject("WrongProofLength")
+    if seeded:
+        seed, rest = proof[0], proof[1:]
+    else:
+        if len(r1) != 32:
+            raise Reject("MalformedRoot")
+        seed, rest = r1, proof
+    inner -= shift
+    mask = (m - 1) >> shift
+    a = seed
+    for j, p in enumerate(rest[:inner]):
+        if (mask >> j) & 1:
+            a = node(p, a)
+    for p in rest[inner:]:
+        a = node(p, a)
+    if a != r1:
+        raise Reject("RootMismatch")
+    b = seed
+    for j, p in enumerate(rest[:inner]):
+        b = node(b, p) if (mask >> j) & 1 == 0 else node(p, b)
+    for p in rest[inner:]:
+        b = node(p, b)
+    if b != r2:
+        raise Reject("RootMismatch")
+
+
+# --- sections 3-6 ---------------------------------------------------------
+
+def parse_vkey(text):
+    name, kid, b64 = text.split("+", 2)
+    raw = base64.b64decode(b64, validate=True)
+    typ, pk = raw[0], raw[1:]
+    if typ not in (1, 4) or len(pk) != 32:
+        raise Reject("Key")
+    computed = hashlib.sha256(name.encode() + b"\n" + bytes([typ]) + pk).digest()[:4]
+    if computed.hex() != kid:
+        raise Reject("KeyIdMismatch")
+    return {"name": name, "id": computed, "type": typ, "pk": pk, "text": text}
+
+
+def ed25519_ok(pk, msg, sig):
+    try:
+        Ed25519PublicKey.from_public_bytes(pk).verify(sig, msg)
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+
+def verify_note(note: str, keys):
+    if len(note.encode()) > 65536 or any(ord(c) < 0x20 and c != "\n" for c in note):
+        raise Reject("Malformed")
+    at = note.rfind("\n\n")
+    if at < 0:
+        raise Reject("NoSignatureBlock")
+    text, block = note[: at + 1], note[at + 2:]
+    if not block or not block.endswith("\n"):
+        raise Reject("NoSignatureBlock")
+    verified = []
+    for line in block[:-1].split("\n"):
+        if not line.startswith("\u2014 "):
+            raise Reject("MalformedSignatureLine")
+        name, b64 = line[2:].split(" ", 1)
+        raw = base64.b64decode(b64, validate=True)
+        kid, sig = raw[:4], raw[4:]
+        key = next((k for k in keys if k["name"] == name and k["id"] == kid), None)
+        if key is None:
+            continue
+        if any(v["key"] is key for v in verified):
+            raise Reject("DuplicateSignature")
+        ts = None
+        if key["type"] == 4:
+            if len(sig) != 72:
+                raise Reject("BadSignature")
+            ts = int.from_bytes(sig[:8], "big")
+            msg = f"cosignature/v1\ntime {ts}\n{text}".encode()
+            sig = sig[8:]
+        else:
+            msg = text.encode()
+        if not ed25519_ok(key["pk"], msg, sig):
+            raise Reject("BadSignature")
+        verified.append({"key": key, "timestamp": ts})
+    if not verified:
+        raise Reject("NoKnownSignature")
+    return text, verified
+
+
+def parse_checkpoint(text):
+    lines = text[:-1].split("\n")
+    if len(lines) < 3 or not lines[0] or len(lines[0]) > 256:
+        raise Reject("Checkpoint")
+    size = lines[1]
+    if not size.isdigit() or (size != "0" and size.startswith("0")):
+        raise Reject("Checkpoint")
+    root = base64.b64decode(lines[2], validate=True)
+    if len(root) != 32 or any(not e for e in lines[3:]):
+        raise Reject("Checkpoint")
+    return lines[0], int(size), root
+
+
+def verify_checkpoint(note, log_key, witnesses):
+    text, verified = verify_note(note, [log_key] + witnesses)
+    if not any(v["key"] is log_key for v in verified):
+        raise Reject("NoKnownSignature")
+    origin, size, root = parse_checkpoint(text)
+    if origin != log_key["name"]:
+        raise Reject("OriginMismatch")
+    return origin, size, root, [v["timestamp"] for v in verified if v["key"] is not log_key]
+
+
+# --- sections 7, 8, 9 -----------------------------------------------------
+
+CT_RECEIPT = "application/vnd.cairn.receipt.v1+cbor"
+
+
+def verify_cose(cose: bytes, key, content_type=CT_RECEIPT):
+    if cose[:1] != b"\xd2":
+        raise Reject("Malformed")
+    # Canonical form: decoding and re-encoding canonically gives the input.
+    decoded = cbor2.loads(cose)
+    if cbor2.dumps(decoded, canonical=True) != cose:
+        raise Reject("Encoding")
+    msg = Sign1Message.decode(cose)
+    prot = cbor2.loads(decoded.value[0])
+    if set(prot) != {1, 3, 4} or prot[1] != -8 or prot[3] != content_type or decoded.value[1] != {}:
+        raise Reject("Malformed")
+    if prot[4].decode() != f"{key['name']}+{key['id'].hex()}":
+        raise Reject("KeyMismatch")
+    msg.key = OKPKey(crv=Ed25519, x=key["pk"])
+    if not msg.verify_signature():
+        raise Reject("BadSignature")
+    return msg.payload
+
+
+def entry(kind: str, integrated_at: int, body: bytes) -> bytes:
+    return cbor2.dumps([kind, integrated_at, body], canonical=True)
+
+
+def verify_tlog_proof(text: str, body: bytes, log_key):
+    head, _, note = text.partition("\n\n")
+    lines = head.split("\n")
+    if lines[0] != "c2sp.org/tlog-proof@v1":
+        raise Reject("Malformed")
+    i = 1
+    extra = None
+    if lines[i].startswith("extra "):
+        extra = base64.b64decode(lines[i][6:], validate=True)
+        i += 1
+    if not lines[i].startswith("index "):
+        raise Reject("Malformed")
+    index = int(lines[i][6:])
+    proof = [base64.b64decode(h, validate=True) for h in lines[i + 1:]]
+    if extra is None:
+        raise Reject("Malformed")
+    origin, size, root, _ = verify_checkpoint(note, log_key, [])
+    kind, at = cbor2.loads(extra)
+    leaf = leaf_hash(entry(kind, at, body))
+    verify_inclusion(leaf, index, size, proof, root)
+    return leaf, size
+
+
+# --- section 2 ------------------------------------------------------------
+
+def strict_cbor(data: bytes, max_depth=32, max_bytes=1 << 20):
+    """Check deterministic CBOR per spec section 2 without building values."""
+    import unicodedata
+
+    if len(data) > max_bytes:
+        raise Reject("TooLarge")
+    pos = 0
+
+    def take(n):
+        nonlocal pos
+        if pos + n > len(data):
+            raise Reject("Truncated")
+        out = data[pos:pos + n]
+        pos += n
+        return out
+
+    def item(depth):
+        b = take(1)[0]
+        major, info = b >> 5, b & 0x1F
+        if info >= 28:
+            if info == 31:
+                raise Reject("Malformed" if major == 7 else "NonCanonical")
+            raise Reject("Malformed")
+        if major == 7:
+            if 25 <= info <= 27:
+                raise Reject("Unsupported")
+            if info not in (20, 21, 22):
+                raise Reject("Malformed")
+            return None
+        arg = info
+        if info >= 24:
+            n = 1 << (info - 24)
+            arg = int.from_bytes(take(n), "big")
+            if arg < (24 if n == 1 else 1 << (4 * n)):
+                raise Reject("NonCanonical")
+        if major in (2, 3):
+            raw = take(arg)
+            if major == 3:
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise Reject("Malformed")
+                if not unicodedata.is_normalized("NFC", text):
+                    raise Reject("NonCanonical")
+            return raw
+        if major in (4, 5, 6):
+            if depth >= max_depth:
+                raise Reject("TooDeep")
+            count = {4: arg, 5: 2 * arg, 6: 1}[major]
+            if count > len(data) - pos:
+                raise Reject("Truncated")
+            prev = None
+            for i in range(count):
+                start = pos
+                item(depth + 1)
+                if major == 5 and i % 2 == 0:
+                    key = data[start:pos]
+                    if prev is not None and key <= prev:
+                        raise Reject("NonCanonical")
+                    prev = key
+        return None
+
+    item(0)
+    if pos != len(data):
+        raise Reject("TrailingBytes")
+
+
+# --- the vectors ----------------------------------------------------------
+
+def run(kind, c):
+    b = bytes.fromhex
+    if kind == "merkle-root":
+        return {"root": mth([leaf_hash(b(x)) for x in c["leaves"]]).hex()}
+    if kind == "inclusion":
+        verify_inclusion(b(c["leaf_hash"]), c["index"], c["tree_size"], [b(p) for p in c["proof"]], b(c["root"]))
+        return "ok"
+    if kind == "consistency":
+        verify_consistency(c["size1"], c["size2"], [b(p) for p in c["proof"]], b(c["root1"]), b(c["root2"]))
+        return "ok"
+    if kind == "note":
+        text, verified = verify_note(c["note"], [parse_vkey(k) for k in c["vkeys"]])
+        return {"text": text, "verified_by": [v["key"]["text"] for v in verified]}
+    if kind == "checkpoint":
+        origin, size, root, ts = verify_checkpoint(
+            c["note"], parse_vkey(c["log_vkey"]), [parse_vkey(k) for k in c["witness_vkeys"]]
+        )
+        return {"origin": origin, "size": size, "root": root.hex(), "cosignature_timestamps": ts}
+    if kind == "receipt":
+        payload = verify_cose(b(c["cose_sign1"]), parse_vkey(c["gate_vkey"]))
+        if payload != b(c["payload_cbor"]):
+            raise Reject("payload differs")
+        receipt = cbor2.loads(payload)
+        if cbor2.dumps(receipt, canonical=True) != payload:
+            raise Reject("payload not canonical")
+        e = entry("receipt", c["integrated_at"], b(c["cose_sign1"]))
+        if e != b(c["entry_cbor"]):
+            raise Reject("entry differs")
+        request_hash = H(cbor2.dumps(receipt["request"], canonical=True))
+        return {"valid": True, "leaf_hash": leaf_hash(e).hex(), "request_hash": request_hash.hex()}
+    if kind == "cose":
+        verify_cose(b(c["cose_sign1"]), parse_vkey(c["vkey"]))
+        return "ok"
+    if kind == "cbor":
+        strict_cbor(b(c["cbor"]), c["max_depth"], c["max_bytes"])
+        return "ok"
+    if kind == "tlog-proof":
+        leaf, size = verify_tlog_proof(c["tlog_proof"], b(c["cose_sign1"]), parse_vkey(c["log_vkey"]))
+        return {"leaf_hash": leaf.hex(), "tree_size": size}
+    return None  # kinds this verifier does not implement (receipt-invalid)
+
+
+def main():
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "testvectors")
+    passed, skipped, failures = 0, 0, []
+    for path in sorted(root.glob("*/*.json")):
+        kind, case = path.parent.name, json.loads(path.read_text())
+        want = case["expected"]
+        try:
+            got = run(kind, case)
+        except (Reject, ValueError, KeyError, IndexError, cbor2.CBORDecodeError, Exception) as e:  # noqa: BLE001
+            got = {"error": type(e).__name__ if not isinstance(e, Reject) else str(e)}
+        if got is None:
+            skipped += 1
+            continue
+        want_err, got_err = isinstance(want, dict) and "error" in want, isinstance(got, dict) and "error" in got
+        # Compare verdicts; for accepted cases also the expected values.
+        # Error *names* are not compared: they are a convenience (spec 13).
+        ok = (want_err and got_err) or (not want_err and not got_err and (want == "ok" or got == want))
+        if ok:
+            passed += 1
+        else:
+            failures.append(f"{path.relative_to(root)}: expected {want}, got {got}")
+    for f in failures:
+        print("FAIL", f)
+    print(f"independent python verifier: {passed} passed, {len(failures)} failed, {skipped} skipped")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
