@@ -15,7 +15,7 @@ use crate::cbor::{self, CBOR, CborError, FieldError, Fields};
 use crate::cose::{self, CoseError, Sign1};
 use crate::keys::{KeyError, SignerKey, VerifierKey};
 use crate::merkle::{Blake3, Hash, MerkleHasher};
-use crate::receipt::{RECEIPT_CONTENT_TYPE, Receipt, ReceiptError};
+use crate::receipt::{RECEIPT_CONTENT_TYPE, ReceiptError, SignedReceipt};
 use crate::timestamp::Timestamp;
 
 /// Largest entry body (a COSE_Sign1), in bytes.
@@ -52,6 +52,14 @@ pub enum EntryError {
     /// The key in a key statement is invalid.
     #[error("key statement key: {0}")]
     Key(#[from] KeyError),
+    /// An operation for one entry type on an entry of another.
+    #[error("a {found} entry is not a {expected} entry")]
+    WrongKind {
+        /// The type the operation needs.
+        expected: &'static str,
+        /// The entry's type.
+        found: &'static str,
+    },
     /// A rule of the key statement is broken.
     #[error("key statement: {0}")]
     Statement(&'static str),
@@ -171,11 +179,15 @@ impl Entry {
         Ok(Sign1::parse(&self.body, self.kind.content_type())?)
     }
 
-    /// For a receipt entry: its COSE message and its validated receipt.
-    pub fn receipt(&self) -> Result<(Sign1, Receipt), EntryError> {
-        let msg = self.sign1()?;
-        let receipt = Receipt::from_cbor(msg.payload())?;
-        Ok((msg, receipt))
+    /// For a receipt entry: the signed receipt (signature not yet checked).
+    pub fn receipt(&self) -> Result<SignedReceipt, EntryError> {
+        if self.kind != EntryKind::Receipt {
+            return Err(EntryError::WrongKind {
+                expected: "receipt",
+                found: self.kind.as_str(),
+            });
+        }
+        Ok(SignedReceipt::parse(&self.body)?)
     }
 }
 
@@ -313,9 +325,11 @@ mod tests {
         let bytes = e.to_cbor();
         assert_eq!(Entry::from_cbor(&bytes).unwrap(), e);
         assert_eq!(e.leaf_hash(), Blake3::hash_leaf(&bytes));
-        let (msg, receipt) = e.receipt().unwrap();
-        msg.verify(&examples::gate_key().verifier()).unwrap();
-        assert_eq!(receipt, examples::receipt(3));
+        let signed = e.receipt().unwrap();
+        assert_eq!(
+            signed.verify(&examples::gate_key().verifier()).unwrap(),
+            &examples::receipt(3)
+        );
     }
 
     #[test]

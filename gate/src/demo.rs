@@ -98,7 +98,8 @@ pub fn run(args: &Args) -> Result<(), String> {
     println!("  index  decision  action   surface:target            file");
     for (index, entry) in entries.iter().enumerate().skip(first_receipt) {
         let index = index as u64;
-        let (_, receipt) = entry.receipt().map_err(|e| e.to_string())?;
+        let signed = entry.receipt().map_err(|e| e.to_string())?;
+        let receipt = signed.verify(&gate.verifier()).map_err(|e| e.to_string())?;
         let proof = TlogProof {
             extra: Some(entry_header(entry.kind(), entry.integrated_at())),
             index,

@@ -21,6 +21,7 @@ pub use validate::{
 };
 
 use crate::cbor::{self, CborError};
+use crate::cose::{CoseError, Sign1};
 use crate::keys::{SignerKey, VerifierKey};
 use crate::merkle::{Blake3, Hash, MerkleHasher};
 use crate::view::{self, ViewError, ViewSchema};
@@ -88,6 +89,71 @@ pub enum ReceiptError {
     /// The receipt has no break-glass block to sign or verify.
     #[error("receipt has no break-glass block")]
     NoBreakGlass,
+    /// The COSE_Sign1 around the receipt is malformed or does not verify.
+    #[error("signed receipt: {0}")]
+    Cose(#[from] CoseError),
+    /// The receipt's `gate` is not the name of the key that signed it.
+    #[error("receipt names gate {gate:?} but is signed by {signer:?}")]
+    GateMismatch {
+        /// The receipt's `gate`.
+        gate: String,
+        /// The signing key's name (from the kid).
+        signer: String,
+    },
+}
+
+/// A gate-signed receipt: a canonical COSE_Sign1 whose payload is a valid
+/// receipt naming, as its `gate`, the key that signed it. Parsing does not
+/// check the signature; [`SignedReceipt::verify`] does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedReceipt {
+    msg: Sign1,
+    receipt: Receipt,
+}
+
+impl SignedReceipt {
+    /// Parse the COSE_Sign1 bytes a gate submitted.
+    pub fn parse(bytes: &[u8]) -> Result<Self, ReceiptError> {
+        let msg = Sign1::parse(bytes, RECEIPT_CONTENT_TYPE)?;
+        let receipt = Receipt::from_cbor(msg.payload())?;
+        if receipt.parts.gate != msg.signer_name() {
+            return Err(ReceiptError::GateMismatch {
+                gate: receipt.parts.gate.clone(),
+                signer: msg.signer_name().to_owned(),
+            });
+        }
+        Ok(SignedReceipt { msg, receipt })
+    }
+
+    /// Sign a receipt as its gate (the key's name must be the receipt's `gate`).
+    pub fn sign(receipt: Receipt, gate_key: &SignerKey) -> Result<(Self, Vec<u8>), ReceiptError> {
+        if receipt.parts.gate != gate_key.name() {
+            return Err(ReceiptError::GateMismatch {
+                gate: receipt.parts.gate.clone(),
+                signer: gate_key.name().to_owned(),
+            });
+        }
+        let bytes = crate::cose::sign(receipt.as_cbor(), RECEIPT_CONTENT_TYPE, gate_key)?;
+        let msg = Sign1::parse(&bytes, RECEIPT_CONTENT_TYPE)?;
+        Ok((SignedReceipt { msg, receipt }, bytes))
+    }
+
+    /// The signer's key reference `name+hexid`.
+    pub fn kid(&self) -> &str {
+        self.msg.kid()
+    }
+
+    /// The receipt, not yet verified: for routing and error messages only.
+    pub fn unverified(&self) -> &Receipt {
+        &self.receipt
+    }
+
+    /// Verify the gate's signature (`verify_strict`) under `gate_key`, whose
+    /// key reference must be the kid; returns the receipt it vouches for.
+    pub fn verify(&self, gate_key: &VerifierKey) -> Result<&Receipt, ReceiptError> {
+        self.msg.verify(gate_key)?;
+        Ok(&self.receipt)
+    }
 }
 
 /// A valid decision receipt, with its canonical encoding.

@@ -206,3 +206,31 @@ fn break_glass_is_counter_signed() {
         Err(ReceiptError::NoBreakGlass)
     ));
 }
+
+#[test]
+fn signed_receipts_bind_the_gate_name_to_the_signing_key() {
+    let gate = examples::gate_key();
+    let r = examples::receipt(5);
+    let (signed, bytes) = SignedReceipt::sign(r.clone(), &gate).unwrap();
+    assert_eq!(SignedReceipt::parse(&bytes).unwrap(), signed);
+    assert_eq!(signed.verify(&gate.verifier()).unwrap(), &r);
+    assert_eq!(signed.kid(), gate.verifier().key_ref());
+    // Another key cannot sign a receipt naming this gate...
+    let other =
+        crate::keys::SignerKey::from_seed("gate.example/other", crate::keys::KeyType::Ed25519, &[9; 32]).unwrap();
+    assert!(matches!(
+        SignedReceipt::sign(r.clone(), &other),
+        Err(ReceiptError::GateMismatch { .. })
+    ));
+    // ...and a receipt signed directly with COSE under another name is refused on parse.
+    let forged = crate::cose::sign(r.as_cbor(), RECEIPT_CONTENT_TYPE, &other).unwrap();
+    assert!(matches!(
+        SignedReceipt::parse(&forged),
+        Err(ReceiptError::GateMismatch { .. })
+    ));
+    // The wrong key.
+    assert!(matches!(
+        signed.verify(&other.verifier()),
+        Err(ReceiptError::Cose(crate::cose::CoseError::KeyMismatch { .. }))
+    ));
+}
