@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz smoke run: every target for SECONDS (default 30), from fuzz/corpus/.
+# With FUZZ_RUNS=N set, each target instead runs exactly N inputs from a fixed
+# seed: deterministic, as CI needs.
 # Needs cargo-fuzz (`cargo install cargo-fuzz --locked`). The machine has a
 # stable toolchain only; RUSTC_BOOTSTRAP=1 lets it take the sanitizer flags.
 # New corpus entries are written to a scratch copy, so the run leaves the
@@ -20,8 +22,14 @@ status=0
 for t in "${targets[@]}"; do
   mkdir -p "$scratch/$t"
   cp -r "corpus/$t/." "$scratch/$t/" 2>/dev/null || true
-  echo "== $t (${seconds}s)"
-  if ! cargo fuzz run -O "$t" "$scratch/$t" -- -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 \
+  if [ -n "${FUZZ_RUNS:-}" ]; then
+    limit=(-runs="$FUZZ_RUNS" -seed=1)
+    echo "== $t ($FUZZ_RUNS runs, seed 1)"
+  else
+    limit=(-max_total_time="$seconds")
+    echo "== $t (${seconds}s)"
+  fi
+  if ! cargo fuzz run -O "$t" "$scratch/$t" -- "${limit[@]}" -max_len=65536 -print_final_stats=1 \
       2>"$scratch/$t.log"; then
     echo "FAILED: $t (see fuzz/artifacts/$t and the log below)"
     tail -40 "$scratch/$t.log"
