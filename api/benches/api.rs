@@ -59,6 +59,20 @@ fn inclusion(c: &mut Criterion) {
     g.finish();
 }
 
+fn signatures(c: &mut Criterion) {
+    let key = examples::gate_key();
+    let v = key.verifier();
+    let msg = [7u8; 64];
+    let sig = key.sign(&msg);
+    let mut g = c.benchmark_group("ed25519");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("verify_strict/64B", |b| {
+        b.iter(|| assert!(v.verify(black_box(&msg), black_box(&sig))))
+    });
+    g.bench_function("sign/64B", |b| b.iter(|| key.sign(black_box(&msg))));
+    g.finish();
+}
+
 fn receipts(c: &mut Criterion) {
     let cose = examples::signed_receipt(4);
     let gate = examples::gate_key().verifier();
@@ -86,5 +100,5 @@ fn receipts(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, hashing, inclusion, receipts);
+criterion_group!(benches, hashing, inclusion, signatures, receipts);
 criterion_main!(benches);
