@@ -28,6 +28,7 @@ pub mod examples;
 pub mod keys;
 pub mod merkle;
 pub mod note;
+pub mod policy;
 pub mod proof;
 pub mod receipt;
 pub mod timestamp;

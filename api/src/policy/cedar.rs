@@ -1,0 +1,237 @@
+//! The `cedar` engine, through the cedar-policy crate pinned with `=`
+//! (docs/spec.md §16).
+//!
+//! Bundle files: `policies.cedar` (required); `schema.cedarschema`
+//! (optional: policies are validated against it, strictly, at compile
+//! time); `entities.json` (optional: static entities, Cedar JSON format).
+//!
+//! Mapping of a decision input to a Cedar request:
+//! - principal `Subject::"<subject.id>"` with attributes `type`, `id`,
+//!   `properties` (record);
+//! - action `Action::"<action.name>"`;
+//! - resource `Resource::"<resource.type>:<resource.id>"` with attributes
+//!   `surface`, `target`, `properties`;
+//! - context: `action` (the action name, so policies can use `like`),
+//!   `action_properties`, `request_context` (AuthZEN `context`), `approval`
+//!   (present only when there is one; its JSON view), `lineage` (set of link
+//!   records), `lineage_depth`, `sub_profiles` (set of strings),
+//!   `nd_inputs` (with `clock` as milliseconds), `clock` (milliseconds).
+//!   JSON nulls are dropped (Cedar has none); arrays become sets; strings
+//!   are never read as entity or extension escapes.
+//!
+//! Policies name themselves with an `@id("...")` annotation, which becomes
+//! the rule id in `determining_rules` (else Cedar's `policyN`). Any
+//! diagnostic error gives SILENCE. A permit gives PERMIT; a forbid DENY with
+//! its rules; no permit a default DENY.
+
+use std::collections::{BTreeMap, HashSet};
+use std::str::FromStr;
+
+use cedar_policy::{
+    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId,
+    PolicySet, Request, Schema, ValidationMode, Validator,
+};
+use serde_json::{Value, json};
+
+use super::bundle::Bundle;
+use super::{DecisionInput, PolicyDecision, PolicyError, reasons};
+use crate::receipt::ApprovalOutcome;
+
+/// Engine name.
+pub const ENGINE_NAME: &str = "cedar";
+/// The exact cedar-policy version this crate pins.
+pub const ENGINE_VERSION: &str = "4.14.1";
+/// The policies file.
+pub const POLICIES_FILE: &str = "policies.cedar";
+/// The optional schema file.
+pub const SCHEMA_FILE: &str = "schema.cedarschema";
+/// The optional static entities file.
+pub const ENTITIES_FILE: &str = "entities.json";
+
+/// A compiled Cedar bundle.
+#[derive(Debug)]
+pub struct CedarPolicy {
+    policies: PolicySet,
+    entities: Entities,
+    names: BTreeMap<PolicyId, String>,
+    authorizer: Authorizer,
+}
+
+fn err(file: &str, problem: impl Into<String>) -> PolicyError {
+    PolicyError::Rule {
+        file: file.to_owned(),
+        rule: String::new(),
+        problem: problem.into(),
+    }
+}
+
+fn utf8<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, PolicyError> {
+    std::str::from_utf8(bytes).map_err(|_| err(file, "not UTF-8"))
+}
+
+impl CedarPolicy {
+    /// Parse, validate (when there is a schema) and index a bundle.
+    pub fn compile(bundle: &Bundle) -> Result<Self, PolicyError> {
+        let src = bundle
+            .file(POLICIES_FILE)
+            .ok_or_else(|| PolicyError::MissingFile(format!("{POLICIES_FILE} is missing")))?;
+        let policies = PolicySet::from_str(utf8(POLICIES_FILE, src)?).map_err(|e| err(POLICIES_FILE, e.to_string()))?;
+        let mut names = BTreeMap::new();
+        let mut seen = HashSet::new();
+        for p in policies.policies() {
+            let name = p.annotation("id").map_or_else(|| p.id().to_string(), str::to_owned);
+            if !seen.insert(name.clone()) {
+                return Err(PolicyError::Rule {
+                    file: POLICIES_FILE.into(),
+                    rule: name,
+                    problem: "duplicate @id".into(),
+                });
+            }
+            names.insert(p.id().clone(), name);
+        }
+        if let Some(s) = bundle.file(SCHEMA_FILE) {
+            let (schema, _warnings) =
+                Schema::from_cedarschema_str(utf8(SCHEMA_FILE, s)?).map_err(|e| err(SCHEMA_FILE, e.to_string()))?;
+            let result = Validator::new(schema).validate(&policies, ValidationMode::Strict);
+            if let Some(e) = result.validation_errors().next() {
+                let rule = names.get(e.policy_id()).cloned().unwrap_or_default();
+                return Err(PolicyError::Rule {
+                    file: POLICIES_FILE.into(),
+                    rule,
+                    problem: format!("does not validate against {SCHEMA_FILE}: {e}"),
+                });
+            }
+        }
+        let entities = match bundle.file(ENTITIES_FILE) {
+            Some(e) => {
+                Entities::from_json_str(utf8(ENTITIES_FILE, e)?, None).map_err(|e| err(ENTITIES_FILE, e.to_string()))?
+            }
+            None => Entities::empty(),
+        };
+        Ok(CedarPolicy {
+            policies,
+            entities,
+            names,
+            authorizer: Authorizer::new(),
+        })
+    }
+
+    fn name(&self, id: &PolicyId) -> String {
+        self.names.get(id).cloned().unwrap_or_else(|| id.to_string())
+    }
+
+    /// Decide.
+    pub fn decide(&self, input: &DecisionInput) -> PolicyDecision {
+        match self.request(input) {
+            Ok((request, entities)) => {
+                let response = self.authorizer.is_authorized(&request, &self.policies, &entities);
+                let errors: Vec<String> = response.diagnostics().errors().map(|e| e.to_string()).collect();
+                if !errors.is_empty() {
+                    return reasons::silence(errors);
+                }
+                let mut rules: Vec<(String, String)> = response
+                    .diagnostics()
+                    .reason()
+                    .map(|id| (self.name(id), String::new()))
+                    .collect();
+                rules.sort();
+                let q = &input.request;
+                match response.decision() {
+                    CedarDecision::Allow => {
+                        let approved =
+                            input.approval.as_ref().and_then(|a| a.outcome) == Some(ApprovalOutcome::Approved);
+                        reasons::permit(rules, approved)
+                    }
+                    CedarDecision::Deny if rules.is_empty() => reasons::default_deny(q),
+                    CedarDecision::Deny => reasons::deny_by_rules(q, rules),
+                }
+            }
+            Err(e) => reasons::silence(vec![e]),
+        }
+    }
+
+    fn request(&self, input: &DecisionInput) -> Result<(Request, Entities), String> {
+        let q = &input.request;
+        let uid = |ty: &str, id: &str| -> Result<EntityUid, String> {
+            let ty = EntityTypeName::from_str(ty).map_err(|e| e.to_string())?;
+            Ok(EntityUid::from_type_name_and_id(ty, EntityId::new(id)))
+        };
+        let principal = uid("Subject", &q.subject.id)?;
+        let action = uid("Action", &q.action.name)?;
+        let resource = uid("Resource", &format!("{}:{}", q.resource.kind, q.resource.id))?;
+        let props =
+            |p: &Option<serde_json::Map<String, Value>>| cedar_value(&Value::Object(p.clone().unwrap_or_default()));
+        let subject = json!({
+            "uid": {"type": "Subject", "id": q.subject.id},
+            "attrs": {"type": q.subject.kind, "id": q.subject.id, "properties": props(&q.subject.properties)},
+            "parents": [],
+        });
+        let res = json!({
+            "uid": {"type": "Resource", "id": format!("{}:{}", q.resource.kind, q.resource.id)},
+            "attrs": {"surface": q.resource.kind, "target": q.resource.id, "properties": props(&q.resource.properties)},
+            "parents": [],
+        });
+        let new: Vec<Entity> = [subject, res]
+            .into_iter()
+            .map(|v| Entity::from_json_value(v, None).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        let entities = self
+            .entities
+            .clone()
+            .add_entities(new, None)
+            .map_err(|e| e.to_string())?;
+        let context = Context::from_json_value(self.context(input), None).map_err(|e| e.to_string())?;
+        let request = Request::new(principal, action, resource, context, None).map_err(|e| e.to_string())?;
+        Ok((request, entities))
+    }
+
+    fn context(&self, input: &DecisionInput) -> Value {
+        let q = &input.request;
+        let to = |v: serde_json::Result<Value>| v.unwrap_or(Value::Null);
+        let mut nd = to(serde_json::to_value(&input.nd_inputs));
+        nd["clock"] = json!(input.nd_inputs.clock.millis());
+        let mut ctx = serde_json::Map::new();
+        ctx.insert("action".into(), json!(q.action.name));
+        ctx.insert(
+            "action_properties".into(),
+            Value::Object(q.action.properties.clone().unwrap_or_default()),
+        );
+        ctx.insert(
+            "request_context".into(),
+            Value::Object(q.context.clone().unwrap_or_default()),
+        );
+        if let Some(a) = &input.approval {
+            ctx.insert("approval".into(), to(serde_json::to_value(a)));
+        }
+        ctx.insert("lineage".into(), to(serde_json::to_value(&input.lineage)));
+        ctx.insert("lineage_depth".into(), json!(input.lineage.len()));
+        let profiles: Vec<Value> = input
+            .lineage
+            .iter()
+            .map(|l| to(serde_json::to_value(l.sub_profile)))
+            .collect();
+        ctx.insert("sub_profiles".into(), Value::Array(profiles));
+        ctx.insert("nd_inputs".into(), nd);
+        ctx.insert("clock".into(), json!(input.nd_inputs.clock.millis()));
+        cedar_value(&Value::Object(ctx))
+    }
+}
+
+/// JSON as Cedar reads it: nulls dropped, and every object wrapped so that a
+/// key named `__entity`, `__extn` or `__expr` is data, never an escape.
+fn cedar_value(v: &Value) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(items.iter().filter(|i| !i.is_null()).map(cedar_value).collect()),
+        Value::Object(o) => {
+            let mut out = serde_json::Map::new();
+            for (k, val) in o {
+                if val.is_null() || k.starts_with("__") {
+                    continue;
+                }
+                out.insert(k.clone(), cedar_value(val));
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}

@@ -1,0 +1,192 @@
+//! Policy bundles and the deterministic decision function.
+//!
+//! [`Policy::compile`] turns a [`Bundle`] into an evaluator for its engine
+//! (`cairn-rules/1`, [`rules`]; or Cedar, [`cedar`]); [`Policy::decide`] is
+//! a pure function of the bundle and the [`DecisionInput`]: the same inputs
+//! give the same [`PolicyDecision`] on every machine, forever. It reads no
+//! clock: time comes from `nd_inputs.clock`. [`replay`] re-runs a recorded
+//! receipt's decision and compares. docs/spec.md §15–16 is normative.
+
+pub mod bundle;
+pub mod cedar;
+pub mod check;
+pub mod glob;
+mod reasons;
+pub mod rules;
+#[cfg(test)]
+mod tests;
+
+use serde::{Deserialize, Serialize};
+
+pub use bundle::{Bundle, BundleError, EngineRef, Manifest};
+
+use crate::receipt::{Approval, Decision, LineageLink, NdInputs, Reason, ReceiptParts, Request};
+
+/// A bundle could not be turned into an evaluator. The bundle author's
+/// fault; the message names the file and, where there is one, the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The bundle's engine is not one this crate implements, at that exact version.
+    #[error("engine {name} {version} is not supported (cairn-rules 1, cedar {cedar})", cedar = cedar::ENGINE_VERSION)]
+    UnsupportedEngine {
+        /// Engine name.
+        name: String,
+        /// Engine version.
+        version: String,
+    },
+    /// A file the engine needs is missing, or ambiguous.
+    #[error("bundle file: {0}")]
+    MissingFile(String),
+    /// A rule or policy file does not parse or compile.
+    #[error("{file}{}: {problem}", if rule.is_empty() { String::new() } else { format!(" rule {rule}") })]
+    Rule {
+        /// The file.
+        file: String,
+        /// The rule id (empty when the problem is the file's).
+        rule: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// What a decision reads: the AuthZEN request, the human approval (if any),
+/// the token lineage and the non-deterministic inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionInput {
+    /// The AuthZEN evaluation request.
+    pub request: Request,
+    /// Human approval, if one was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+    /// Token delegation chain, root first.
+    #[serde(default)]
+    pub lineage: Vec<LineageLink>,
+    /// The clock and other values read.
+    pub nd_inputs: NdInputs,
+}
+
+impl DecisionInput {
+    /// The inputs a receipt recorded.
+    pub fn from_receipt(r: &ReceiptParts) -> Self {
+        DecisionInput {
+            request: r.request.clone(),
+            approval: r.approval.clone(),
+            lineage: r.lineage.clone(),
+            nd_inputs: r.nd_inputs.clone(),
+        }
+    }
+
+    /// The document conditions' JSON pointers read: `{request, context,
+    /// approval?, lineage, nd_inputs}` in the receipt's JSON view.
+    pub fn document(&self) -> serde_json::Value {
+        let mut doc = serde_json::Map::new();
+        let to = |v: serde_json::Result<serde_json::Value>| v.unwrap_or(serde_json::Value::Null);
+        doc.insert("request".into(), to(serde_json::to_value(&self.request)));
+        doc.insert(
+            "context".into(),
+            serde_json::Value::Object(self.request.context.clone().unwrap_or_default()),
+        );
+        if let Some(a) = &self.approval {
+            doc.insert("approval".into(), to(serde_json::to_value(a)));
+        }
+        doc.insert("lineage".into(), to(serde_json::to_value(&self.lineage)));
+        doc.insert("nd_inputs".into(), to(serde_json::to_value(&self.nd_inputs)));
+        serde_json::Value::Object(doc)
+    }
+}
+
+/// A decision: what the gate records in its receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyDecision {
+    /// PERMIT, DENY or SILENCE.
+    pub decision: Decision,
+    /// The rules that determined it, priority descending then id.
+    pub determining_rules: Vec<String>,
+    /// Evaluation errors (a SILENCE's cause).
+    pub errors: Vec<String>,
+    /// Why, for the user and the administrator.
+    pub reason: Reason,
+}
+
+/// A compiled bundle.
+#[derive(Debug)]
+pub enum Policy {
+    /// `cairn-rules/1`.
+    Rules(rules::RuleSet),
+    /// Cedar.
+    Cedar(Box<cedar::CedarPolicy>),
+}
+
+impl Policy {
+    /// Compile a bundle for its engine. The engine name and version must be
+    /// exactly ones this crate implements.
+    pub fn compile(bundle: &Bundle) -> Result<Self, PolicyError> {
+        let e = &bundle.manifest().engine;
+        match (e.name.as_str(), e.version.as_str()) {
+            (rules::ENGINE_NAME, rules::ENGINE_VERSION) => {
+                let file = match (bundle.file("rules.toml"), bundle.file("rules.json")) {
+                    (Some(b), None) => ("rules.toml", b),
+                    (None, Some(b)) => ("rules.json", b),
+                    (Some(_), Some(_)) => {
+                        return Err(PolicyError::MissingFile(
+                            "both rules.toml and rules.json: keep one".into(),
+                        ));
+                    }
+                    (None, None) => return Err(PolicyError::MissingFile("rules.toml or rules.json is missing".into())),
+                };
+                Ok(Policy::Rules(rules::RuleSet::parse(file.0, file.1)?))
+            }
+            (cedar::ENGINE_NAME, cedar::ENGINE_VERSION) => {
+                Ok(Policy::Cedar(Box::new(cedar::CedarPolicy::compile(bundle)?)))
+            }
+            _ => Err(PolicyError::UnsupportedEngine {
+                name: e.name.clone(),
+                version: e.version.clone(),
+            }),
+        }
+    }
+
+    /// Decide. Total: evaluation errors give SILENCE, never a panic.
+    pub fn decide(&self, input: &DecisionInput) -> PolicyDecision {
+        match self {
+            Policy::Rules(r) => r.decide(input),
+            Policy::Cedar(c) => c.decide(input),
+        }
+    }
+}
+
+/// Compile and decide in one step. A bundle that does not compile gives
+/// SILENCE (fail closed) with the compile error in `errors`.
+pub fn decide(bundle: &Bundle, input: &DecisionInput) -> PolicyDecision {
+    match Policy::compile(bundle) {
+        Ok(p) => p.decide(input),
+        Err(e) => reasons::silence(vec![format!("policy bundle: {e}")]),
+    }
+}
+
+/// A recorded decision re-run on a policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replay {
+    /// The decision and determining rules are the recorded ones.
+    pub matches: bool,
+    /// Recorded decision.
+    pub recorded: Decision,
+    /// Recorded determining rules.
+    pub recorded_rules: Vec<String>,
+    /// The decision the policy makes now.
+    pub replayed: PolicyDecision,
+}
+
+/// Re-run a receipt's decision on `policy` and compare decision and
+/// determining rules (reasons and messages are not compared).
+pub fn replay(policy: &Policy, receipt: &ReceiptParts) -> Replay {
+    let replayed = policy.decide(&DecisionInput::from_receipt(receipt));
+    Replay {
+        matches: replayed.decision == receipt.decision && replayed.determining_rules == receipt.determining_rules,
+        recorded: receipt.decision,
+        recorded_rules: receipt.determining_rules.clone(),
+        replayed,
+    }
+}
