@@ -1,6 +1,6 @@
 //! `cairn-gate`: the reference gate's command line.
 //!
-//! Today it has `demo`, which shows cairn's formats end to end without any
+//! `policy` packs, hashes, evaluates and checks policy bundles. `demo` shows cairn's formats end to end without any
 //! server: it signs example decision receipts with a test gate key, logs
 //! them (with the authority's key registrations) in an in-memory RFC 9162
 //! tree, signs a checkpoint with a test log key, and writes each receipt
@@ -9,6 +9,7 @@
 //! lands.
 
 mod demo;
+mod policy_cli;
 
 use std::process::ExitCode;
 
@@ -25,6 +26,9 @@ struct Cli {
 enum Command {
     /// Sign example receipts, log them in memory, write receipts and proofs.
     Demo(demo::Args),
+    /// Policy bundles: pack, hash, eval, check.
+    #[command(subcommand)]
+    Policy(policy_cli::Command),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Policy(cmd) => ExitCode::from(policy_cli::run(&cmd)),
         Command::Demo(args) => match demo::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

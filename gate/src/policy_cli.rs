@@ -1,0 +1,181 @@
+//! `cairn-gate policy`: tools for policy authors.
+//!
+//! - `policy pack DIR [-o FILE]`: pack a policy directory into a canonical
+//!   bundle file; prints its hash.
+//! - `policy hash FILE`: verify a bundle file and print its hash and manifest.
+//! - `policy eval BUNDLE REQUEST.json [--json]`: one decision (BUNDLE is a
+//!   bundle file or a policy directory; REQUEST.json is a decision input:
+//!   `{request, approval?, lineage?, nd_inputs: {clock, ...}}`).
+//! - `policy check DIR`: compile, then report rules that can never match,
+//!   ALLOW rules shadowed by a DENY, and globs outside the vocabulary.
+//!
+//! Exit codes: 0 done (for `check`: no findings); 1 the bundle is bad or
+//! `check` has findings; 3 a file could not be read or written; 4 usage.
+
+use std::path::{Path, PathBuf};
+
+use cairn_api::policy::bundle::MAX_BUNDLE_BYTES;
+use cairn_api::policy::{Bundle, DecisionInput, Policy, check};
+use cairn_gate::policy_dir::{PackError, pack_dir, read_bounded};
+
+/// Largest decision input file accepted.
+const MAX_REQUEST_BYTES: usize = 256 * 1024;
+
+/// `cairn-gate policy ...`
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Pack a policy directory into a canonical bundle file.
+    Pack {
+        /// The policy directory (with bundle.json).
+        dir: PathBuf,
+        /// Output file (default: <bundle_id>-<revision>.bundle in the current directory).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+    /// Verify a bundle file and print its hash and manifest.
+    Hash {
+        /// The bundle file.
+        file: PathBuf,
+    },
+    /// Evaluate one decision input against a bundle.
+    Eval {
+        /// A bundle file or a policy directory.
+        bundle: PathBuf,
+        /// The decision input, JSON.
+        request: PathBuf,
+        /// Print the decision as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compile a policy directory and report dead or shadowed rules.
+    Check {
+        /// The policy directory.
+        dir: PathBuf,
+    },
+}
+
+enum Failure {
+    Bad(String),
+    Io(String),
+}
+
+fn pack_error(e: PackError) -> Failure {
+    match e {
+        PackError::Io { .. } => Failure::Io(e.to_string()),
+        other => Failure::Bad(other.to_string()),
+    }
+}
+
+fn load(path: &Path) -> Result<Bundle, Failure> {
+    if path.is_dir() {
+        return pack_dir(path).map_err(pack_error);
+    }
+    let bytes = read_bounded(path, MAX_BUNDLE_BYTES).map_err(pack_error)?;
+    Bundle::from_bytes(&bytes).map_err(|e| Failure::Bad(format!("{}: {e}", path.display())))
+}
+
+fn compile(b: &Bundle, origin: &Path) -> Result<Policy, Failure> {
+    Policy::compile(b).map_err(|e| Failure::Bad(format!("{}: {e}", origin.display())))
+}
+
+fn run_inner(cmd: &Command) -> Result<u8, Failure> {
+    match cmd {
+        Command::Pack { dir, out } => {
+            let b = pack_dir(dir).map_err(pack_error)?;
+            compile(&b, dir)?;
+            let m = b.manifest();
+            let out = out
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("{}-{}.bundle", m.bundle_id, m.revision)));
+            std::fs::write(&out, b.as_bytes()).map_err(|e| Failure::Io(format!("{}: {e}", out.display())))?;
+            println!(
+                "{}  {} ({} bytes, {} files)",
+                b.hash(),
+                out.display(),
+                b.as_bytes().len(),
+                m.files.len()
+            );
+            Ok(0)
+        }
+        Command::Hash { file } => {
+            let b = load(file)?;
+            let m = b.manifest();
+            println!("{}", b.hash());
+            println!(
+                "bundle {} revision {} engine {} {}",
+                m.bundle_id, m.revision, m.engine.name, m.engine.version
+            );
+            println!("created {}", m.created_at);
+            for (path, h) in &m.files {
+                println!("  {h}  {path}");
+            }
+            Ok(0)
+        }
+        Command::Eval { bundle, request, json } => {
+            let b = load(bundle)?;
+            let policy = compile(&b, bundle)?;
+            let raw = read_bounded(request, MAX_REQUEST_BYTES).map_err(pack_error)?;
+            let input: DecisionInput = serde_json::from_slice(&raw)
+                .map_err(|e| Failure::Bad(format!("{}: not a decision input: {e}", request.display())))?;
+            let d = policy.decide(&input);
+            if *json {
+                let out = serde_json::json!({ "bundle_hash": b.hash(), "decision": d });
+                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            } else {
+                println!("{}", d.decision);
+                println!(
+                    "rules:   {}",
+                    if d.determining_rules.is_empty() {
+                        "(none)".into()
+                    } else {
+                        d.determining_rules.join(", ")
+                    }
+                );
+                println!("reason:  {}", d.reason.code);
+                println!("user:    {}", d.reason.user_message);
+                println!("admin:   {}", d.reason.admin_message);
+                for e in &d.errors {
+                    println!("error:   {e}");
+                }
+                println!("bundle:  {}", b.hash());
+            }
+            Ok(0)
+        }
+        Command::Check { dir } => {
+            let b = pack_dir(dir).map_err(pack_error)?;
+            let policy = compile(&b, dir)?;
+            let findings = check::check(&policy);
+            if let Policy::Cedar(_) = policy {
+                println!("note: {}", check::CEDAR_NOTE);
+            }
+            for f in &findings {
+                println!("{}: [{}] {}", dir.display(), f.kind, f.message);
+            }
+            let m = b.manifest();
+            println!(
+                "{} {} revision {}: {} finding(s); bundle hash {}",
+                m.engine.name,
+                m.bundle_id,
+                m.revision,
+                findings.len(),
+                b.hash()
+            );
+            Ok(u8::from(!findings.is_empty()))
+        }
+    }
+}
+
+/// Run a `policy` subcommand; returns the exit code.
+pub fn run(cmd: &Command) -> u8 {
+    match run_inner(cmd) {
+        Ok(code) => code,
+        Err(Failure::Bad(msg)) => {
+            eprintln!("cairn-gate policy: {msg}");
+            1
+        }
+        Err(Failure::Io(msg)) => {
+            eprintln!("cairn-gate policy: {msg}");
+            3
+        }
+    }
+}
