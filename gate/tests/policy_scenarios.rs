@@ -39,13 +39,10 @@ fn oracle(scenario: &str, i: &DecisionInput) -> Decision {
         "devops-staging" => {
             let destructive = ["delete_", "scale_", "patch_"].iter().any(|p| action.starts_with(p));
             let read = ["get_", "list_", "describe_"].iter().any(|p| action.starts_with(p));
-            if surface != "eks" {
-                Deny
-            } else if target.starts_with("production:") && destructive && subject.starts_with("agent:") {
-                Deny
-            } else if subject == "agent:devops-helper"
-                && (target.starts_with("staging:") || (target.starts_with("production:") && read))
-            {
+            let production_change = target.starts_with("production:") && destructive && subject.starts_with("agent:");
+            let allowed = subject == "agent:devops-helper"
+                && (target.starts_with("staging:") || (target.starts_with("production:") && read));
+            if surface == "eks" && !production_change && allowed {
                 Permit
             } else {
                 Deny
