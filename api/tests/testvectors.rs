@@ -123,6 +123,22 @@ fn run(kind: &str, c: &Value) -> Value {
                 Err(e) => json!({ "error": variant_path(&format!("{e:?}")) }),
             }
         }
+        "policy" => {
+            let bundle = cairn_api::policy::Bundle::from_bytes(&bytes(&c["bundle_cbor"])).unwrap();
+            assert_eq!(bundle.hash().to_hex(), s(&c["bundle_hash"]));
+            let policy = cairn_api::policy::Policy::compile(&bundle).unwrap();
+            for case in c["cases"].as_array().unwrap() {
+                let input: cairn_api::policy::DecisionInput = serde_json::from_value(case["input"].clone()).unwrap();
+                let d = policy.decide(&input);
+                let got = json!({
+                    "decision": d.decision,
+                    "determining_rules": d.determining_rules,
+                    "reason_code": d.reason.code,
+                });
+                assert_eq!(got, case["expected"], "{}", case["label"]);
+            }
+            json!("ok")
+        }
         other => panic!("unknown test-vector kind {other}"),
     }
 }

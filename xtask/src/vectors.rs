@@ -69,7 +69,46 @@ pub fn all() -> Vec<Case> {
     cose_cases(&mut out);
     notes(&mut out);
     tlog_proofs(&mut out);
+    policy(&mut out);
     out
+}
+
+/// Golden decisions: every seed scenario request on both engines, with the
+/// canonical bundle embedded so the case replays without the packer.
+fn policy(out: &mut Vec<Case>) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/policies");
+    for scenario in cairn_gate::scenarios::SCENARIOS {
+        for engine in ["cairn-rules", "cedar"] {
+            let bundle =
+                cairn_gate::policy_dir::pack_dir(&root.join(scenario).join(engine)).expect("example bundle packs");
+            let policy = cairn_api::policy::Policy::compile(&bundle).expect("example bundle compiles");
+            let cases: Vec<Value> = cairn_gate::scenarios::requests(scenario)
+                .into_iter()
+                .map(|(label, input)| {
+                    let d = policy.decide(&input);
+                    json!({
+                        "label": label,
+                        "input": input,
+                        "expected": {
+                            "decision": d.decision,
+                            "determining_rules": d.determining_rules,
+                            "reason_code": d.reason.code,
+                        },
+                    })
+                })
+                .collect();
+            out.push((
+                format!("policy/{scenario}-{engine}"),
+                json!({
+                    "desc": format!("seed scenario {scenario} on {engine}: golden decisions"),
+                    "bundle_cbor": hex::encode(bundle.as_bytes()),
+                    "bundle_hash": bundle.hash().to_hex(),
+                    "cases": cases,
+                    "expected": "ok",
+                }),
+            ));
+        }
+    }
 }
 
 fn merkle_roots(out: &mut Vec<Case>) {
