@@ -7,6 +7,16 @@
 pub struct Glob {
     source: String,
     tokens: Vec<Token>,
+    fast: Fast,
+}
+
+/// Shapes that match without the general algorithm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Fast {
+    Everything,
+    Literal(String),
+    Prefix(String),
+    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,9 +49,29 @@ impl Glob {
                 c => Token::Char(c),
             });
         }
+        let literal = |ts: &[Token]| -> Option<String> {
+            ts.iter()
+                .map(|t| match t {
+                    Token::Char(c) => Some(*c),
+                    _ => None,
+                })
+                .collect()
+        };
+        let fast = if tokens == [Token::Any] {
+            Fast::Everything
+        } else if let Some(l) = literal(&tokens) {
+            Fast::Literal(l)
+        } else if let Some((Token::Any, head)) = tokens.split_last()
+            && let Some(p) = literal(head)
+        {
+            Fast::Prefix(p)
+        } else {
+            Fast::None
+        };
         Ok(Glob {
             source: pattern.to_owned(),
             tokens,
+            fast,
         })
     }
 
@@ -50,37 +80,42 @@ impl Glob {
         &self.source
     }
 
-    /// True when the pattern has no wildcard: it matches one string only.
+    /// The one string the pattern matches, when it has no wildcard.
     pub fn literal(&self) -> Option<String> {
-        self.tokens
-            .iter()
-            .map(|t| match t {
-                Token::Char(c) => Some(*c),
-                _ => None,
-            })
-            .collect()
+        match &self.fast {
+            Fast::Literal(l) => Some(l.clone()),
+            _ => None,
+        }
     }
 
     /// True when the pattern matches every string.
     pub fn matches_everything(&self) -> bool {
-        self.tokens == [Token::Any]
+        self.fast == Fast::Everything
     }
 
-    /// Whole-string match. Linear in practice: the classic backtracking to
-    /// the last `*` only.
+    /// Whole-string match, without allocating: exact comparison for a
+    /// literal, `starts_with` for `literal*`, otherwise the classic
+    /// backtracking to the last `*` over byte offsets.
     pub fn matches(&self, text: &str) -> bool {
-        let t: Vec<char> = text.chars().collect();
+        match &self.fast {
+            Fast::Everything => return true,
+            Fast::Literal(l) => return text == l,
+            Fast::Prefix(p) => return text.starts_with(p.as_str()),
+            Fast::None => {}
+        }
         let p = &self.tokens;
         let (mut ti, mut pi) = (0usize, 0usize);
         let mut star: Option<(usize, usize)> = None;
-        while ti < t.len() {
+        loop {
+            let c = text[ti..].chars().next();
+            let Some(c) = c else { break };
             match p.get(pi) {
-                Some(Token::Char(c)) if *c == t[ti] => {
-                    ti += 1;
+                Some(Token::Char(want)) if *want == c => {
+                    ti += c.len_utf8();
                     pi += 1;
                 }
                 Some(Token::One) => {
-                    ti += 1;
+                    ti += c.len_utf8();
                     pi += 1;
                 }
                 Some(Token::Any) => {
@@ -89,9 +124,11 @@ impl Glob {
                 }
                 _ => match star {
                     Some((sp, st)) => {
+                        // Let the last `*` swallow one more character.
+                        let skip = text[st..].chars().next().map_or(1, char::len_utf8);
                         pi = sp + 1;
-                        ti = st + 1;
-                        star = Some((sp, st + 1));
+                        ti = st + skip;
+                        star = Some((sp, ti));
                     }
                     None => return false,
                 },
@@ -130,6 +167,27 @@ mod tests {
         assert_eq!(Glob::new("a\\"), Err(GlobError("a\\".into())));
         assert_eq!(Glob::new(r"a\*").unwrap().literal(), Some("a*".into()));
         assert_eq!(Glob::new("a*").unwrap().literal(), None);
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_general_algorithm() {
+        // Force the general algorithm by comparing against a pattern with a
+        // leading `*` where the fast path had none.
+        for (p, t) in [
+            ("abc", "abc"),
+            ("abc", "abd"),
+            ("ab*", "abzz"),
+            ("ab*", "a"),
+            ("é*", "éa"),
+            ("*", ""),
+        ] {
+            let g = Glob::new(p).unwrap();
+            let general = Glob {
+                fast: Fast::None,
+                ..g.clone()
+            };
+            assert_eq!(g.matches(t), general.matches(t), "{p} {t}");
+        }
     }
 
     #[test]

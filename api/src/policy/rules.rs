@@ -444,7 +444,10 @@ impl RuleSet {
     /// Decide.
     pub fn decide(&self, input: &DecisionInput) -> PolicyDecision {
         let q = &input.request;
-        let doc = input.document();
+        let doc = Doc {
+            input,
+            full: std::cell::OnceCell::new(),
+        };
         let mut errors = Vec::new();
         let mut deny = Vec::new();
         let mut allow = Vec::new();
@@ -457,11 +460,11 @@ impl RuleSet {
             {
                 continue;
             }
-            match r
+            let holds = r
                 .conditions
                 .iter()
-                .try_fold(true, |ok, c| if ok { eval(c, &doc, input) } else { Ok(false) })
-            {
+                .try_fold(true, |ok, c| if ok { eval(c, &doc, input) } else { Ok(false) });
+            match holds {
                 Err(e) => errors.push(format!("rule {}: {e}", r.spec.id)),
                 Ok(false) => {}
                 Ok(true) => match r.spec.effect {
@@ -509,8 +512,58 @@ fn any(globs: &[Glob], text: &str) -> bool {
     globs.iter().any(|g| g.matches(text))
 }
 
-fn resolve<'a>(doc: &'a Value, path: &str) -> Result<&'a Value, String> {
-    doc.pointer(path).ok_or_else(|| format!("{path} is missing"))
+/// The lazily built document and the input it comes from.
+struct Doc<'a> {
+    input: &'a DecisionInput,
+    full: std::cell::OnceCell<Value>,
+}
+
+/// Follow the JSON-pointer tokens in `rest` (which starts with `/`, or is
+/// empty) from a map.
+fn walk<'a>(map: &'a serde_json::Map<String, Value>, rest: &str) -> Option<&'a Value> {
+    let rest = rest.strip_prefix('/')?;
+    let (first, tail) = rest.split_once('/').map_or((rest, ""), |(f, t)| (f, t));
+    let key = first.replace("~1", "/").replace("~0", "~");
+    let v = map.get(&key)?;
+    if tail.is_empty() {
+        Some(v)
+    } else {
+        v.pointer(&format!("/{tail}"))
+    }
+}
+
+impl<'a> Doc<'a> {
+    /// Resolve a pointer. The free-form parts that conditions read most
+    /// (`/context`, `properties`, `nd_inputs` entries) are read in place;
+    /// anything else from the full document, built once.
+    fn get(&self, path: &str) -> Option<&Value> {
+        let q = &self.input.request;
+        let empty = || None;
+        for (prefix, map) in [
+            ("/context", q.context.as_ref()),
+            ("/request/context", q.context.as_ref()),
+            ("/request/action/properties", q.action.properties.as_ref()),
+            ("/request/subject/properties", q.subject.properties.as_ref()),
+            ("/request/resource/properties", q.resource.properties.as_ref()),
+        ] {
+            if let Some(rest) = path.strip_prefix(prefix)
+                && rest.starts_with('/')
+            {
+                return map.map_or_else(empty, |m| walk(m, rest));
+            }
+        }
+        if let Some(rest) = path.strip_prefix("/nd_inputs")
+            && rest.starts_with('/')
+            && !rest.starts_with("/clock")
+        {
+            return walk(&self.input.nd_inputs.other, rest);
+        }
+        self.full.get_or_init(|| self.input.document()).pointer(path)
+    }
+}
+
+fn resolve<'a>(doc: &'a Doc<'_>, path: &str) -> Result<&'a Value, String> {
+    doc.get(path).ok_or_else(|| format!("{path} is missing"))
 }
 
 fn as_time(v: &Value, path: &str) -> Result<Timestamp, String> {
@@ -520,7 +573,7 @@ fn as_time(v: &Value, path: &str) -> Result<Timestamp, String> {
     }
 }
 
-fn eval(c: &Cond, doc: &Value, input: &DecisionInput) -> Result<bool, String> {
+fn eval(c: &Cond, doc: &Doc<'_>, input: &DecisionInput) -> Result<bool, String> {
     Ok(match c {
         Cond::Eq(path, want, equal) => (resolve(doc, path)? == want) == *equal,
         Cond::In(path, values) => {
@@ -545,7 +598,7 @@ fn eval(c: &Cond, doc: &Value, input: &DecisionInput) -> Result<bool, String> {
             cmp.holds(&n, b)
         }
         Cond::Order(path, cmp, Bound::Time(b)) => cmp.holds(&as_time(resolve(doc, path)?, path)?, b),
-        Cond::Exists(path) => doc.pointer(path).is_some(),
+        Cond::Exists(path) => doc.get(path).is_some(),
         Cond::LineageDepth(cmp, n) => cmp.holds(&(input.lineage.len() as u64), n),
         Cond::SubProfile(p) => input.lineage.iter().any(|l| l.sub_profile == *p),
         Cond::ClockBetween(from, to) => (*from..*to).contains(&input.nd_inputs.clock),
@@ -574,5 +627,45 @@ impl Rule {
     /// True when the rule has conditions.
     pub fn has_conditions(&self) -> bool {
         !self.conditions.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_place_resolution_equals_the_full_document() {
+        let mut input = DecisionInput::from_receipt(&crate::examples::receipt_parts(4));
+        let ctx = input.request.context.get_or_insert_with(Default::default);
+        ctx.insert("a/b".into(), serde_json::json!({"x~y": [1, {"z": null}]}));
+        input.nd_inputs.other.insert("deletions".into(), serde_json::json!(3));
+        let full = input.document();
+        let doc = Doc {
+            input: &input,
+            full: std::cell::OnceCell::new(),
+        };
+        for path in [
+            "/context/ticket",
+            "/context/attempt",
+            "/context/a~1b",
+            "/context/a~1b/x~0y/1/z",
+            "/context/a~1b/x~0y/7",
+            "/context/missing",
+            "/context",
+            "/request/context/ticket",
+            "/request/action/properties/args/0",
+            "/request/action/properties/dry_run",
+            "/request/subject/properties/team",
+            "/request/resource/properties/x",
+            "/request/resource/id",
+            "/nd_inputs/deletions",
+            "/nd_inputs/clock",
+            "/nd_inputs/missing",
+            "/lineage/1/sub_profile",
+            "/approval/outcome",
+        ] {
+            assert_eq!(doc.get(path), full.pointer(path), "{path}");
+        }
     }
 }

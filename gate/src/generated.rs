@@ -1,0 +1,73 @@
+//! Generated policies of a given size, for benchmarks: `n` rules for
+//! cairn-rules and the same rules as Cedar policies, over a family of
+//! surfaces, actions and targets, one in ten a DENY, one in five with a
+//! condition.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use cairn_api::policy::{Bundle, BundleError, EngineRef};
+use cairn_api::timestamp::Timestamp;
+
+const SURFACES: [&str; 5] = ["eks", "github", "postgres", "s3", "gmail"];
+
+fn engine(name: &str, version: &str) -> EngineRef {
+    EngineRef {
+        name: name.into(),
+        version: version.into(),
+    }
+}
+
+fn epoch() -> Timestamp {
+    Timestamp::from_millis(0).unwrap_or_else(|_| unreachable!("0 is a valid timestamp"))
+}
+
+/// `n` cairn-rules rules.
+pub fn rules_bundle(n: usize) -> Result<Bundle, BundleError> {
+    let mut toml = String::new();
+    for i in 0..n {
+        let effect = if i % 10 == 9 { "DENY" } else { "ALLOW" };
+        let surface = SURFACES[i % SURFACES.len()];
+        let _ = writeln!(
+            toml,
+            "[[rule]]\nid = \"r{i:05}\"\neffect = \"{effect}\"\nsubjects = [\"agent:team-{}-*\"]\nsurfaces = [\"{surface}\"]\nactions = [\"op{}_*\"]\nresources = [\"target-{}:*\"]",
+            i % 17,
+            i % 23,
+            i % 31
+        );
+        if i % 5 == 4 {
+            let _ = writeln!(
+                toml,
+                "conditions = [{{ op = \"lt\", path = \"/context/attempt\", value = 3 }}]"
+            );
+        }
+        toml.push('\n');
+    }
+    let mut files = BTreeMap::new();
+    files.insert("rules.toml".to_owned(), toml.into_bytes());
+    Bundle::new(&format!("generated-{n}"), 1, engine("cairn-rules", "1"), epoch(), files)
+}
+
+/// The same `n` rules as Cedar policies.
+pub fn cedar_bundle(n: usize) -> Result<Bundle, BundleError> {
+    let mut src = String::new();
+    for i in 0..n {
+        let effect = if i % 10 == 9 { "forbid" } else { "permit" };
+        let surface = SURFACES[i % SURFACES.len()];
+        let cond = if i % 5 == 4 {
+            " && context.request_context.attempt < 3"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            src,
+            "@id(\"r{i:05}\")\n{effect} (principal, action, resource) when {{ principal.id like \"agent:team-{}-*\" && resource.surface == \"{surface}\" && context.action like \"op{}_*\" && resource.target like \"target-{}:*\"{cond} }};",
+            i % 17,
+            i % 23,
+            i % 31
+        );
+    }
+    let mut files = BTreeMap::new();
+    files.insert("policies.cedar".to_owned(), src.into_bytes());
+    Bundle::new(&format!("generated-{n}"), 1, engine("cedar", "4.14.1"), epoch(), files)
+}
