@@ -179,7 +179,7 @@ pub fn receipt_parts(n: u64) -> ReceiptParts {
             revision: 42,
             engine: Engine {
                 name: "cairn-rules".into(),
-                version: "1.0.0".into(),
+                version: "1".into(),
             },
         },
         idempotency_key: format!("idem-{n:016x}"),

@@ -121,9 +121,24 @@ fn fuzz_seeds() -> ExitCode {
         if let Some(b) = text_of("tlog_proof") {
             put("tlog_proof", &name, &b);
         }
+        if let Some(b) = hex_of("bundle_cbor") {
+            put("bundle", &name, &b);
+        }
         for k in ["vkey", "gate_vkey", "log_vkey"] {
             if let Some(b) = text_of(k) {
                 put("keys", &format!("{name}-{k}"), &b);
+            }
+        }
+    }
+    for scenario in cairn_gate::scenarios::SCENARIOS {
+        for file in ["rules.toml"] {
+            let path = root()
+                .join("examples/policies")
+                .join(scenario)
+                .join("cairn-rules")
+                .join(file);
+            if let Ok(b) = std::fs::read(&path) {
+                put("rules", &format!("{scenario}-{file}"), &b);
             }
         }
     }
