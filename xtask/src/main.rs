@@ -131,15 +131,12 @@ fn fuzz_seeds() -> ExitCode {
         }
     }
     for scenario in cairn_gate::scenarios::SCENARIOS {
-        for file in ["rules.toml"] {
-            let path = root()
-                .join("examples/policies")
-                .join(scenario)
-                .join("cairn-rules")
-                .join(file);
-            if let Ok(b) = std::fs::read(&path) {
-                put("rules", &format!("{scenario}-{file}"), &b);
-            }
+        let path = root()
+            .join("examples/policies")
+            .join(scenario)
+            .join("cairn-rules/rules.toml");
+        if let Ok(b) = std::fs::read(&path) {
+            put("rules", &format!("{scenario}-rules.toml"), &b);
         }
     }
     println!("fuzz-seeds: wrote {written} seeds under {}", corpus.display());
