@@ -1,0 +1,301 @@
+//! Ledger storage behind one small trait.
+//!
+//! A [`Store`] keeps, durably and atomically per [`CommitBatch`]: entries by
+//! index; the completed tree nodes, so appends cost O(log n) and proofs are
+//! read, never rebuilt; every signed checkpoint by tree size; leaf hash →
+//! index; (gate, idempotency key) → index; key events by key reference;
+//! policy bundles by hash; and query indexes (subject, surface, action,
+//! target, decision, decided_at, break-glass). Only the frontier of the tree
+//! is held in memory ([`LogState`]), so memory does not grow with the log.
+
+mod faulty;
+mod memory;
+mod redb_store;
+#[cfg(test)]
+mod tests;
+
+use cairn_api::entry::{Entry, EntryError, EntryKind, KeyAction, KeyRole, KeyStatement};
+use cairn_api::merkle::{Blake3, Frontier, Hash, NodeId, NodeReader};
+use cairn_api::policy::{Bundle, BundleError};
+
+pub use faulty::{Fault, FaultyStore};
+pub use memory::MemoryStore;
+pub use redb_store::RedbStore;
+
+/// A storage operation failed. Always the server's fault (disk, file
+/// system, or a store that is not what the ledger wrote), never the
+/// client's: the HTTP layer answers 503 and acknowledges nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend failed (I/O, full disk, read-only file system, ...).
+    #[error("storage {op}: {source}")]
+    Backend {
+        /// What was being done.
+        op: &'static str,
+        /// The backend's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A fault injected by [`FaultyStore`].
+    #[error("injected storage fault during {0}")]
+    Injected(&'static str),
+    /// The store contradicts itself (a node or entry the tree needs is
+    /// missing, a batch does not continue the log). `fsck` territory.
+    #[error("storage is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub(crate) fn backend(op: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Backend {
+            op,
+            source: Box::new(e),
+        }
+    }
+}
+
+/// A queryable field of a receipt, for the incident-review indexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Field {
+    /// `request.subject.id`.
+    Subject,
+    /// `request.resource.type`.
+    Surface,
+    /// `request.action.name`.
+    Action,
+    /// `request.resource.id`.
+    Target,
+    /// `decision`.
+    Decision,
+    /// The gate's name.
+    Gate,
+}
+
+impl Field {
+    /// Every field, in index order.
+    pub const ALL: [Field; 6] = [
+        Field::Subject,
+        Field::Surface,
+        Field::Action,
+        Field::Target,
+        Field::Decision,
+        Field::Gate,
+    ];
+
+    fn tag(self) -> u8 {
+        self as u8
+    }
+}
+
+/// What the indexes record about a receipt entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptIndex {
+    /// (field, value) pairs.
+    pub fields: Vec<(Field, String)>,
+    /// `decided_at`, milliseconds.
+    pub decided_at: u64,
+    /// Whether it carries a break-glass override.
+    pub break_glass: bool,
+    /// The gate and its idempotency key.
+    pub idempotency: (String, String),
+}
+
+/// A key registration or revocation, as the key index records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyEvent {
+    /// The key reference `name+hexid`.
+    pub key_ref: String,
+    /// The verifier key string.
+    pub vkey: String,
+    /// True for a registration, false for a revocation.
+    pub registered: bool,
+    /// `gate` or `operator`.
+    pub role: String,
+}
+
+/// One entry of a batch, with what the indexes need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRecord {
+    /// The entry's canonical bytes.
+    pub bytes: Vec<u8>,
+    /// Its leaf hash.
+    pub leaf_hash: Hash,
+    /// For receipt entries.
+    pub receipt: Option<ReceiptIndex>,
+    /// For key entries.
+    pub key: Option<KeyEvent>,
+    /// For policy entries: the bundle hash.
+    pub bundle: Option<Hash>,
+}
+
+/// An entry's index rows could not be derived: the entry is not what its
+/// type says. The submitter's fault (the sequencer refuses such entries
+/// before they reach a batch).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// The entry or its body is malformed.
+    #[error("entry: {0}")]
+    Entry(#[from] EntryError),
+    /// A policy entry's body is not a valid bundle.
+    #[error("policy bundle: {0}")]
+    Bundle(#[from] BundleError),
+}
+
+impl EntryRecord {
+    /// The record of an entry: its bytes, leaf hash and index rows.
+    pub fn from_entry(entry: &Entry) -> Result<Self, RecordError> {
+        let mut rec = EntryRecord {
+            bytes: entry.to_cbor(),
+            leaf_hash: entry.leaf_hash(),
+            receipt: None,
+            key: None,
+            bundle: None,
+        };
+        match entry.kind() {
+            EntryKind::Receipt => {
+                let signed = entry.receipt()?;
+                let p = signed.unverified().parts();
+                rec.receipt = Some(ReceiptIndex {
+                    fields: vec![
+                        (Field::Subject, p.request.subject.id.clone()),
+                        (Field::Surface, p.request.resource.kind.clone()),
+                        (Field::Action, p.request.action.name.clone()),
+                        (Field::Target, p.request.resource.id.clone()),
+                        (Field::Decision, p.decision.as_str().to_owned()),
+                        (Field::Gate, p.gate.clone()),
+                    ],
+                    decided_at: p.decided_at.millis(),
+                    break_glass: p.break_glass.is_some(),
+                    idempotency: (p.gate.clone(), p.idempotency_key.clone()),
+                });
+            }
+            EntryKind::Key => {
+                let s = KeyStatement::from_cbor(entry.sign1()?.payload())?;
+                rec.key = Some(KeyEvent {
+                    key_ref: s.key.key_ref(),
+                    vkey: s.key.to_string(),
+                    registered: s.action == KeyAction::Register,
+                    role: match s.role {
+                        KeyRole::Gate => "gate",
+                        _ => "operator",
+                    }
+                    .into(),
+                });
+            }
+            _ => {
+                rec.bundle = Some(Bundle::from_bytes(entry.sign1()?.payload())?.hash());
+            }
+        }
+        Ok(rec)
+    }
+}
+
+/// Everything one group commit writes, atomically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitBatch {
+    /// The index of the first entry (the tree size before the batch).
+    pub first_index: u64,
+    /// The entries, in order.
+    pub entries: Vec<EntryRecord>,
+    /// The tree nodes the batch completes.
+    pub nodes: Vec<(NodeId, Hash)>,
+    /// The tree size after the batch.
+    pub size: u64,
+    /// The signed checkpoint (note text) for that size.
+    pub checkpoint: String,
+}
+
+/// What the sequencer needs to continue the log after a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogState {
+    /// The tree's frontier (size and perfect-subtree roots).
+    pub frontier: Frontier<Blake3>,
+    /// The latest signed checkpoint, if any.
+    pub checkpoint: Option<String>,
+}
+
+/// Durable ledger storage. Implementations are used from blocking threads.
+pub trait Store: Send + Sync {
+    /// The tree size and latest checkpoint; the frontier is rebuilt from
+    /// stored nodes (O(log n) reads).
+    fn state(&self) -> Result<LogState, StoreError>;
+    /// Write a batch atomically and durably; returns only after the data is
+    /// on stable storage. Refuses a batch that does not continue the log.
+    fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError>;
+    /// An entry's bytes.
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// A completed tree node.
+    fn node(&self, id: NodeId) -> Result<Option<Hash>, StoreError>;
+    /// The checkpoint signed at a tree size.
+    fn checkpoint(&self, size: u64) -> Result<Option<String>, StoreError>;
+    /// The sizes of stored checkpoints in `[from, to]`, ascending, at most `limit`.
+    fn checkpoint_sizes(&self, from: u64, to: u64, limit: usize) -> Result<Vec<u64>, StoreError>;
+    /// The index of the entry with this leaf hash.
+    fn index_of_leaf(&self, leaf: &Hash) -> Result<Option<u64>, StoreError>;
+    /// The index of the receipt with this (gate, idempotency key).
+    fn index_of_idempotency(&self, gate: &str, key: &str) -> Result<Option<u64>, StoreError>;
+    /// Every key event, in log order: (index, event).
+    fn key_events(&self) -> Result<Vec<(u64, KeyEvent)>, StoreError>;
+    /// The index of the policy entry archiving this bundle.
+    fn bundle_index(&self, hash: &Hash) -> Result<Option<u64>, StoreError>;
+    /// Indexes of receipts with `field == value`, ascending, after `after`
+    /// (exclusive), at most `limit`.
+    fn scan(&self, field: Field, value: &str, after: Option<u64>, limit: usize) -> Result<Vec<u64>, StoreError>;
+    /// Indexes of receipts decided in `[since, until)`, ascending by time
+    /// then index, after the (time, index) cursor, at most `limit`.
+    fn scan_time(
+        &self,
+        since: u64,
+        until: u64,
+        after: Option<(u64, u64)>,
+        limit: usize,
+    ) -> Result<Vec<(u64, u64)>, StoreError>;
+    /// Indexes of break-glass receipts after `after`, at most `limit`.
+    fn scan_break_glass(&self, after: Option<u64>, limit: usize) -> Result<Vec<u64>, StoreError>;
+}
+
+/// Read tree nodes from a store, for proof generation.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreNodes<'a, S: ?Sized>(pub &'a S);
+
+impl<S: Store + ?Sized> NodeReader for StoreNodes<'_, S> {
+    type Error = StoreError;
+    fn node(&self, id: NodeId) -> Result<Hash, StoreError> {
+        self.0
+            .node(id)?
+            .ok_or_else(|| StoreError::Corrupt(format!("tree node level {} index {} is missing", id.level, id.index)))
+    }
+}
+
+/// Integration, a pure function: the frontier after appending `leaves`, and
+/// every node the appends complete (what a commit must persist).
+pub fn integrate(frontier: &Frontier<Blake3>, leaves: &[Hash]) -> (Frontier<Blake3>, Vec<(NodeId, Hash)>) {
+    let mut f = frontier.clone();
+    let mut nodes = Vec::with_capacity(leaves.len() * 2);
+    for leaf in leaves {
+        f.append_with(*leaf, |id, h| nodes.push((id, *h)));
+    }
+    (f, nodes)
+}
+
+/// Rebuild the frontier of a tree of `size` from a store's nodes.
+pub(crate) fn frontier_from<S: Store + ?Sized>(store: &S, size: u64) -> Result<Frontier<Blake3>, StoreError> {
+    Frontier::from_reader(size, &StoreNodes(store))
+}
+
+/// Check that a batch continues a log of `size` entries and is self-consistent.
+pub(crate) fn check_batch(size: u64, batch: &CommitBatch) -> Result<(), StoreError> {
+    if batch.first_index != size {
+        return Err(StoreError::Corrupt(format!(
+            "batch starts at {} but the log has {size} entries",
+            batch.first_index
+        )));
+    }
+    if batch.size != size + batch.entries.len() as u64 {
+        return Err(StoreError::Corrupt("batch size does not match its entries".into()));
+    }
+    Ok(())
+}

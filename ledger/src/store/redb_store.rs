@@ -1,0 +1,260 @@
+//! The durable store: one redb database file. Every commit is one write
+//! transaction with `Durability::Immediate` and two-phase commit, so a batch
+//! is either wholly on stable storage when `commit` returns or not at all.
+
+use std::path::Path;
+
+use cairn_api::merkle::{Hash, NodeId};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::{CommitBatch, Field, KeyEvent, LogState, Store, StoreError, check_batch, frontier_from};
+
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
+const NODES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("nodes");
+const CHECKPOINTS: TableDefinition<u64, &str> = TableDefinition::new("checkpoints");
+const LEAVES: TableDefinition<&[u8], u64> = TableDefinition::new("leaves");
+const IDEMPOTENCY: TableDefinition<(&str, &str), u64> = TableDefinition::new("idempotency");
+const KEYS: TableDefinition<u64, &str> = TableDefinition::new("keys");
+const BUNDLES: TableDefinition<&[u8], u64> = TableDefinition::new("bundles");
+const FIELDS: TableDefinition<(u8, &str, u64), ()> = TableDefinition::new("fields");
+const TIMES: TableDefinition<(u64, u64), ()> = TableDefinition::new("times");
+const BREAK_GLASS: TableDefinition<u64, ()> = TableDefinition::new("break_glass");
+
+const SIZE: &str = "size";
+
+/// A redb-backed store.
+#[derive(Debug)]
+pub struct RedbStore {
+    db: Database,
+}
+
+fn b<E: std::error::Error + Send + Sync + 'static>(op: &'static str) -> impl FnOnce(E) -> StoreError {
+    move |e| StoreError::backend(op, e)
+}
+
+fn encode_key(k: &KeyEvent) -> String {
+    format!("{}\t{}\t{}\t{}", u8::from(k.registered), k.role, k.key_ref, k.vkey)
+}
+
+fn decode_key(s: &str) -> Result<KeyEvent, StoreError> {
+    let mut p = s.splitn(4, '\t');
+    match (p.next(), p.next(), p.next(), p.next()) {
+        (Some(reg), Some(role), Some(key_ref), Some(vkey)) => Ok(KeyEvent {
+            registered: reg == "1",
+            role: role.to_owned(),
+            key_ref: key_ref.to_owned(),
+            vkey: vkey.to_owned(),
+        }),
+        _ => Err(StoreError::Corrupt(format!("key event {s:?} is malformed"))),
+    }
+}
+
+impl RedbStore {
+    /// Open (or create) the database file and make sure every table exists.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path).map_err(b("open"))?;
+        let mut tx = db.begin_write().map_err(b("open"))?;
+        tx.set_durability(Durability::Immediate).map_err(b("open"))?;
+        tx.set_two_phase_commit(true);
+        {
+            tx.open_table(META).map_err(b("open"))?;
+            tx.open_table(ENTRIES).map_err(b("open"))?;
+            tx.open_table(NODES).map_err(b("open"))?;
+            tx.open_table(CHECKPOINTS).map_err(b("open"))?;
+            tx.open_table(LEAVES).map_err(b("open"))?;
+            tx.open_table(IDEMPOTENCY).map_err(b("open"))?;
+            tx.open_table(KEYS).map_err(b("open"))?;
+            tx.open_table(BUNDLES).map_err(b("open"))?;
+            tx.open_table(FIELDS).map_err(b("open"))?;
+            tx.open_table(TIMES).map_err(b("open"))?;
+            tx.open_table(BREAK_GLASS).map_err(b("open"))?;
+        }
+        tx.commit().map_err(b("open"))?;
+        Ok(RedbStore { db })
+    }
+
+    fn size(&self) -> Result<u64, StoreError> {
+        let tx = self.db.begin_read().map_err(b("read"))?;
+        let t = tx.open_table(META).map_err(b("read"))?;
+        Ok(t.get(SIZE).map_err(b("read"))?.map_or(0, |v| v.value()))
+    }
+}
+
+impl Store for RedbStore {
+    fn state(&self) -> Result<LogState, StoreError> {
+        let size = self.size()?;
+        let checkpoint = if size == 0 { None } else { self.checkpoint(size)? };
+        Ok(LogState {
+            frontier: frontier_from(self, size)?,
+            checkpoint,
+        })
+    }
+
+    fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        let mut tx = self.db.begin_write().map_err(b("commit"))?;
+        tx.set_durability(Durability::Immediate).map_err(b("commit"))?;
+        tx.set_two_phase_commit(true);
+        {
+            let mut meta = tx.open_table(META).map_err(b("commit"))?;
+            let size = meta.get(SIZE).map_err(b("commit"))?.map_or(0, |v| v.value());
+            check_batch(size, batch)?;
+            let mut entries = tx.open_table(ENTRIES).map_err(b("commit"))?;
+            let mut leaves = tx.open_table(LEAVES).map_err(b("commit"))?;
+            let mut idem = tx.open_table(IDEMPOTENCY).map_err(b("commit"))?;
+            let mut keys = tx.open_table(KEYS).map_err(b("commit"))?;
+            let mut bundles = tx.open_table(BUNDLES).map_err(b("commit"))?;
+            let mut fields = tx.open_table(FIELDS).map_err(b("commit"))?;
+            let mut times = tx.open_table(TIMES).map_err(b("commit"))?;
+            let mut bg = tx.open_table(BREAK_GLASS).map_err(b("commit"))?;
+            for (i, e) in batch.entries.iter().enumerate() {
+                let index = batch.first_index + i as u64;
+                entries.insert(index, e.bytes.as_slice()).map_err(b("commit"))?;
+                leaves.insert(e.leaf_hash.0.as_slice(), index).map_err(b("commit"))?;
+                if let Some(r) = &e.receipt {
+                    idem.insert((r.idempotency.0.as_str(), r.idempotency.1.as_str()), index)
+                        .map_err(b("commit"))?;
+                    for (f, v) in &r.fields {
+                        fields.insert((f.tag(), v.as_str(), index), ()).map_err(b("commit"))?;
+                    }
+                    times.insert((r.decided_at, index), ()).map_err(b("commit"))?;
+                    if r.break_glass {
+                        bg.insert(index, ()).map_err(b("commit"))?;
+                    }
+                }
+                if let Some(k) = &e.key {
+                    keys.insert(index, encode_key(k).as_str()).map_err(b("commit"))?;
+                }
+                if let Some(h) = e.bundle
+                    && bundles.get(h.0.as_slice()).map_err(b("commit"))?.is_none()
+                {
+                    bundles.insert(h.0.as_slice(), index).map_err(b("commit"))?;
+                }
+            }
+            let mut nodes = tx.open_table(NODES).map_err(b("commit"))?;
+            for (id, h) in &batch.nodes {
+                nodes
+                    .insert((id.level, id.index), h.0.as_slice())
+                    .map_err(b("commit"))?;
+            }
+            let mut cps = tx.open_table(CHECKPOINTS).map_err(b("commit"))?;
+            cps.insert(batch.size, batch.checkpoint.as_str()).map_err(b("commit"))?;
+            meta.insert(SIZE, batch.size).map_err(b("commit"))?;
+        }
+        tx.commit().map_err(b("commit"))
+    }
+
+    fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let tx = self.db.begin_read().map_err(b("read"))?;
+        let t = tx.open_table(ENTRIES).map_err(b("read"))?;
+        Ok(t.get(index).map_err(b("read"))?.map(|v| v.value().to_vec()))
+    }
+
+    fn node(&self, id: NodeId) -> Result<Option<Hash>, StoreError> {
+        let tx = self.db.begin_read().map_err(b("read"))?;
+        let t = tx.open_table(NODES).map_err(b("read"))?;
+        match t.get((id.level, id.index)).map_err(b("read"))? {
+            None => Ok(None),
+            Some(v) => Hash::from_slice(v.value())
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt(format!("node {id:?} is not 32 bytes"))),
+        }
+    }
+
+    fn checkpoint(&self, size: u64) -> Result<Option<String>, StoreError> {
+        let tx = self.db.begin_read().map_err(b("read"))?;
+        let t = tx.open_table(CHECKPOINTS).map_err(b("read"))?;
+        Ok(t.get(size).map_err(b("read"))?.map(|v| v.value().to_owned()))
+    }
+
+    fn checkpoint_sizes(&self, from: u64, to: u64, limit: usize) -> Result<Vec<u64>, StoreError> {
+        if from > to {
+            return Ok(vec![]);
+        }
+        let tx = self.db.begin_read().map_err(b("read"))?;
+        let t = tx.open_table(CHECKPOINTS).map_err(b("read"))?;
+        let mut out = Vec::new();
+        for row in t.range(from..=to).map_err(b("read"))?.take(limit) {
+            out.push(row.map_err(b("read"))?.0.value());
+        }
+        Ok(out)
+    }
+
+    fn index_of_leaf(&self, leaf: &Hash) -> Result<Option<u64>, StoreError> {
+        let tx = self.db.begin_read().map_err(b("read"))?;
+        let t = tx.open_table(LEAVES).map_err(b("read"))?;
+        Ok(t.get(leaf.0.as_slice()).map_err(b("read"))?.map(|v| v.value()))
+    }
+
+    fn index_of_idempotency(&self, gate: &str, key: &str) -> Result<Option<u64>, StoreError> {
+        let tx = self.db.begin_read().map_err(b("read"))?;
+        let t = tx.open_table(IDEMPOTENCY).map_err(b("read"))?;
+        Ok(t.get((gate, key)).map_err(b("read"))?.map(|v| v.value()))
+    }
+
+    fn key_events(&self) -> Result<Vec<(u64, KeyEvent)>, StoreError> {
+        let tx = self.db.begin_read().map_err(b("read"))?;
+        let t = tx.open_table(KEYS).map_err(b("read"))?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(b("read"))? {
+            let (k, v) = row.map_err(b("read"))?;
+            out.push((k.value(), decode_key(v.value())?));
+        }
+        Ok(out)
+    }
+
+    fn bundle_index(&self, hash: &Hash) -> Result<Option<u64>, StoreError> {
+        let tx = self.db.begin_read().map_err(b("read"))?;
+        let t = tx.open_table(BUNDLES).map_err(b("read"))?;
+        Ok(t.get(hash.0.as_slice()).map_err(b("read"))?.map(|v| v.value()))
+    }
+
+    fn scan(&self, field: Field, value: &str, after: Option<u64>, limit: usize) -> Result<Vec<u64>, StoreError> {
+        let start = after.map_or(0, |a| a.saturating_add(1));
+        let tx = self.db.begin_read().map_err(b("read"))?;
+        let t = tx.open_table(FIELDS).map_err(b("read"))?;
+        let mut out = Vec::new();
+        for row in t
+            .range((field.tag(), value, start)..=(field.tag(), value, u64::MAX))
+            .map_err(b("read"))?
+            .take(limit)
+        {
+            out.push(row.map_err(b("read"))?.0.value().2);
+        }
+        Ok(out)
+    }
+
+    fn scan_time(
+        &self,
+        since: u64,
+        until: u64,
+        after: Option<(u64, u64)>,
+        limit: usize,
+    ) -> Result<Vec<(u64, u64)>, StoreError> {
+        if since >= until {
+            return Ok(vec![]);
+        }
+        let lo = match after {
+            Some((t, i)) if (t, i) >= (since, 0) => (t, i.saturating_add(1)),
+            _ => (since, 0),
+        };
+        let tx = self.db.begin_read().map_err(b("read"))?;
+        let t = tx.open_table(TIMES).map_err(b("read"))?;
+        let mut out = Vec::new();
+        for row in t.range(lo..(until, 0)).map_err(b("read"))?.take(limit) {
+            out.push(row.map_err(b("read"))?.0.value());
+        }
+        Ok(out)
+    }
+
+    fn scan_break_glass(&self, after: Option<u64>, limit: usize) -> Result<Vec<u64>, StoreError> {
+        let start = after.map_or(0, |a| a.saturating_add(1));
+        let tx = self.db.begin_read().map_err(b("read"))?;
+        let t = tx.open_table(BREAK_GLASS).map_err(b("read"))?;
+        let mut out = Vec::new();
+        for row in t.range(start..).map_err(b("read"))?.take(limit) {
+            out.push(row.map_err(b("read"))?.0.value());
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,235 @@
+//! One suite for every store, plus durability across reopen (redb) and
+//! fault injection.
+
+use cairn_api::entry::{Entry, EntryKind, KeyAction, KeyRole, KeyStatement};
+use cairn_api::examples;
+use cairn_api::merkle::{Blake3, MemoryTree, consistency_proof, inclusion_proof, verify_consistency, verify_inclusion};
+use cairn_api::note::Checkpoint;
+use cairn_api::timestamp::Timestamp;
+
+use super::*;
+
+fn at(ms: u64) -> Timestamp {
+    Timestamp::from_millis(examples::EXAMPLE_NOW_MS + ms).unwrap()
+}
+
+fn key_entry() -> Entry {
+    let s = KeyStatement {
+        action: KeyAction::Register,
+        role: KeyRole::Gate,
+        key: examples::gate_key().verifier(),
+        issued_at: at(0),
+        reason: None,
+    };
+    Entry::new(EntryKind::Key, at(0), s.sign(&examples::authority_key()).unwrap()).unwrap()
+}
+
+fn receipt_entry(n: u64) -> Entry {
+    Entry::new(EntryKind::Receipt, at(n + 1), examples::signed_receipt(n)).unwrap()
+}
+
+/// The batch a sequencer would commit after `state` for these entries.
+fn batch(state: &LogState, entries: &[Entry]) -> CommitBatch {
+    let records: Vec<EntryRecord> = entries.iter().map(|e| EntryRecord::from_entry(e).unwrap()).collect();
+    let leaves: Vec<_> = records.iter().map(|r| r.leaf_hash).collect();
+    let (frontier, nodes) = integrate(&state.frontier, &leaves);
+    let log = examples::log_key();
+    let checkpoint = Checkpoint::new(log.name(), frontier.size(), frontier.root())
+        .sign(&log)
+        .unwrap()
+        .to_text();
+    CommitBatch {
+        first_index: state.frontier.size(),
+        entries: records,
+        nodes,
+        size: frontier.size(),
+        checkpoint,
+    }
+}
+
+/// Commit a key registration and 30 receipts in batches of 1, 4 and 25;
+/// check everything a ledger reads back.
+fn suite(store: &dyn Store) {
+    let empty = store.state().unwrap();
+    assert_eq!(empty.frontier.size(), 0);
+    assert_eq!(empty.checkpoint, None);
+    let mut all = vec![key_entry()];
+    store.commit(&batch(&empty, &all)).unwrap();
+    for range in [0..4u64, 4..29] {
+        let entries: Vec<Entry> = range.map(receipt_entry).collect();
+        let state = store.state().unwrap();
+        store.commit(&batch(&state, &entries)).unwrap();
+        all.extend(entries);
+    }
+    let state = store.state().unwrap();
+    let tree = MemoryTree::<Blake3>::from_leaf_hashes(all.iter().map(Entry::leaf_hash));
+    assert_eq!(state.frontier.size(), 30);
+    assert_eq!(state.frontier.root(), tree.root());
+    // The latest checkpoint verifies and names the tree.
+    let (cp, _, _) = Checkpoint::verify(
+        state.checkpoint.as_ref().unwrap().as_bytes(),
+        &examples::log_key().verifier(),
+        &[],
+    )
+    .unwrap();
+    assert_eq!((cp.size, cp.root), (30, tree.root()));
+    assert_eq!(store.checkpoint_sizes(0, 100, 10).unwrap(), vec![1, 5, 30]);
+    assert_eq!(store.checkpoint_sizes(2, 29, 10).unwrap(), vec![5]);
+    // Entries and proofs are read from storage and verify.
+    for (i, e) in all.iter().enumerate() {
+        let i = i as u64;
+        assert_eq!(store.entry(i).unwrap().unwrap(), e.to_cbor());
+        assert_eq!(store.index_of_leaf(&e.leaf_hash()).unwrap(), Some(i));
+        let proof = inclusion_proof::<Blake3, _>(&StoreNodes(store), i, 30).unwrap();
+        verify_inclusion::<Blake3>(&e.leaf_hash(), i, 30, &proof, &cp.root.0).unwrap();
+    }
+    assert_eq!(store.entry(30).unwrap(), None);
+    let old = Checkpoint::parse(
+        SignedNote::parse(store.checkpoint(5).unwrap().unwrap().as_bytes())
+            .unwrap()
+            .text(),
+    )
+    .unwrap();
+    let c = consistency_proof::<Blake3, _>(&StoreNodes(store), 5, 30).unwrap();
+    verify_consistency::<Blake3>(5, 30, &c, &old.root.0, &cp.root.0).unwrap();
+    // Idempotency, keys and query indexes.
+    let r7 = examples::receipt(7);
+    assert_eq!(
+        store
+            .index_of_idempotency(&r7.parts().gate, &r7.parts().idempotency_key)
+            .unwrap(),
+        Some(8)
+    );
+    assert_eq!(
+        store.index_of_idempotency("gate.example/eks-proxy", "nope").unwrap(),
+        None
+    );
+    let keys = store.key_events().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].0, 0);
+    assert!(keys[0].1.registered);
+    assert_eq!(keys[0].1.key_ref, examples::gate_key().verifier().key_ref());
+    // Receipts n with n % 4 == 0 are eks:production (entries n + 1).
+    assert_eq!(
+        store.scan(Field::Surface, "eks", None, 100).unwrap(),
+        vec![1, 5, 9, 13, 17, 21, 25, 29]
+    );
+    assert_eq!(store.scan(Field::Surface, "eks", Some(9), 2).unwrap(), vec![13, 17]);
+    assert_eq!(store.scan(Field::Decision, "SILENCE", None, 3).unwrap(), vec![3, 6, 9]);
+    assert_eq!(store.scan(Field::Surface, "none", None, 3).unwrap(), Vec::<u64>::new());
+    // Receipt n is decided at NOW + n s; [NOW+3s, NOW+6s) holds receipts 3..6.
+    let now = examples::EXAMPLE_NOW_MS;
+    let t = store.scan_time(now + 3000, now + 6000, None, 10).unwrap();
+    assert_eq!(t.iter().map(|x| x.1).collect::<Vec<_>>(), vec![4, 5, 6]);
+    let t2 = store.scan_time(now + 3000, now + 6000, Some(t[0]), 10).unwrap();
+    assert_eq!(t2.iter().map(|x| x.1).collect::<Vec<_>>(), vec![5, 6]);
+    // Receipts 9 and 19 are break-glass (entries 10 and 20).
+    assert_eq!(store.scan_break_glass(None, 10).unwrap(), vec![10, 20]);
+    assert_eq!(store.scan_break_glass(Some(10), 10).unwrap(), vec![20]);
+    // A batch that does not continue the log is refused and changes nothing.
+    let stale = batch(&empty, &[receipt_entry(50)]);
+    assert!(matches!(store.commit(&stale), Err(StoreError::Corrupt(_))));
+    assert_eq!(store.state().unwrap().frontier.size(), 30);
+}
+
+use cairn_api::note::SignedNote;
+
+struct TempFile(std::path::PathBuf);
+impl TempFile {
+    fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("cairn-store-{name}-{}.redb", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        TempFile(p)
+    }
+}
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn memory_store() {
+    suite(&MemoryStore::new());
+}
+
+#[test]
+fn redb_store_and_reopen() {
+    let f = TempFile::new("suite");
+    let before = {
+        let s = RedbStore::open(&f.0).unwrap();
+        suite(&s);
+        s.state().unwrap()
+    };
+    // Everything is there after the database is closed and opened again.
+    let s = RedbStore::open(&f.0).unwrap();
+    assert_eq!(s.state().unwrap(), before);
+    let next = batch(&before, &[receipt_entry(40)]);
+    s.commit(&next).unwrap();
+    assert_eq!(s.state().unwrap().frontier.size(), 31);
+}
+
+#[test]
+fn faulty_store_without_faults_is_the_store() {
+    suite(&FaultyStore::new(MemoryStore::new()));
+}
+
+#[test]
+fn a_failed_commit_writes_nothing_and_the_store_recovers() {
+    let s = FaultyStore::new(MemoryStore::new());
+    let state = s.state().unwrap();
+    let b = batch(&state, &[key_entry(), receipt_entry(0)]);
+    s.arm(Fault::BeforeWrite);
+    assert!(matches!(s.commit(&b), Err(StoreError::Injected(_))));
+    assert_eq!(s.state().unwrap().frontier.size(), 0, "nothing written");
+    assert_eq!(s.index_of_leaf(&b.entries[1].leaf_hash).unwrap(), None);
+    // The fault clears; the same batch goes through.
+    s.commit(&b).unwrap();
+    assert_eq!(s.state().unwrap().frontier.size(), 2);
+    // A commit that wrote but reported failure: the entry is findable, so a
+    // retry is answered with the original instead of a second entry.
+    let state = s.state().unwrap();
+    let b2 = batch(&state, &[receipt_entry(1)]);
+    s.arm(Fault::AfterWrite);
+    assert!(s.commit(&b2).is_err());
+    assert_eq!(s.index_of_leaf(&b2.entries[0].leaf_hash).unwrap(), Some(2));
+    s.arm(Fault::Reads);
+    assert!(matches!(s.entry(0), Err(StoreError::Injected("read"))));
+    assert!(matches!(s.state(), Err(StoreError::Injected("read"))));
+    s.clear();
+    assert!(s.entry(0).unwrap().is_some());
+}
+
+#[test]
+fn a_missing_node_is_reported_not_invented() {
+    let s = MemoryStore::new();
+    let state = s.state().unwrap();
+    let mut b = batch(&state, &[key_entry(), receipt_entry(0), receipt_entry(1)]);
+    // Drop the node that completes the first two leaves.
+    b.nodes.retain(|(id, _)| id.level == 0);
+    s.commit(&b).unwrap();
+    assert!(matches!(s.state(), Err(StoreError::Corrupt(_))));
+}
+
+#[test]
+fn policy_entries_index_their_bundle_hash() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/policies/inbox/cairn-rules");
+    let rules = std::fs::read(dir.join("rules.toml")).unwrap();
+    let mut files = std::collections::BTreeMap::new();
+    files.insert("rules.toml".to_owned(), rules);
+    let engine = cairn_api::policy::EngineRef {
+        name: "cairn-rules".into(),
+        version: "1".into(),
+    };
+    let bundle = cairn_api::policy::Bundle::new("inbox", 1, engine, at(0), files).unwrap();
+    let body = cairn_api::cose::sign(
+        bundle.as_bytes(),
+        cairn_api::entry::POLICY_CONTENT_TYPE,
+        &examples::authority_key(),
+    )
+    .unwrap();
+    let e = Entry::new(EntryKind::Policy, at(0), body).unwrap();
+    let s = MemoryStore::new();
+    s.commit(&batch(&s.state().unwrap(), &[e])).unwrap();
+    assert_eq!(s.bundle_index(&bundle.hash()).unwrap(), Some(0));
+}
