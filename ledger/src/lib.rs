@@ -9,5 +9,6 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod http;
 pub mod sequencer;
 pub mod store;

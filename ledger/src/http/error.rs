@@ -1,0 +1,117 @@
+//! One error type for every route, answered as RFC 9457 problem details
+//! with a stable `type` per error.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use cairn_api::cose::CoseError;
+use cairn_api::receipt::ReceiptError;
+use serde_json::json;
+
+use crate::sequencer::SubmitError;
+use crate::store::StoreError;
+
+/// Base of the problem `type` URIs.
+pub const PROBLEM_BASE: &str = "https://cairn.dev/problems/";
+
+/// An API error: status, stable type slug, and a precise detail.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable slug (the `type` is `PROBLEM_BASE` + slug).
+    pub slug: &'static str,
+    /// What exactly was wrong.
+    pub detail: String,
+}
+
+impl ApiError {
+    /// A new error.
+    pub fn new(status: StatusCode, slug: &'static str, detail: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            slug,
+            detail: detail.into(),
+        }
+    }
+
+    /// 400 for a malformed request parameter.
+    pub fn bad_param(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad-parameter", detail)
+    }
+
+    /// 404.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", detail)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let title = self.status.canonical_reason().unwrap_or("error");
+        let body = json!({
+            "type": format!("{PROBLEM_BASE}{}", self.slug),
+            "title": title,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        let mut resp = (self.status, body.to_string()).into_response();
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        match self.status {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            StatusCode::UNAUTHORIZED => {
+                h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage-unavailable", e.to_string())
+    }
+}
+
+fn cose(e: &CoseError) -> (StatusCode, &'static str) {
+    match e {
+        CoseError::BadSignature(_) | CoseError::KeyMismatch { .. } => (StatusCode::BAD_REQUEST, "bad-signature"),
+        _ => (StatusCode::BAD_REQUEST, "bad-cose"),
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        use StatusCode as S;
+        let (status, slug) = match &e {
+            SubmitError::Receipt(r) => match r {
+                ReceiptError::Encoding(_) | ReceiptError::View(_) | ReceiptError::NonCanonical(_) => {
+                    (S::BAD_REQUEST, "non-canonical-cbor")
+                }
+                ReceiptError::Schema(_) | ReceiptError::Invalid { .. } => (S::UNPROCESSABLE_ENTITY, "invalid-receipt"),
+                ReceiptError::GateMismatch { .. } => (S::FORBIDDEN, "gate-mismatch"),
+                ReceiptError::Cose(c) => cose(c),
+                _ => (S::BAD_REQUEST, "bad-receipt"),
+            },
+            SubmitError::Entry(_) => (S::BAD_REQUEST, "bad-entry"),
+            SubmitError::NotAuthority(_) => (S::FORBIDDEN, "not-authority"),
+            SubmitError::UnknownKey(_) => (S::FORBIDDEN, "unknown-key"),
+            SubmitError::RevokedKey(_) => (S::FORBIDDEN, "revoked-key"),
+            SubmitError::WrongRole(_) => (S::FORBIDDEN, "wrong-key-role"),
+            SubmitError::UnarchivedPolicy(_) => (S::CONFLICT, "policy-not-archived"),
+            SubmitError::Bundle(_) => (S::UNPROCESSABLE_ENTITY, "bad-policy-bundle"),
+            SubmitError::ClockSkew { .. } => (S::UNPROCESSABLE_ENTITY, "clock-skew"),
+            SubmitError::Busy => (S::SERVICE_UNAVAILABLE, "busy"),
+            SubmitError::ShuttingDown => (S::SERVICE_UNAVAILABLE, "shutting-down"),
+            SubmitError::Storage(_) | SubmitError::NotDurable(_) => (S::SERVICE_UNAVAILABLE, "not-durable"),
+            _ => (S::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        ApiError::new(status, slug, e.to_string())
+    }
+}

@@ -1,0 +1,326 @@
+//! The HTTP API (axum). `router(state)` is the whole service; tests drive
+//! it with `oneshot`.
+//!
+//! Built so far: `POST /v1/receipts`; admin `POST /v1/keys`,
+//! `POST /v1/policies`; `GET /v1/checkpoint`, `/v1/checkpoints`,
+//! `/v1/entries/{index}`, `/v1/entries`, `/v1/proofs/inclusion`,
+//! `/v1/proofs/consistency`, `/healthz`, `/readyz`. Errors are RFC 9457
+//! problem details ([`error::ApiError`]).
+
+pub mod error;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use cairn_api::cbor::{self, CBOR};
+use cairn_api::merkle::{Blake3, Hash, consistency_proof, inclusion_proof};
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq as _;
+
+pub use error::ApiError;
+
+use crate::sequencer::{Ack, Sequencer};
+use crate::store::{Store, StoreError, StoreNodes};
+
+/// Largest receipt submission body, in bytes.
+pub const MAX_RECEIPT_BODY: usize = 128 * 1024;
+/// Largest admin submission body (a policy bundle), in bytes.
+pub const MAX_ADMIN_BODY: usize = 2 * 1024 * 1024 + 1024;
+/// Most entries one `GET /v1/entries` page returns.
+pub const MAX_ENTRIES_PAGE: u64 = 1000;
+/// Most checkpoints one `GET /v1/checkpoints` page returns.
+pub const MAX_CHECKPOINTS_PAGE: usize = 1000;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The write path.
+    pub sequencer: Sequencer,
+    /// The read path.
+    pub store: Arc<dyn Store>,
+    /// The admin bearer credential; `None` disables admin routes.
+    pub admin_token: Option<Arc<str>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+/// The service.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/receipts", post(post_receipt))
+        .route("/v1/keys", post(post_key))
+        .route("/v1/policies", post(post_policy))
+        .route("/v1/checkpoint", get(get_checkpoint))
+        .route("/v1/checkpoints", get(get_checkpoints))
+        .route("/v1/entries/{index}", get(get_entry))
+        .route("/v1/entries", get(get_entries))
+        .route("/v1/proofs/inclusion", get(get_inclusion))
+        .route("/v1/proofs/consistency", get(get_consistency))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .with_state(state)
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting-down",
+                "the ledger is shutting down",
+            )
+        })?
+        .map_err(ApiError::from)
+}
+
+async fn body_bytes(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ct.split(';').next().map(str::trim) != Some("application/cose") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            format!("content type must be application/cose, got {ct:?}"),
+        ));
+    }
+    to_bytes(body, limit).await.map(|b| b.to_vec()).map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            format!("the body is over {limit} bytes"),
+        )
+    })
+}
+
+fn ack_response(ack: Ack) -> Result<Response, ApiError> {
+    let proof = ack.tlog_proof().map_err(ApiError::from)?;
+    let status = if ack.existing {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let body = json!({
+        "index": ack.index,
+        "leaf_hash": ack.leaf_hash.to_hex(),
+        "size": ack.size,
+        "checkpoint": ack.checkpoint,
+        "inclusion_proof": ack.proof.iter().map(Hash::to_base64).collect::<Vec<_>>(),
+        "tlog_proof": proof.to_text(),
+        "existing": ack.existing,
+    });
+    Ok((status, axum::Json(body)).into_response())
+}
+
+async fn post_receipt(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let bytes = body_bytes(&headers, body, MAX_RECEIPT_BODY).await?;
+    ack_response(s.sequencer.submit_receipt(bytes).await?)
+}
+
+fn check_admin(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let unauthorized = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "admin routes need the admin bearer credential",
+        )
+    };
+    let Some(token) = &s.admin_token else {
+        return Err(unauthorized());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(unauthorized)?;
+    if bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
+        Ok(())
+    } else {
+        Err(unauthorized())
+    }
+}
+
+async fn post_key(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    check_admin(&s, &headers)?;
+    let bytes = body_bytes(&headers, body, MAX_ADMIN_BODY).await?;
+    ack_response(s.sequencer.submit_key(bytes).await?)
+}
+
+async fn post_policy(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    check_admin(&s, &headers)?;
+    let bytes = body_bytes(&headers, body, MAX_ADMIN_BODY).await?;
+    ack_response(s.sequencer.submit_policy(bytes).await?)
+}
+
+async fn latest_size(store: &Arc<dyn Store>) -> Result<(u64, Option<String>), ApiError> {
+    let st = store.clone();
+    blocking(move || st.state().map(|s| (s.frontier.size(), s.checkpoint))).await
+}
+
+async fn get_checkpoint(State(s): State<AppState>) -> Result<Response, ApiError> {
+    match latest_size(&s.store).await?.1 {
+        Some(note) => Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response()),
+        None => Err(ApiError::not_found("the log is empty: no checkpoint yet")),
+    }
+}
+
+#[derive(Deserialize)]
+struct Range {
+    from: Option<u64>,
+    to: Option<u64>,
+}
+
+async fn get_checkpoints(State(s): State<AppState>, Query(q): Query<Range>) -> Result<Response, ApiError> {
+    let st = s.store.clone();
+    let (from, to) = (q.from.unwrap_or(0), q.to.unwrap_or(u64::MAX));
+    let list = blocking(move || {
+        st.checkpoint_sizes(from, to, MAX_CHECKPOINTS_PAGE)?
+            .into_iter()
+            .map(|size| Ok(json!({"size": size, "note": st.checkpoint(size)?})))
+            .collect::<Result<Vec<_>, StoreError>>()
+    })
+    .await?;
+    Ok(axum::Json(json!({ "checkpoints": list })).into_response())
+}
+
+fn cbor_response(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/cbor")], bytes).into_response()
+}
+
+async fn get_entry(State(s): State<AppState>, Path(index): Path<String>) -> Result<Response, ApiError> {
+    let index: u64 = index
+        .parse()
+        .map_err(|_| ApiError::bad_param("index must be a non-negative integer"))?;
+    let st = s.store.clone();
+    match blocking(move || st.entry(index)).await? {
+        Some(b) => Ok(cbor_response(b)),
+        None => Err(ApiError::not_found(format!("no entry {index}"))),
+    }
+}
+
+#[derive(Deserialize)]
+struct Entries {
+    start: u64,
+    end: u64,
+}
+
+async fn get_entries(State(s): State<AppState>, Query(q): Query<Entries>) -> Result<Response, ApiError> {
+    if q.end <= q.start || q.end - q.start > MAX_ENTRIES_PAGE {
+        return Err(ApiError::bad_param(format!(
+            "need start < end and at most {MAX_ENTRIES_PAGE} entries"
+        )));
+    }
+    let st = s.store.clone();
+    let items = blocking(move || {
+        let mut out = Vec::new();
+        for i in q.start..q.end {
+            match st.entry(i)? {
+                Some(b) => out.push(b),
+                None => break,
+            }
+        }
+        Ok(out)
+    })
+    .await?;
+    if items.is_empty() {
+        return Err(ApiError::not_found(format!("no entries from {}", q.start)));
+    }
+    let items: Vec<CBOR> = items.into_iter().map(CBOR::to_byte_string).collect();
+    Ok(cbor_response(cbor::encode(&CBOR::from(items))))
+}
+
+#[derive(Deserialize)]
+struct InclusionQuery {
+    index: Option<u64>,
+    leaf_hash: Option<String>,
+    size: Option<u64>,
+}
+
+async fn get_inclusion(State(s): State<AppState>, Query(q): Query<InclusionQuery>) -> Result<Response, ApiError> {
+    let (latest, _) = latest_size(&s.store).await?;
+    let size = q.size.unwrap_or(latest);
+    if size > latest {
+        return Err(ApiError::bad_param(format!("size {size} is beyond the log's {latest}")));
+    }
+    let st = s.store.clone();
+    let index = match (q.index, q.leaf_hash) {
+        (Some(i), None) => i,
+        (None, Some(h)) => {
+            let h = Hash::from_hex(&h).map_err(|e| ApiError::bad_param(format!("leaf_hash: {e}")))?;
+            blocking(move || st.index_of_leaf(&h))
+                .await?
+                .ok_or_else(|| ApiError::not_found("no entry with that leaf hash"))?
+        }
+        _ => return Err(ApiError::bad_param("give exactly one of index and leaf_hash")),
+    };
+    let st = s.store.clone();
+    let proof = blocking(
+        move || match inclusion_proof::<Blake3, _>(&StoreNodes(st.as_ref()), index, size) {
+            Ok(p) => Ok(Ok(p)),
+            Err(cairn_api::merkle::GenerateError::Request(e)) => Ok(Err(e)),
+            Err(cairn_api::merkle::GenerateError::Reader(e)) => Err(e),
+            Err(_) => Err(StoreError::Corrupt("proof generation failed".into())),
+        },
+    )
+    .await?
+    .map_err(|e| ApiError::bad_param(e.to_string()))?;
+    Ok(axum::Json(json!({
+        "index": index,
+        "size": size,
+        "proof": proof.iter().map(|h| B64.encode(h.0)).collect::<Vec<_>>(),
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct ConsistencyQuery {
+    from: u64,
+    to: Option<u64>,
+}
+
+async fn get_consistency(State(s): State<AppState>, Query(q): Query<ConsistencyQuery>) -> Result<Response, ApiError> {
+    let (latest, _) = latest_size(&s.store).await?;
+    let to = q.to.unwrap_or(latest);
+    if to > latest {
+        return Err(ApiError::bad_param(format!("to {to} is beyond the log's {latest}")));
+    }
+    let st = s.store.clone();
+    let from = q.from;
+    let proof = blocking(
+        move || match consistency_proof::<Blake3, _>(&StoreNodes(st.as_ref()), from, to) {
+            Ok(p) => Ok(Ok(p)),
+            Err(cairn_api::merkle::GenerateError::Request(e)) => Ok(Err(e)),
+            Err(cairn_api::merkle::GenerateError::Reader(e)) => Err(e),
+            Err(_) => Err(StoreError::Corrupt("proof generation failed".into())),
+        },
+    )
+    .await?
+    .map_err(|e| ApiError::bad_param(e.to_string()))?;
+    Ok(axum::Json(json!({
+        "from": from,
+        "to": to,
+        "proof": proof.iter().map(|h| B64.encode(h.0)).collect::<Vec<_>>(),
+    }))
+    .into_response())
+}
+
+async fn readyz(State(s): State<AppState>) -> Result<&'static str, ApiError> {
+    latest_size(&s.store).await.map(|_| "ready")
+}

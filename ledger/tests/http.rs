@@ -1,0 +1,280 @@
+//! Every route built so far, and its error paths, through `router(state)`.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use cairn_api::entry::{Entry, KeyAction, KeyRole, KeyStatement, POLICY_CONTENT_TYPE};
+use cairn_api::examples;
+use cairn_api::merkle::{Blake3, Hash, verify_consistency, verify_inclusion};
+use cairn_api::note::Checkpoint;
+use cairn_api::policy::{Bundle, EngineRef};
+use cairn_api::proof::TlogProof;
+use cairn_api::receipt::{Receipt, SignedReceipt};
+use cairn_api::timestamp::Timestamp;
+use cairn_ledger::http::{AppState, MAX_RECEIPT_BODY, router};
+use cairn_ledger::sequencer::{Sequencer, SequencerConfig};
+use cairn_ledger::store::{MemoryStore, Store};
+use http_body_util::BodyExt as _;
+use tower::ServiceExt as _;
+
+const TOKEN: &str = "s3cret-admin-token";
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+fn bundle() -> Bundle {
+    let mut files = std::collections::BTreeMap::new();
+    files.insert("rules.toml".to_owned(), b"[[rule]]\nid = \"a\"\neffect = \"ALLOW\"\nsubjects = [\"*\"]\nsurfaces = [\"*\"]\nactions = [\"*\"]\nresources = [\"*\"]\n".to_vec());
+    let engine = EngineRef {
+        name: "cairn-rules".into(),
+        version: "1".into(),
+    };
+    Bundle::new("all", 1, engine, Timestamp::from_millis(0).unwrap(), files).unwrap()
+}
+
+fn receipt(n: u64) -> Vec<u8> {
+    let mut p = examples::receipt_parts(n % 9);
+    p.idempotency_key = format!("idem-{n}");
+    p.decided_at = Timestamp::from_millis(now_ms()).unwrap();
+    p.receipt_id = examples::receipt_id(now_ms(), n);
+    p.policy.bundle_hash = bundle().hash();
+    SignedReceipt::sign(Receipt::new(p).unwrap(), &examples::gate_key())
+        .unwrap()
+        .1
+}
+
+async fn app() -> (axum::Router, Arc<dyn Store>) {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let (seq, _) = Sequencer::start(
+        store.clone(),
+        examples::log_key(),
+        vec![examples::authority_key().verifier()],
+        SequencerConfig::default(),
+    )
+    .await
+    .unwrap();
+    let state = AppState {
+        sequencer: seq,
+        store: store.clone(),
+        admin_token: Some(TOKEN.into()),
+    };
+    (router(state), store)
+}
+
+async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, String, Vec<u8>) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let ct = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+    (status, ct, body)
+}
+
+fn post(path: &str, body: Vec<u8>, token: Option<&str>) -> Request<Body> {
+    let mut r = Request::post(path).header(header::CONTENT_TYPE, "application/cose");
+    if let Some(t) = token {
+        r = r.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    r.body(Body::from(body)).unwrap()
+}
+
+fn get(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).unwrap()
+}
+
+fn json(b: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(b).unwrap()
+}
+
+fn problem(status: StatusCode, ct: &str, body: &[u8], slug: &str) {
+    assert_eq!(ct, "application/problem+json", "{}", String::from_utf8_lossy(body));
+    let p = json(body);
+    assert_eq!(p["status"], status.as_u16());
+    assert_eq!(p["type"], format!("https://cairn.dev/problems/{slug}"), "{p}");
+    assert!(p["detail"].as_str().unwrap().len() > 3);
+}
+
+async fn bootstrap(app: &axum::Router) {
+    let key = KeyStatement {
+        action: KeyAction::Register,
+        role: KeyRole::Gate,
+        key: examples::gate_key().verifier(),
+        issued_at: Timestamp::from_millis(now_ms()).unwrap(),
+        reason: None,
+    }
+    .sign(&examples::authority_key())
+    .unwrap();
+    let (s, _, _) = call(app, post("/v1/keys", key, Some(TOKEN))).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let b = cairn_api::cose::sign(bundle().as_bytes(), POLICY_CONTENT_TYPE, &examples::authority_key()).unwrap();
+    let (s, _, _) = call(app, post("/v1/policies", b, Some(TOKEN))).await;
+    assert_eq!(s, StatusCode::CREATED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_and_read_back_everything_an_auditor_needs() {
+    let (app, _) = app().await;
+    let (s, ct, b) = call(&app, get("/v1/checkpoint")).await;
+    problem(s, &ct, &b, "not-found");
+    bootstrap(&app).await;
+    let body = receipt(1);
+    let (s, _, b) = call(&app, post("/v1/receipts", body.clone(), None)).await;
+    assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&b));
+    let ack = json(&b);
+    assert_eq!(ack["index"], 2);
+    // The tlog-proof in the answer verifies from the body alone.
+    let proof = TlogProof::parse(ack["tlog_proof"].as_str().unwrap().as_bytes()).unwrap();
+    proof.verify_body(&body, &examples::log_key().verifier(), &[]).unwrap();
+    // Resubmission: 200 with the original.
+    let (s, _, b) = call(&app, post("/v1/receipts", body.clone(), None)).await;
+    assert_eq!((s, json(&b)["index"].clone()), (StatusCode::OK, serde_json::json!(2)));
+    for n in 2..6 {
+        let (s, _, _) = call(&app, post("/v1/receipts", receipt(n), None)).await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    // The checkpoint.
+    let (s, ct, b) = call(&app, get("/v1/checkpoint")).await;
+    assert_eq!((s, ct.as_str()), (StatusCode::OK, "text/plain; charset=utf-8"));
+    let (cp, _, _) = Checkpoint::verify(&b, &examples::log_key().verifier(), &[]).unwrap();
+    assert_eq!(cp.size, 7);
+    let (_, _, b) = call(&app, get("/v1/checkpoints?from=0&to=3")).await;
+    let list = json(&b);
+    assert_eq!(list["checkpoints"].as_array().unwrap().len(), 3);
+    let old = Checkpoint::verify(
+        list["checkpoints"][2]["note"].as_str().unwrap().as_bytes(),
+        &examples::log_key().verifier(),
+        &[],
+    )
+    .unwrap()
+    .0;
+    // Entries, one and a page.
+    let (s, ct, b) = call(&app, get("/v1/entries/2")).await;
+    assert_eq!((s, ct.as_str()), (StatusCode::OK, "application/cbor"));
+    let entry = Entry::from_cbor(&b).unwrap();
+    assert_eq!(entry.body(), body.as_slice());
+    let (_, _, b) = call(&app, get("/v1/entries?start=0&end=100")).await;
+    let page = cairn_api::cbor::decode(&b).unwrap();
+    assert_eq!(cairn_api::cbor::array(&page, "page").unwrap().len(), 7);
+    // Inclusion, by index and by leaf hash.
+    for q in [
+        "index=2&size=7".to_string(),
+        format!("leaf_hash={}", entry.leaf_hash().to_hex()),
+    ] {
+        let (s, _, b) = call(&app, get(&format!("/v1/proofs/inclusion?{q}"))).await;
+        assert_eq!(s, StatusCode::OK);
+        let p = json(&b);
+        let hashes: Vec<Hash> = p["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
+            .collect();
+        verify_inclusion::<Blake3>(&entry.leaf_hash(), 2, 7, &hashes, &cp.root.0).unwrap();
+    }
+    // Consistency between the stored checkpoint at 3 and the latest.
+    let (s, _, b) = call(&app, get("/v1/proofs/consistency?from=3&to=7")).await;
+    assert_eq!(s, StatusCode::OK);
+    let hashes: Vec<Hash> = json(&b)["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| Hash(B64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap()))
+        .collect();
+    verify_consistency::<Blake3>(3, 7, &hashes, &old.root.0, &cp.root.0).unwrap();
+    let (s, _, b) = call(&app, get("/healthz")).await;
+    assert_eq!((s, b.as_slice()), (StatusCode::OK, &b"ok"[..]));
+    let (s, _, _) = call(&app, get("/readyz")).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_problem_details_and_change_nothing() {
+    let (app, store) = app().await;
+    // Unknown gate key before registration.
+    let (s, ct, b) = call(&app, post("/v1/receipts", receipt(1), None)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    problem(s, &ct, &b, "unknown-key");
+    // Admin routes need the credential.
+    let (s, ct, b) = call(&app, post("/v1/keys", vec![1], None)).await;
+    problem(s, &ct, &b, "unauthorized");
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _, _) = call(&app, post("/v1/keys", vec![1], Some("wrong"))).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, ct, b) = call(&app, post("/v1/keys", vec![0xa0], Some(TOKEN))).await;
+    problem(s, &ct, &b, "bad-entry");
+    // A key statement signed by the gate, not an authority.
+    let forged = KeyStatement {
+        action: KeyAction::Register,
+        role: KeyRole::Gate,
+        key: examples::gate_key().verifier(),
+        issued_at: Timestamp::from_millis(now_ms()).unwrap(),
+        reason: None,
+    }
+    .sign(&examples::gate_key())
+    .unwrap();
+    let (s, ct, b) = call(&app, post("/v1/keys", forged, Some(TOKEN))).await;
+    problem(s, &ct, &b, "not-authority");
+    // Register the key only: the receipt's bundle is not archived.
+    let key = KeyStatement {
+        action: KeyAction::Register,
+        role: KeyRole::Gate,
+        key: examples::gate_key().verifier(),
+        issued_at: Timestamp::from_millis(now_ms()).unwrap(),
+        reason: None,
+    }
+    .sign(&examples::authority_key())
+    .unwrap();
+    assert_eq!(
+        call(&app, post("/v1/keys", key, Some(TOKEN))).await.0,
+        StatusCode::CREATED
+    );
+    let (s, ct, b) = call(&app, post("/v1/receipts", receipt(1), None)).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    problem(s, &ct, &b, "policy-not-archived");
+    assert!(json(&b)["detail"].as_str().unwrap().contains(&bundle().hash().to_hex()));
+    // Wrong media type, oversized body, garbage.
+    let req = Request::post("/v1/receipts")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{}"))
+        .unwrap();
+    let (s, ct, b) = call(&app, req).await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    problem(s, &ct, &b, "unsupported-media-type");
+    let (s, ct, b) = call(&app, post("/v1/receipts", vec![0; MAX_RECEIPT_BODY + 1], None)).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    problem(s, &ct, &b, "body-too-large");
+    let (s, ct, b) = call(&app, post("/v1/receipts", vec![0xa0], None)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    problem(s, &ct, &b, "bad-cose");
+    // A flipped signature bit.
+    let mut tampered = receipt(2);
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    let (s, ct, b) = call(&app, post("/v1/receipts", tampered, None)).await;
+    problem(s, &ct, &b, "bad-signature");
+    // Bad read parameters.
+    let (s, ct, b) = call(&app, get("/v1/entries/x")).await;
+    problem(s, &ct, &b, "bad-parameter");
+    let (s, ct, b) = call(&app, get("/v1/entries/99")).await;
+    problem(s, &ct, &b, "not-found");
+    let (s, _, _) = call(&app, get("/v1/entries?start=5&end=2")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, ct, b) = call(&app, get("/v1/proofs/inclusion?index=0&size=99")).await;
+    problem(s, &ct, &b, "bad-parameter");
+    let (s, ct, b) = call(&app, get("/v1/proofs/inclusion?index=5")).await;
+    problem(s, &ct, &b, "bad-parameter");
+    let (s, ct, b) = call(&app, get("/v1/proofs/consistency?from=0")).await;
+    problem(s, &ct, &b, "bad-parameter");
+    let (s, ct, b) = call(&app, get("/nope")).await;
+    problem(s, &ct, &b, "not-found");
+    // Only the one key registration was written.
+    assert_eq!(store.state().unwrap().frontier.size(), 1);
+}
