@@ -1,15 +1,267 @@
 //! `cairn-ledger`: the durable Merkle ledger service.
 //!
-//! The service (storage, sequencer, HTTP API) is built by the ledger issue;
-//! this binary exists so the workspace builds and says so plainly.
+//! - `serve --data-dir DIR [--listen ADDR] [--origin NAME] --authority VKEY...`
+//!   `[--admin-token-file FILE]` (or `CAIRN_ADMIN_TOKEN`): the ledger. On
+//!   first start it creates the log signing key `DIR/log.key` (0600) and
+//!   prints its verifier key; it refuses key files readable by others.
+//! - `keygen --name NAME [--cosignature] --out FILE`: a signing key (0600)
+//!   and its verifier key on stdout.
+//!
+//! Exit codes: 0 clean shutdown; 1 runtime failure; 4 usage.
 
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use cairn_api::keys::{KeyType, SignerKey, VerifierKey};
+use cairn_ledger::http::{AppState, router};
+use cairn_ledger::sequencer::{Sequencer, SequencerConfig};
+use cairn_ledger::store::{RedbStore, Store};
+use clap::{Parser, Subcommand};
+
+/// Largest key or token file read, in bytes.
+const MAX_SECRET_FILE: u64 = 4096;
+
+#[derive(Parser, Debug)]
+#[command(name = "cairn-ledger", version, about = "cairn's durable Merkle ledger")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the ledger.
+    Serve {
+        /// Where the database and the log key live.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8417")]
+        listen: SocketAddr,
+        /// The log's origin (its key name) when the log key is first created.
+        #[arg(long, default_value = "cairn.local/log")]
+        origin: String,
+        /// Authority verifier keys (vkey string or @FILE), repeatable.
+        #[arg(long = "authority", required = true)]
+        authorities: Vec<String>,
+        /// File holding the admin bearer credential (else CAIRN_ADMIN_TOKEN).
+        #[arg(long)]
+        admin_token_file: Option<PathBuf>,
+        /// Most entries in one group commit.
+        #[arg(long, default_value_t = 512)]
+        max_batch: usize,
+        /// Longest a batch waits, in microseconds.
+        #[arg(long, default_value_t = 500)]
+        max_wait_us: u64,
+        /// Submission queue capacity.
+        #[arg(long, default_value_t = 8192)]
+        queue: usize,
+    },
+    /// Create a signing key.
+    Keygen {
+        /// The key name.
+        #[arg(long)]
+        name: String,
+        /// A witness cosignature key (type 0x04) instead of Ed25519 (0x01).
+        #[arg(long)]
+        cosignature: bool,
+        /// Where to write the private key (created 0600; never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug)]
+struct Fail(String);
+
+impl<E: std::fmt::Display> From<E> for Fail {
+    fn from(e: E) -> Self {
+        Fail(e.to_string())
+    }
+}
+
+fn read_secret(path: &Path) -> Result<String, Fail> {
+    use std::io::Read as _;
+    let f = std::fs::File::open(path).map_err(|e| Fail(format!("{}: {e}", path.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = f
+            .metadata()
+            .map_err(|e| Fail(format!("{}: {e}", path.display())))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(Fail(format!(
+                "{} is readable by others (mode {:o}); run chmod 600 on it",
+                path.display(),
+                mode & 0o777
+            )));
+        }
+    }
+    let mut s = String::new();
+    f.take(MAX_SECRET_FILE)
+        .read_to_string(&mut s)
+        .map_err(|e| Fail(format!("{}: {e}", path.display())))?;
+    Ok(s.trim().to_owned())
+}
+
+fn write_secret(path: &Path, text: &str) -> Result<(), Fail> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        o.mode(0o600);
+    }
+    let mut f = o.open(path).map_err(|e| Fail(format!("{}: {e}", path.display())))?;
+    f.write_all(format!("{text}\n").as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+fn new_key(name: &str, key_type: KeyType) -> Result<SignerKey, Fail> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| Fail(format!("no randomness: {e}")))?;
+    Ok(SignerKey::from_seed(name, key_type, &seed)?)
+}
+
+fn load_vkey(arg: &str) -> Result<VerifierKey, Fail> {
+    let text = match arg.strip_prefix('@') {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| Fail(format!("{p}: {e}")))?,
+        None => arg.to_owned(),
+    };
+    VerifierKey::parse(text.trim()).map_err(|e| Fail(format!("authority key {}: {e}", text.trim())))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve(
+    data_dir: PathBuf,
+    listen: SocketAddr,
+    origin: String,
+    authorities: Vec<String>,
+    admin_token_file: Option<PathBuf>,
+    config: SequencerConfig,
+) -> Result<(), Fail> {
+    std::fs::create_dir_all(&data_dir).map_err(|e| Fail(format!("{}: {e}", data_dir.display())))?;
+    let key_path = data_dir.join("log.key");
+    let log_key = if key_path.exists() {
+        SignerKey::parse(&read_secret(&key_path)?).map_err(|e| Fail(format!("{}: {e}", key_path.display())))?
+    } else {
+        let k = new_key(&origin, KeyType::Ed25519)?;
+        write_secret(&key_path, &k.to_private_string())?;
+        eprintln!("created log key {}", key_path.display());
+        k
+    };
+    let authorities = authorities
+        .iter()
+        .map(|a| load_vkey(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let admin_token: Option<Arc<str>> = match admin_token_file {
+        Some(p) => Some(read_secret(&p)?.into()),
+        None => std::env::var("CAIRN_ADMIN_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .map(Into::into),
+    };
+    if admin_token.is_none() {
+        eprintln!("no admin credential: admin routes answer 401");
+    }
+    let store: Arc<dyn Store> = Arc::new(RedbStore::open(&data_dir.join("ledger.redb"))?);
+    let (sequencer, task) = Sequencer::start(store.clone(), log_key.clone(), authorities, config).await?;
+    let app = router(AppState {
+        sequencer,
+        store,
+        admin_token,
+    });
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Fail(format!("{listen}: {e}")))?;
+    let addr = listener.local_addr()?;
+    println!("log key: {}", log_key.verifier());
+    println!("listening on http://{addr}");
+    let _ = std::io::stdout().flush();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    // The router (and its sequencer handle) is gone: the sequencer finishes
+    // the batch in flight and stops.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), task).await;
+    eprintln!("shut down");
+    Ok(())
+}
 
 fn main() -> ExitCode {
-    eprintln!(
-        "cairn-ledger {}: the ledger service is not built yet (see the cairn-ledger issue). \
-         The formats and proofs it will serve are in cairn-api; try `cargo run -p cairn-gate -- demo`.",
-        env!("CARGO_PKG_VERSION")
-    );
-    ExitCode::from(4)
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 4 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Keygen { name, cosignature, out } => (|| {
+            let k = new_key(
+                &name,
+                if cosignature {
+                    KeyType::Cosignature
+                } else {
+                    KeyType::Ed25519
+                },
+            )?;
+            write_secret(&out, &k.to_private_string())?;
+            println!("{}", k.verifier());
+            Ok(())
+        })(),
+        Command::Serve {
+            data_dir,
+            listen,
+            origin,
+            authorities,
+            admin_token_file,
+            max_batch,
+            max_wait_us,
+            queue,
+        } => {
+            let config = SequencerConfig {
+                max_batch,
+                max_wait: std::time::Duration::from_micros(max_wait_us),
+                queue,
+                ..SequencerConfig::default()
+            };
+            match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(serve(data_dir, listen, origin, authorities, admin_token_file, config)),
+                Err(e) => Err(Fail(format!("runtime: {e}"))),
+            }
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Fail(msg)) => {
+            eprintln!("cairn-ledger: {msg}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -1,0 +1,210 @@
+//! `cairn-ledger serve` over real TCP: submit, prove, SIGKILL, restart,
+//! and find everything acknowledged still there.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cairn_api::entry::{KeyAction, KeyRole, KeyStatement, POLICY_CONTENT_TYPE};
+use cairn_api::examples;
+use cairn_api::keys::VerifierKey;
+use cairn_api::note::Checkpoint;
+use cairn_api::policy::{Bundle, EngineRef};
+use cairn_api::proof::TlogProof;
+use cairn_api::receipt::{Receipt, SignedReceipt};
+use cairn_api::timestamp::Timestamp;
+
+const TOKEN: &str = "e2e-admin-token";
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+    log_key: VerifierKey,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(dir: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--origin",
+            "e2e.example/log",
+            "--data-dir",
+        ])
+        .arg(dir)
+        .arg("--authority")
+        .arg(examples::authority_key().verifier().to_string())
+        .env("CAIRN_ADMIN_TOKEN", TOKEN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let key = lines.next().unwrap().unwrap();
+    let listen = lines.next().unwrap().unwrap();
+    Server {
+        child,
+        addr: listen.trim_start_matches("listening on http://").to_owned(),
+        log_key: VerifierKey::parse(key.trim_start_matches("log key: ")).unwrap(),
+    }
+}
+
+fn http(addr: &str, method: &str, path: &str, body: &[u8], admin: bool) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let auth = if admin {
+        format!("Authorization: Bearer {TOKEN}\r\n")
+    } else {
+        String::new()
+    };
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/cose\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let status: u16 = String::from_utf8_lossy(&resp[9..12]).parse().unwrap();
+    (status, resp[split + 4..].to_vec())
+}
+
+fn bundle() -> Bundle {
+    let mut files = std::collections::BTreeMap::new();
+    files.insert("rules.toml".to_owned(), b"".to_vec());
+    let engine = EngineRef {
+        name: "cairn-rules".into(),
+        version: "1".into(),
+    };
+    Bundle::new("empty", 1, engine, Timestamp::from_millis(0).unwrap(), files).unwrap()
+}
+
+fn receipt(n: u64) -> Vec<u8> {
+    let mut p = examples::receipt_parts(n % 9);
+    p.idempotency_key = format!("e2e-{n}");
+    p.decided_at = Timestamp::from_millis(now_ms()).unwrap();
+    p.receipt_id = examples::receipt_id(now_ms(), n);
+    p.policy.bundle_hash = bundle().hash();
+    SignedReceipt::sign(Receipt::new(p).unwrap(), &examples::gate_key())
+        .unwrap()
+        .1
+}
+
+struct TempDir(PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn serve_acknowledges_durably_across_sigkill() {
+    let dir = TempDir(std::env::temp_dir().join(format!("cairn-e2e-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    let server = start(&dir.0);
+    assert_eq!(server.log_key.name(), "e2e.example/log");
+    let key = KeyStatement {
+        action: KeyAction::Register,
+        role: KeyRole::Gate,
+        key: examples::gate_key().verifier(),
+        issued_at: Timestamp::from_millis(now_ms()).unwrap(),
+        reason: None,
+    }
+    .sign(&examples::authority_key())
+    .unwrap();
+    assert_eq!(http(&server.addr, "POST", "/v1/keys", &key, true).0, 201);
+    let b = cairn_api::cose::sign(bundle().as_bytes(), POLICY_CONTENT_TYPE, &examples::authority_key()).unwrap();
+    assert_eq!(http(&server.addr, "POST", "/v1/policies", &b, true).0, 201);
+    let mut acked = Vec::new();
+    for n in 0..5 {
+        let body = receipt(n);
+        let (status, resp) = http(&server.addr, "POST", "/v1/receipts", &body, false);
+        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&resp));
+        let ack: serde_json::Value = serde_json::from_slice(&resp).unwrap();
+        let proof = TlogProof::parse(ack["tlog_proof"].as_str().unwrap().as_bytes()).unwrap();
+        proof.verify_body(&body, &server.log_key, &[]).unwrap();
+        acked.push((ack["index"].as_u64().unwrap(), body));
+    }
+    // The log key file is private.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.0.join("log.key")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // SIGKILL: no graceful anything.
+    let log_key = server.log_key.clone();
+    drop(server);
+    let server = start(&dir.0);
+    assert_eq!(server.log_key, log_key, "the same log key after restart");
+    let (status, note) = http(&server.addr, "GET", "/v1/checkpoint", b"", false);
+    assert_eq!(status, 200);
+    let (cp, _, _) = Checkpoint::verify(&note, &log_key, &[]).unwrap();
+    assert_eq!(cp.size, 7);
+    for (index, body) in &acked {
+        let (status, resp) = http(&server.addr, "POST", "/v1/receipts", body, false);
+        assert_eq!(status, 200, "resubmission after restart");
+        let ack: serde_json::Value = serde_json::from_slice(&resp).unwrap();
+        assert_eq!(ack["index"].as_u64().unwrap(), *index);
+    }
+    drop(server);
+    // A key file others can read is refused with a clear message.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir.0.join("log.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&dir.0)
+            .arg("--authority")
+            .arg(examples::authority_key().verifier().to_string())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("chmod 600"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn keygen_writes_a_private_key_once() {
+    let dir = TempDir(std::env::temp_dir().join(format!("cairn-keygen-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let out_file = dir.0.join("gate.key");
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
+            .args(["keygen", "--name", "gate.example/new", "--out"])
+            .arg(&out_file)
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert_eq!(out.status.code(), Some(0));
+    let v = VerifierKey::parse(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    let s = cairn_api::keys::SignerKey::parse(std::fs::read_to_string(&out_file).unwrap().trim()).unwrap();
+    assert_eq!(s.verifier(), v);
+    assert_eq!(run().status.code(), Some(1), "never overwritten");
+    let usage = Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
+        .arg("nope")
+        .output()
+        .unwrap();
+    assert_eq!(usage.status.code(), Some(4));
+}
