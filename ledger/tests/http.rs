@@ -278,3 +278,98 @@ async fn errors_are_problem_details_and_change_nothing() {
     // Only the one key registration was written.
     assert_eq!(store.state().unwrap().frontier.size(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incident_queries_filter_and_paginate_and_admin_reads_work() {
+    let (app, _) = app().await;
+    bootstrap(&app).await;
+    // Receipts 0..12: n % 4 picks surface (eks, github, postgres, s3) and
+    // n % 3 the decision (PERMIT, DENY, SILENCE); indices n + 2.
+    for n in 0..12 {
+        assert_eq!(
+            call(&app, post("/v1/receipts", receipt(n), None)).await.0,
+            StatusCode::CREATED
+        );
+    }
+    let q = |path: String| {
+        let app = app.clone();
+        async move {
+            let (s, _, b) = call(&app, get(&path)).await;
+            assert_eq!(s, StatusCode::OK, "{path}: {}", String::from_utf8_lossy(&b));
+            json(&b)
+        }
+    };
+    let idx = |v: &serde_json::Value| -> Vec<u64> {
+        v["receipts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["index"].as_u64().unwrap())
+            .collect()
+    };
+    // receipt n uses example n % 9: surface index (n % 9) % 4.
+    let eks = q("/v1/receipts?surface=eks".into()).await;
+    let want: Vec<u64> = (0..12u64).filter(|n| (n % 9) % 4 == 0).map(|n| n + 2).collect();
+    assert_eq!(idx(&eks), want);
+    assert!(eks["next_cursor"].is_null());
+    // Two filters at once.
+    let both = q("/v1/receipts?surface=eks&decision=PERMIT".into()).await;
+    let want: Vec<u64> = (0..12u64)
+        .filter(|n| (n % 9) % 4 == 0 && (n % 9) % 3 == 0)
+        .map(|n| n + 2)
+        .collect();
+    assert_eq!(idx(&both), want);
+    assert_eq!(both["receipts"][0]["receipt"]["decision"], "PERMIT");
+    // Pagination over everything.
+    let p1 = q("/v1/receipts?limit=5".into()).await;
+    assert_eq!(idx(&p1), vec![2, 3, 4, 5, 6]);
+    let cursor = p1["next_cursor"].as_str().unwrap().to_owned();
+    let p2 = q(format!("/v1/receipts?limit=5&cursor={cursor}")).await;
+    assert_eq!(idx(&p2), vec![7, 8, 9, 10, 11]);
+    let p3 = q(format!(
+        "/v1/receipts?limit=5&cursor={}",
+        p2["next_cursor"].as_str().unwrap()
+    ))
+    .await;
+    assert_eq!(idx(&p3), vec![12, 13]);
+    assert!(p3["next_cursor"].is_null());
+    // A time window that excludes everything.
+    let none = q("/v1/receipts?until=2000-01-01T00:00:00Z".into()).await;
+    assert!(idx(&none).is_empty());
+    // Bad parameters.
+    for bad in [
+        "/v1/receipts?limit=0",
+        "/v1/receipts?limit=100000",
+        "/v1/receipts?decision=ALLOW",
+        "/v1/receipts?since=yesterday",
+        "/v1/receipts?cursor=abc",
+        "/v1/receipts?since=2030-01-01T00:00:00Z&until=2020-01-01T00:00:00Z",
+    ] {
+        let (s, _, _) = call(&app, get(bad)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let (s, _, _) = call(&app, get("/v1/receipts?colour=red")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "unknown filter");
+    // Admin reads.
+    let (s, _, _) = call(&app, get("/v1/keys")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let req = Request::get("/v1/keys")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    let (s, _, b) = call(&app, req).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        json(&b)["key_events"][0]["key_ref"],
+        examples::gate_key().verifier().key_ref()
+    );
+    let path = format!("/v1/policies/{}", bundle().hash().to_hex());
+    let req = Request::get(&path)
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    let (s, ct, b) = call(&app, req).await;
+    assert_eq!((s, ct.as_str()), (StatusCode::OK, "application/cose"));
+    let msg = cairn_api::cose::Sign1::parse(&b, POLICY_CONTENT_TYPE).unwrap();
+    assert_eq!(Bundle::from_bytes(msg.payload()).unwrap().hash(), bundle().hash());
+}

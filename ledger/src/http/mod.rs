@@ -8,6 +8,7 @@
 //! problem details ([`error::ApiError`]).
 
 pub mod error;
+pub mod query;
 
 use std::sync::Arc;
 
@@ -59,9 +60,10 @@ impl std::fmt::Debug for AppState {
 /// The service.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/v1/receipts", post(post_receipt))
-        .route("/v1/keys", post(post_key))
+        .route("/v1/receipts", post(post_receipt).get(query::get_receipts))
+        .route("/v1/keys", post(post_key).get(get_keys))
         .route("/v1/policies", post(post_policy))
+        .route("/v1/policies/{hash}", get(get_policy))
         .route("/v1/checkpoint", get(get_checkpoint))
         .route("/v1/checkpoints", get(get_checkpoints))
         .route("/v1/entries/{index}", get(get_entry))
@@ -74,7 +76,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -167,6 +169,37 @@ async fn post_policy(State(s): State<AppState>, headers: HeaderMap, body: Body) 
     check_admin(&s, &headers)?;
     let bytes = body_bytes(&headers, body, MAX_ADMIN_BODY).await?;
     ack_response(s.sequencer.submit_policy(bytes).await?)
+}
+
+async fn get_keys(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    check_admin(&s, &headers)?;
+    let st = s.store.clone();
+    let events = blocking(move || st.key_events()).await?;
+    let list: Vec<_> = events
+        .into_iter()
+        .map(|(index, e)| json!({"index": index, "key": e.vkey, "key_ref": e.key_ref, "role": e.role, "registered": e.registered}))
+        .collect();
+    Ok(axum::Json(json!({ "key_events": list })).into_response())
+}
+
+/// The archived bundle (the COSE_Sign1 body of its policy entry).
+async fn get_policy(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(hash): Path<String>,
+) -> Result<Response, ApiError> {
+    check_admin(&s, &headers)?;
+    let h = Hash::from_hex(&hash).map_err(|e| ApiError::bad_param(format!("hash: {e}")))?;
+    let st = s.store.clone();
+    let bytes = blocking(move || match st.bundle_index(&h)? {
+        Some(i) => st.entry(i),
+        None => Ok(None),
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("no archived bundle {hash}")))?;
+    let entry = cairn_api::entry::Entry::from_cbor(&bytes)
+        .map_err(|e| ApiError::from(StoreError::Corrupt(format!("policy entry: {e}"))))?;
+    Ok(([(header::CONTENT_TYPE, "application/cose")], entry.body().to_vec()).into_response())
 }
 
 async fn latest_size(store: &Arc<dyn Store>) -> Result<(u64, Option<String>), ApiError> {

@@ -1,0 +1,163 @@
+//! `GET /v1/receipts`: incident review. Filters: subject, surface, action,
+//! target, decision, gate, since, until (RFC 3339), break_glass; `limit`
+//! (at most [`MAX_QUERY_LIMIT`]) and an opaque `cursor` from the previous
+//! page. One index drives the scan (the first field filter given, else the
+//! time range, else break-glass, else the whole log in index order); every
+//! candidate is then checked against all filters.
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use cairn_api::entry::{Entry, EntryKind};
+use cairn_api::timestamp::Timestamp;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ApiError, AppState, blocking};
+use crate::store::{Field, Store, StoreError};
+
+/// Most hits one page returns.
+pub const MAX_QUERY_LIMIT: usize = 1000;
+/// Default page size.
+pub const DEFAULT_QUERY_LIMIT: usize = 100;
+/// Most candidates one page examines before returning what it has.
+pub const MAX_SCANNED_PER_PAGE: usize = 20_000;
+
+/// The query string.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptQuery {
+    subject: Option<String>,
+    surface: Option<String>,
+    action: Option<String>,
+    target: Option<String>,
+    decision: Option<String>,
+    gate: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    break_glass: Option<bool>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+struct Filters {
+    fields: Vec<(Field, String)>,
+    since: u64,
+    until: u64,
+    break_glass: Option<bool>,
+}
+
+fn time(name: &str, v: &Option<String>, default: u64) -> Result<u64, ApiError> {
+    match v {
+        None => Ok(default),
+        Some(s) => Timestamp::parse_rfc3339(s)
+            .map(Timestamp::millis)
+            .map_err(|e| ApiError::bad_param(format!("{name}: {e}"))),
+    }
+}
+
+fn matches(f: &Filters, entry: &Entry) -> Option<serde_json::Value> {
+    if entry.kind() != EntryKind::Receipt {
+        return None;
+    }
+    let signed = entry.receipt().ok()?;
+    let r = signed.unverified();
+    let p = r.parts();
+    let value = |field: Field| match field {
+        Field::Subject => p.request.subject.id.as_str(),
+        Field::Surface => p.request.resource.kind.as_str(),
+        Field::Action => p.request.action.name.as_str(),
+        Field::Target => p.request.resource.id.as_str(),
+        Field::Decision => p.decision.as_str(),
+        _ => p.gate.as_str(),
+    };
+    let ok = f.fields.iter().all(|(field, want)| value(*field) == want)
+        && (f.since..f.until).contains(&p.decided_at.millis())
+        && f.break_glass.is_none_or(|b| b == p.break_glass.is_some());
+    ok.then(|| r.to_json())
+}
+
+/// The handler.
+pub async fn get_receipts(State(s): State<AppState>, Query(q): Query<ReceiptQuery>) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(DEFAULT_QUERY_LIMIT);
+    if limit == 0 || limit > MAX_QUERY_LIMIT {
+        return Err(ApiError::bad_param(format!("limit must be 1 to {MAX_QUERY_LIMIT}")));
+    }
+    let after: Option<u64> = match &q.cursor {
+        None => None,
+        Some(c) => Some(
+            c.parse()
+                .map_err(|_| ApiError::bad_param("cursor is not one this ledger gave"))?,
+        ),
+    };
+    if let Some(d) = &q.decision
+        && !["PERMIT", "DENY", "SILENCE"].contains(&d.as_str())
+    {
+        return Err(ApiError::bad_param("decision must be PERMIT, DENY or SILENCE"));
+    }
+    let mut fields = Vec::new();
+    for (f, v) in [
+        (Field::Subject, &q.subject),
+        (Field::Surface, &q.surface),
+        (Field::Action, &q.action),
+        (Field::Target, &q.target),
+        (Field::Decision, &q.decision),
+        (Field::Gate, &q.gate),
+    ] {
+        if let Some(v) = v {
+            fields.push((f, v.clone()));
+        }
+    }
+    let filters = Filters {
+        fields,
+        since: time("since", &q.since, 0)?,
+        until: time("until", &q.until, u64::MAX)?,
+        break_glass: q.break_glass,
+    };
+    if filters.since >= filters.until {
+        return Err(ApiError::bad_param("since must be before until"));
+    }
+    let store = s.store.clone();
+    let (hits, next) = blocking(move || page(store.as_ref(), &filters, after, limit)).await?;
+    Ok(axum::Json(json!({ "receipts": hits, "next_cursor": next.map(|c| c.to_string()) })).into_response())
+}
+
+/// Candidates in ascending index order after `after`, from the driving index.
+fn candidates(store: &dyn Store, f: &Filters, after: Option<u64>, n: usize) -> Result<Vec<u64>, StoreError> {
+    if let Some((field, v)) = f.fields.first() {
+        return store.scan(*field, v, after, n);
+    }
+    if f.break_glass == Some(true) {
+        return store.scan_break_glass(after, n);
+    }
+    let start = after.map_or(0, |a| a + 1);
+    let size = store.state()?.frontier.size();
+    Ok((start..size).take(n).collect())
+}
+
+type Page = (Vec<serde_json::Value>, Option<u64>);
+
+fn page(store: &dyn Store, f: &Filters, mut after: Option<u64>, limit: usize) -> Result<Page, StoreError> {
+    let mut hits = Vec::new();
+    let mut scanned = 0;
+    loop {
+        let batch = candidates(store, f, after, 256)?;
+        if batch.is_empty() {
+            return Ok((hits, None));
+        }
+        for index in batch {
+            after = Some(index);
+            scanned += 1;
+            let Some(bytes) = store.entry(index)? else { continue };
+            let Ok(entry) = Entry::from_cbor(&bytes) else { continue };
+            if let Some(receipt) = matches(f, &entry) {
+                hits.push(json!({ "index": index, "receipt": receipt }));
+                if hits.len() == limit {
+                    return Ok((hits, after));
+                }
+            }
+            if scanned >= MAX_SCANNED_PER_PAGE {
+                return Ok((hits, after));
+            }
+        }
+    }
+}
