@@ -4,6 +4,8 @@
 //!   `[--admin-token-file FILE]` (or `CAIRN_ADMIN_TOKEN`): the ledger. On
 //!   first start it creates the log signing key `DIR/log.key` (0600) and
 //!   prints its verifier key; it refuses key files readable by others.
+//! - `fsck --data-dir DIR`: offline check of the storage (exit 1 and the
+//!   first inconsistency when it finds one).
 //! - `keygen --name NAME [--cosignature] --out FILE`: a signing key (0600)
 //!   and its verifier key on stdout.
 //!
@@ -59,6 +61,13 @@ enum Command {
         /// Submission queue capacity.
         #[arg(long, default_value_t = 8192)]
         queue: usize,
+    },
+    /// Check a ledger's storage offline: recompute the tree from the entries
+    /// and check every node, the leaf index and every checkpoint.
+    Fsck {
+        /// The ledger's data directory (its log.key gives the log key).
+        #[arg(long)]
+        data_dir: PathBuf,
     },
     /// Create a signing key.
     Keygen {
@@ -222,6 +231,16 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Fsck { data_dir } => (|| {
+            let key = SignerKey::parse(&read_secret(&data_dir.join("log.key"))?)?;
+            let store = RedbStore::open(&data_dir.join("ledger.redb"))?;
+            let rep = cairn_ledger::fsck::fsck(&store, &key.verifier())?;
+            println!(
+                "fsck: ok: {} entries, {} tree nodes, {} checkpoints consistent",
+                rep.entries, rep.nodes, rep.checkpoints
+            );
+            Ok(())
+        })(),
         Command::Keygen { name, cosignature, out } => (|| {
             let k = new_key(
                 &name,

@@ -21,14 +21,13 @@ use cairn_api::cose::CoseError;
 use cairn_api::entry::{Entry, EntryError, EntryKind, KeyStatement};
 use cairn_api::keys::{SignerKey, VerifierKey};
 use cairn_api::merkle::{Blake3, Hash, inclusion_proof};
-use cairn_api::note::Checkpoint;
 use cairn_api::policy::{Bundle, BundleError, Policy, PolicyError};
 use cairn_api::proof::{TlogProof, entry_header};
 use cairn_api::receipt::{ReceiptError, SignedReceipt};
 use cairn_api::timestamp::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{CommitBatch, EntryRecord, LogState, RecordError, Store, StoreError, StoreNodes, integrate};
+use crate::store::{CommitBatch, EntryRecord, LogState, RecordError, Store, StoreError, StoreNodes};
 
 /// Tuning of the sequencer.
 #[derive(Debug, Clone)]
@@ -493,25 +492,16 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
     let mut acks: Vec<Ack> = Vec::new();
     if !accepted.is_empty() {
         let records: Vec<EntryRecord> = accepted.iter().map(|&i| jobs[i].record.clone()).collect();
-        let leaves: Vec<Hash> = records.iter().map(|r| r.leaf_hash).collect();
-        let (frontier, nodes) = integrate(&state.frontier, &leaves);
-        let checkpoint = match Checkpoint::new(log_key.name(), frontier.size(), frontier.root()).sign(log_key) {
-            Ok(n) => n.to_text(),
+        let (batch, frontier) = match CommitBatch::build(&state, records, log_key) {
+            Ok(b) => b,
             Err(e) => {
-                let err = SubmitError::Checkpoint(e.to_string());
                 for job in jobs {
-                    let _ = job.reply.send(Err(SubmitError::Checkpoint(err.to_string())));
+                    let _ = job.reply.send(Err(SubmitError::Checkpoint(e.to_string())));
                 }
                 return state;
             }
         };
-        let batch = CommitBatch {
-            first_index: state.frontier.size(),
-            entries: records,
-            nodes,
-            size: frontier.size(),
-            checkpoint: checkpoint.clone(),
-        };
+        let checkpoint = batch.checkpoint.clone();
         let store = shared.store.clone();
         let first = batch.first_index;
         let size = batch.size;

@@ -162,6 +162,18 @@ fn serve_acknowledges_durably_across_sigkill() {
         assert_eq!(ack["index"].as_u64().unwrap(), *index);
     }
     drop(server);
+    // fsck agrees the storage is consistent after the kill and restart.
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
+        .args(["fsck", "--data-dir"])
+        .arg(&dir.0)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("fsck: ok: 7 entries"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     // A key file others can read is refused with a clear message.
     #[cfg(unix)]
     {

@@ -12,10 +12,12 @@ mod faulty;
 mod memory;
 mod redb_store;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use cairn_api::entry::{Entry, EntryError, EntryKind, KeyAction, KeyRole, KeyStatement};
+use cairn_api::keys::SignerKey;
 use cairn_api::merkle::{Blake3, Frontier, Hash, NodeId, NodeReader};
+use cairn_api::note::{Checkpoint, NoteError};
 use cairn_api::policy::{Bundle, BundleError};
 
 pub use faulty::{Fault, FaultyStore};
@@ -206,6 +208,31 @@ pub struct CommitBatch {
     pub size: u64,
     /// The signed checkpoint (note text) for that size.
     pub checkpoint: String,
+}
+
+impl CommitBatch {
+    /// The batch that appends `records` to the log in `state`: integrated
+    /// into the tree and checkpointed under `log_key` (whose name is the
+    /// origin). Returns the batch and the new frontier.
+    pub fn build(
+        state: &LogState,
+        records: Vec<EntryRecord>,
+        log_key: &SignerKey,
+    ) -> Result<(Self, Frontier<Blake3>), NoteError> {
+        let leaves: Vec<Hash> = records.iter().map(|r| r.leaf_hash).collect();
+        let (frontier, nodes) = integrate(&state.frontier, &leaves);
+        let checkpoint = Checkpoint::new(log_key.name(), frontier.size(), frontier.root())
+            .sign(log_key)?
+            .to_text();
+        let batch = CommitBatch {
+            first_index: state.frontier.size(),
+            entries: records,
+            nodes,
+            size: frontier.size(),
+            checkpoint,
+        };
+        Ok((batch, frontier))
+    }
 }
 
 /// What the sequencer needs to continue the log after a restart.

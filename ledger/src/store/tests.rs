@@ -29,22 +29,9 @@ fn receipt_entry(n: u64) -> Entry {
 }
 
 /// The batch a sequencer would commit after `state` for these entries.
-fn batch(state: &LogState, entries: &[Entry]) -> CommitBatch {
+pub(crate) fn batch(state: &LogState, entries: &[Entry]) -> CommitBatch {
     let records: Vec<EntryRecord> = entries.iter().map(|e| EntryRecord::from_entry(e).unwrap()).collect();
-    let leaves: Vec<_> = records.iter().map(|r| r.leaf_hash).collect();
-    let (frontier, nodes) = integrate(&state.frontier, &leaves);
-    let log = examples::log_key();
-    let checkpoint = Checkpoint::new(log.name(), frontier.size(), frontier.root())
-        .sign(&log)
-        .unwrap()
-        .to_text();
-    CommitBatch {
-        first_index: state.frontier.size(),
-        entries: records,
-        nodes,
-        size: frontier.size(),
-        checkpoint,
-    }
+    CommitBatch::build(state, records, &examples::log_key()).unwrap().0
 }
 
 /// Commit a key registration and 30 receipts in batches of 1, 4 and 25;

@@ -1,0 +1,206 @@
+//! Offline consistency check of a ledger's storage.
+//!
+//! Walks every entry in index order, decoding it strictly and recomputing
+//! its leaf hash; appends the leaves to a fresh frontier and compares every
+//! tree node the appends complete with the stored node (so memory stays
+//! O(log n)); checks the leaf index; and at every stored checkpoint's size
+//! compares its root and verifies its signature under the log key. Stops at
+//! the first inconsistency.
+
+use cairn_api::entry::Entry;
+use cairn_api::keys::VerifierKey;
+use cairn_api::merkle::{Blake3, Frontier};
+use cairn_api::note::Checkpoint;
+
+use crate::store::{Store, StoreError};
+
+/// What `fsck` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsckReport {
+    /// Entries checked.
+    pub entries: u64,
+    /// Tree nodes compared.
+    pub nodes: u64,
+    /// Checkpoints checked.
+    pub checkpoints: u64,
+}
+
+/// The first inconsistency.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FsckError {
+    /// The store could not be read.
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    /// An inconsistency, with where it is.
+    #[error("inconsistent at {at}: {what}")]
+    Inconsistent {
+        /// Where (`entry 12`, `node level 3 index 5`, `checkpoint 40`).
+        at: String,
+        /// What is wrong.
+        what: String,
+    },
+}
+
+fn bad(at: impl Into<String>, what: impl Into<String>) -> FsckError {
+    FsckError::Inconsistent {
+        at: at.into(),
+        what: what.into(),
+    }
+}
+
+/// Check a store. `log_key` verifies checkpoint signatures.
+pub fn fsck(store: &dyn Store, log_key: &VerifierKey) -> Result<FsckReport, FsckError> {
+    // The size is the latest checkpoint's; read it without rebuilding the
+    // frontier from stored nodes (those are what is being checked).
+    let sizes_all = store.checkpoint_sizes(0, u64::MAX, usize::MAX)?;
+    let size = sizes_all.last().copied().unwrap_or(0);
+    let mut sizes = sizes_all.into_iter().peekable();
+    let mut frontier = Frontier::<Blake3>::new();
+    let mut report = FsckReport {
+        entries: 0,
+        nodes: 0,
+        checkpoints: 0,
+    };
+    let mut node_error: Option<FsckError> = None;
+    for index in 0..size {
+        let bytes = store
+            .entry(index)?
+            .ok_or_else(|| bad(format!("entry {index}"), "missing"))?;
+        let entry =
+            Entry::from_cbor(&bytes).map_err(|e| bad(format!("entry {index}"), format!("does not decode: {e}")))?;
+        let leaf = entry.leaf_hash();
+        if store.index_of_leaf(&leaf)? != Some(index) {
+            return Err(bad(
+                format!("entry {index}"),
+                "the leaf index does not point back to it",
+            ));
+        }
+        frontier.append_with(leaf, |id, h| {
+            if node_error.is_some() {
+                return;
+            }
+            report.nodes += 1;
+            match store.node(id) {
+                Ok(Some(stored)) if stored == *h => {}
+                Ok(Some(_)) => {
+                    node_error = Some(bad(
+                        format!("node level {} index {}", id.level, id.index),
+                        "differs from the recomputed node",
+                    ))
+                }
+                Ok(None) => node_error = Some(bad(format!("node level {} index {}", id.level, id.index), "missing")),
+                Err(e) => node_error = Some(FsckError::Store(e)),
+            }
+        });
+        if let Some(e) = node_error.take() {
+            return Err(e);
+        }
+        report.entries += 1;
+        while sizes.peek() == Some(&frontier.size()) {
+            let s = frontier.size();
+            sizes.next();
+            let note = store
+                .checkpoint(s)?
+                .ok_or_else(|| bad(format!("checkpoint {s}"), "listed but missing"))?;
+            let (cp, _, _) = Checkpoint::verify(note.as_bytes(), log_key, &[])
+                .map_err(|e| bad(format!("checkpoint {s}"), format!("does not verify: {e}")))?;
+            if cp.size != s || cp.root != frontier.root() {
+                return Err(bad(format!("checkpoint {s}"), "its root is not the recomputed root"));
+            }
+            report.checkpoints += 1;
+        }
+    }
+    if store.entry(size)?.is_some() {
+        return Err(bad(format!("entry {size}"), "entries exist past the latest checkpoint"));
+    }
+    if sizes.next().is_some() {
+        return Err(bad("checkpoints", "a checkpoint names a size the log never had"));
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_api::entry::{Entry, EntryKind};
+    use cairn_api::examples;
+    use cairn_api::merkle::Hash;
+    use cairn_api::timestamp::Timestamp;
+
+    use super::*;
+    use crate::store::tests::batch;
+    use crate::store::{EntryRecord, MemoryStore};
+
+    fn entries(range: std::ops::Range<u64>) -> Vec<Entry> {
+        range
+            .map(|n| {
+                let at = Timestamp::from_millis(examples::EXAMPLE_NOW_MS + n).unwrap();
+                Entry::new(EntryKind::Receipt, at, examples::signed_receipt(n)).unwrap()
+            })
+            .collect()
+    }
+
+    fn log() -> VerifierKey {
+        examples::log_key().verifier()
+    }
+
+    #[test]
+    fn a_consistent_store_passes() {
+        let s = MemoryStore::new();
+        for r in [0..3, 3..10, 10..11] {
+            s.commit(&batch(&s.state().unwrap(), &entries(r))).unwrap();
+        }
+        let rep = fsck(&s, &log()).unwrap();
+        assert_eq!((rep.entries, rep.checkpoints), (11, 3));
+        assert_eq!(rep.nodes, 11 + 5 + 2 + 1);
+        assert_eq!(fsck(&MemoryStore::new(), &log()).unwrap().entries, 0);
+    }
+
+    fn corrupted(f: impl FnOnce(&mut crate::store::CommitBatch)) -> FsckError {
+        let s = MemoryStore::new();
+        s.commit(&batch(&s.state().unwrap(), &entries(0..4))).unwrap();
+        let mut b = batch(&s.state().unwrap(), &entries(4..8));
+        f(&mut b);
+        s.commit(&b).unwrap();
+        fsck(&s, &log()).unwrap_err()
+    }
+
+    fn at(e: FsckError) -> String {
+        match e {
+            FsckError::Inconsistent { at, .. } => at,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_kind_of_corruption_is_found_and_located() {
+        assert_eq!(at(corrupted(|b| b.nodes[0].1 = Hash([7; 32]))), "node level 0 index 4");
+        assert_eq!(
+            at(corrupted(|b| b.nodes.retain(|(id, _)| id.level != 2))),
+            "node level 2 index 1"
+        );
+        // A checkpoint signed by another key.
+        let other = cairn_api::keys::SignerKey::from_seed(
+            examples::log_key().name(),
+            cairn_api::keys::KeyType::Ed25519,
+            &[9; 32],
+        )
+        .unwrap();
+        let e = corrupted(|b| {
+            let cp = cairn_api::note::Checkpoint::parse(
+                cairn_api::note::SignedNote::parse(b.checkpoint.as_bytes())
+                    .unwrap()
+                    .text(),
+            )
+            .unwrap();
+            b.checkpoint = cp.sign(&other).unwrap().to_text();
+        });
+        assert_eq!(at(e), "checkpoint 8");
+        // An entry whose leaf index points elsewhere.
+        let e = corrupted(|b| {
+            let r: EntryRecord = b.entries[0].clone();
+            b.entries[1].leaf_hash = r.leaf_hash;
+        });
+        assert!(at(e).starts_with("entry "));
+    }
+}
