@@ -1,47 +1,78 @@
-//! `cairn-gate demo`.
+//! `cairn-gate demo`: the whole write path on the embedded default.
+//!
+//! Starts an embedded ledger (redb in `OUT/ledger.redb`, the group-commit
+//! sequencer), registers the gate and operator keys and archives the
+//! devops-staging policy bundle (both authority-signed), then acts as a
+//! gate: for each request of the seed scenario it decides with the real
+//! policy (clock read into `nd_inputs`), signs the receipt, submits it, and
+//! writes what the ledger acknowledged durably (`.cose`, `.json`,
+//! `.tlog-proof`). Finally it replays every logged receipt against the
+//! bundle archived in the log. The keys are public TEST keys.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use cairn_api::entry::{Entry, EntryKind, KeyAction, KeyRole, KeyStatement};
-use cairn_api::examples::{self, EXAMPLE_NOW_MS};
+use cairn_api::entry::{KeyAction, KeyRole, KeyStatement, POLICY_CONTENT_TYPE};
+use cairn_api::examples;
 use cairn_api::keys::SignerKey;
-use cairn_api::merkle::{Blake3, MemoryTree, inclusion_proof};
-use cairn_api::note::Checkpoint;
-use cairn_api::proof::{TlogProof, entry_header};
+use cairn_api::policy::{Bundle, EngineRef, Policy, replay};
+use cairn_api::receipt::{Mode, PolicyRef, RECEIPT_VERSION, Receipt, ReceiptParts, SignedReceipt};
 use cairn_api::timestamp::Timestamp;
+use cairn_gate::scenarios::requests;
+use cairn_ledger::sequencer::{Sequencer, SequencerConfig};
+use cairn_ledger::store::{RedbStore, Store};
 
 /// The most receipts one demo writes.
 const MAX_DEMO_RECEIPTS: u64 = 10_000;
 
+/// The devops-staging rules, as in `examples/policies/devops-staging/cairn-rules`.
+const RULES: &str = include_str!("../../examples/policies/devops-staging/cairn-rules/rules.toml");
+
 /// Arguments of `cairn-gate demo`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Where to write keys, receipts and proofs.
+    /// Where to write the ledger database, keys, receipts and proofs.
     #[arg(long, default_value = "cairn-demo")]
     out: PathBuf,
-    /// How many receipts to sign and log (1 to 10000).
+    /// How many decisions to make and log (1 to 10000).
     #[arg(long, default_value_t = 12)]
     count: u64,
 }
 
-fn ts(ms: u64) -> Result<Timestamp, String> {
-    Timestamp::from_millis(ms).map_err(|e| e.to_string())
+fn now() -> Result<Timestamp, String> {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_millis();
+    Timestamp::from_millis(u64::try_from(ms).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
 }
 
 fn write(path: PathBuf, bytes: impl AsRef<[u8]>) -> Result<(), String> {
     std::fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-fn key_entry(action: KeyAction, role: KeyRole, key: &SignerKey, at: Timestamp) -> Result<Entry, String> {
-    let statement = KeyStatement {
-        action,
+fn bundle() -> Result<Bundle, String> {
+    let mut files = std::collections::BTreeMap::new();
+    files.insert("rules.toml".to_owned(), RULES.as_bytes().to_vec());
+    let engine = EngineRef {
+        name: "cairn-rules".into(),
+        version: "1".into(),
+    };
+    let created = Timestamp::parse_rfc3339("2026-11-21T00:00:00.000Z").map_err(|e| e.to_string())?;
+    Bundle::new("devops-staging", 1, engine, created, files).map_err(|e| e.to_string())
+}
+
+fn key_statement(role: KeyRole, key: &SignerKey) -> Result<Vec<u8>, String> {
+    KeyStatement {
+        action: KeyAction::Register,
         role,
         key: key.verifier(),
-        issued_at: at,
+        issued_at: now()?,
         reason: None,
-    };
-    let body = statement.sign(&examples::authority_key()).map_err(|e| e.to_string())?;
-    Entry::new(EntryKind::Key, at, body).map_err(|e| e.to_string())
+    }
+    .sign(&examples::authority_key())
+    .map_err(|e| e.to_string())
 }
 
 /// Run the demo.
@@ -49,8 +80,27 @@ pub fn run(args: &Args) -> Result<(), String> {
     if args.count == 0 || args.count > MAX_DEMO_RECEIPTS {
         return Err(format!("--count must be 1 to {MAX_DEMO_RECEIPTS}"));
     }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?
+        .block_on(run_async(args))
+}
+
+async fn run_async(args: &Args) -> Result<(), String> {
     let keys_dir = args.out.join("keys");
     std::fs::create_dir_all(&keys_dir).map_err(|e| format!("cannot create {}: {e}", keys_dir.display()))?;
+    let db = args.out.join("ledger.redb");
+    // A fresh log each run: the demo owns this one file.
+    if db.exists() {
+        std::fs::remove_file(&db).map_err(|e| format!("cannot remove {}: {e}", db.display()))?;
+    }
+    for old in std::fs::read_dir(&args.out).map_err(|e| e.to_string())?.flatten() {
+        let name = old.file_name().to_string_lossy().into_owned();
+        if name.starts_with("receipt-") {
+            let _ = std::fs::remove_file(old.path());
+        }
+    }
     let (log, gate, operator, authority) = (
         examples::log_key(),
         examples::gate_key(),
@@ -66,70 +116,142 @@ pub fn run(args: &Args) -> Result<(), String> {
         write(keys_dir.join(format!("{name}.vkey")), format!("{}\n", key.verifier()))?;
     }
 
-    // The log: the authority registers the gate and operator keys, then the
-    // gate's receipts follow.
-    let mut entries = vec![
-        key_entry(KeyAction::Register, KeyRole::Gate, &gate, ts(EXAMPLE_NOW_MS - 60_000)?)?,
-        key_entry(
-            KeyAction::Register,
-            KeyRole::Operator,
-            &operator,
-            ts(EXAMPLE_NOW_MS - 59_000)?,
-        )?,
-    ];
-    let first_receipt = entries.len();
-    for n in 0..args.count {
-        let at = ts(EXAMPLE_NOW_MS + n * 1000 + 7)?;
-        entries.push(Entry::new(EntryKind::Receipt, at, examples::signed_receipt(n)).map_err(|e| e.to_string())?);
+    // The embedded ledger.
+    let store: Arc<dyn Store> = Arc::new(RedbStore::open(&db).map_err(|e| e.to_string())?);
+    let (ledger, _task) = Sequencer::start(
+        store.clone(),
+        log.clone(),
+        vec![authority.verifier()],
+        SequencerConfig::default(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    for (role, key) in [(KeyRole::Gate, &gate), (KeyRole::Operator, &operator)] {
+        ledger
+            .submit_key(key_statement(role, key)?)
+            .await
+            .map_err(|e| e.to_string())?;
     }
-    let tree = MemoryTree::<Blake3>::from_leaf_hashes(entries.iter().map(Entry::leaf_hash));
-    let checkpoint = Checkpoint::new(log.name(), tree.size(), tree.root())
-        .sign(&log)
-        .map_err(|e| e.to_string())?;
-    write(args.out.join("checkpoint"), checkpoint.to_text())?;
-
+    let bundle = bundle()?;
+    let signed_bundle =
+        cairn_api::cose::sign(bundle.as_bytes(), POLICY_CONTENT_TYPE, &authority).map_err(|e| e.to_string())?;
+    ledger.submit_policy(signed_bundle).await.map_err(|e| e.to_string())?;
+    let policy = Policy::compile(&bundle).map_err(|e| e.to_string())?;
     println!(
-        "cairn demo: {} entries logged in memory, checkpoint signed by {}",
-        tree.size(),
+        "cairn demo: embedded ledger at {}, log key {}",
+        db.display(),
         log.verifier().key_ref()
     );
-    println!("  root {} (BLAKE3, RFC 9162)", tree.root());
+    println!(
+        "  gate and operator keys registered, policy bundle devops-staging archived ({})",
+        bundle.hash()
+    );
     println!();
-    println!("  index  decision  action   surface:target            file");
-    for (index, entry) in entries.iter().enumerate().skip(first_receipt) {
-        let index = index as u64;
-        let signed = entry.receipt().map_err(|e| e.to_string())?;
-        let receipt = signed.verify(&gate.verifier()).map_err(|e| e.to_string())?;
-        let proof = TlogProof {
-            extra: Some(entry_header(entry.kind(), entry.integrated_at())),
-            index,
-            hashes: inclusion_proof::<Blake3, _>(&tree, index, tree.size()).map_err(|e| e.to_string())?,
-            checkpoint: checkpoint.clone(),
+    println!("  index  decision  subject              action             surface:target          rule");
+
+    // The gate's job, request by request.
+    let cases = requests("devops-staging");
+    let m = bundle.manifest();
+    let mut logged = Vec::new();
+    for n in 0..args.count {
+        let (_, mut input) = cases[(n as usize * 7) % cases.len()].clone();
+        let t = now()?;
+        input.nd_inputs.clock = t;
+        let d = policy.decide(&input);
+        let parts = ReceiptParts {
+            v: RECEIPT_VERSION,
+            receipt_id: examples::receipt_id(t.millis(), n),
+            gate: gate.name().into(),
+            decided_at: t,
+            mode: Mode::Enforce,
+            decision: d.decision,
+            request: input.request,
+            reason: d.reason,
+            determining_rules: d.determining_rules,
+            errors: d.errors,
+            policy: PolicyRef {
+                bundle_hash: bundle.hash(),
+                bundle_id: m.bundle_id.clone(),
+                revision: m.revision,
+                engine: cairn_api::receipt::Engine {
+                    name: m.engine.name.clone(),
+                    version: m.engine.version.clone(),
+                },
+            },
+            idempotency_key: format!("demo-{}-{n}", t.millis()),
+            nd_inputs: input.nd_inputs,
+            initiator: None,
+            approval: input.approval,
+            lineage: input.lineage,
+            break_glass: None,
+            trace: None,
         };
+        let receipt = Receipt::new(parts).map_err(|e| e.to_string())?;
+        let (_, body) = SignedReceipt::sign(receipt.clone(), &gate).map_err(|e| e.to_string())?;
+        let ack = ledger.submit_receipt(body.clone()).await.map_err(|e| e.to_string())?;
+        let proof = ack.tlog_proof().map_err(|e| e.to_string())?;
         // Check our own output before handing it out.
         proof
-            .verify_body(entry.body(), &log.verifier(), &[])
-            .map_err(|e| format!("proof {index} does not verify: {e}"))?;
-        let stem = format!("receipt-{index:04}");
-        write(args.out.join(format!("{stem}.cose")), entry.body())?;
+            .verify_body(&body, &log.verifier(), &[])
+            .map_err(|e| format!("proof {} does not verify: {e}", ack.index))?;
+        let stem = format!("receipt-{:04}", ack.index);
+        write(args.out.join(format!("{stem}.cose")), &body)?;
         write(args.out.join(format!("{stem}.tlog-proof")), proof.to_text())?;
         let json = serde_json::to_string_pretty(&receipt.to_json()).map_err(|e| e.to_string())?;
         write(args.out.join(format!("{stem}.json")), json + "\n")?;
         let p = receipt.parts();
         println!(
-            "  {index:>5}  {:<8}  {:<7}  {:<24}  {stem}.cose{}",
+            "  {:>5}  {:<8}  {:<19}  {:<17}  {:<22}  {}",
+            ack.index,
             p.decision.as_str(),
+            p.request.subject.id,
             p.request.action.name,
             format!("{}:{}", p.request.resource.kind, p.request.resource.id),
-            if p.break_glass.is_some() { "  (break-glass)" } else { "" }
+            p.determining_rules.first().map_or("(default deny)", String::as_str),
         );
+        logged.push((ack.index, receipt));
     }
+
+    // The auditor's half: replay every receipt against the archived bundle.
+    let archived = {
+        let st = store.clone();
+        let h = bundle.hash();
+        let entry_bytes = tokio::task::spawn_blocking(move || -> Result<Option<Vec<u8>>, String> {
+            let i = st
+                .bundle_index(&h)
+                .map_err(|e| e.to_string())?
+                .ok_or("bundle not archived")?;
+            st.entry(i).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())??
+        .ok_or("archived entry missing")?;
+        let entry = cairn_api::entry::Entry::from_cbor(&entry_bytes).map_err(|e| e.to_string())?;
+        let msg = entry.sign1().map_err(|e| e.to_string())?;
+        Policy::compile(&Bundle::from_bytes(msg.payload()).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?
+    };
+    let matches = logged
+        .iter()
+        .filter(|(_, r)| replay(&archived, r.parts()).matches)
+        .count();
+    let size = ledger.existing(0).await.map_err(|e| e.to_string())?.size;
     let d = args.out.display();
     println!();
-    println!("Wrote keys, receipts (.cose, .json) and C2SP tlog-proofs to {d}/. Check one independently:");
     println!(
-        "  cargo run -p cairn-verify -- receipt {d}/receipt-0002.cose --proof {d}/receipt-0002.tlog-proof \\\n      --log-key @{d}/keys/log.vkey --gate-key @{d}/keys/gate.vkey"
+        "{}/{} receipts durably logged with proofs; log size {size}; {matches}/{} replay identically against the archived bundle",
+        logged.len(),
+        args.count,
+        logged.len()
     );
+    if let Some((first, _)) = logged.first() {
+        println!("Check one independently, with public keys only:");
+        println!(
+            "  cargo run -p cairn-verify -- receipt {d}/receipt-{first:04}.cose --proof {d}/receipt-{first:04}.tlog-proof \\\n      --log-key @{d}/keys/log.vkey --gate-key @{d}/keys/gate.vkey"
+        );
+    }
     println!("These are public TEST keys: never use them for anything real.");
+    if matches != logged.len() {
+        return Err("some receipts did not replay identically".into());
+    }
     Ok(())
 }

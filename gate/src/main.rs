@@ -1,12 +1,12 @@
 //! `cairn-gate`: the reference gate's command line.
 //!
-//! `policy` packs, hashes, evaluates and checks policy bundles. `demo` shows cairn's formats end to end without any
-//! server: it signs example decision receipts with a test gate key, logs
-//! them (with the authority's key registrations) in an in-memory RFC 9162
-//! tree, signs a checkpoint with a test log key, and writes each receipt
-//! with its C2SP tlog-proof so that `cairn-verify receipt` can check it
-//! independently. The ledger service replaces the in-memory log when it
-//! lands.
+//! - `demo`: the write path on the embedded default: an embedded ledger,
+//!   decisions by a real policy, signed receipts, durable acknowledgements
+//!   with tlog-proofs, and replay against the archived bundle (`demo.rs`).
+//! - `policy pack|hash|eval|check`: tools for policy authors.
+//!
+//! Exit codes: 0 done; 1 failure (or `policy check` findings); 3 a file
+//! could not be read or written; 4 usage.
 
 mod demo;
 mod policy_cli;
