@@ -11,5 +11,6 @@
 
 pub mod fsck;
 pub mod http;
+pub mod metrics;
 pub mod sequencer;
 pub mod store;

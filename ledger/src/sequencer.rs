@@ -178,6 +178,7 @@ struct Job {
 /// Shared between submitters and the sequencer task.
 struct Shared {
     store: Arc<dyn Store>,
+    metrics: Arc<crate::metrics::Metrics>,
     keys: RwLock<HashMap<String, KeyState>>,
     authorities: Vec<VerifierKey>,
     config: SequencerConfig,
@@ -237,8 +238,11 @@ impl Sequencer {
         for (_, e) in events {
             apply_key_event(&mut keys, &e.vkey, &e.role, e.registered);
         }
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        metrics.set_tree_size(state.frontier.size());
         let shared = Arc::new(Shared {
             store,
+            metrics,
             keys: RwLock::new(keys),
             authorities,
             config: config.clone(),
@@ -246,6 +250,16 @@ impl Sequencer {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let task = tokio::spawn(run(shared.clone(), state, log_key, rx));
         Ok((Sequencer { tx, shared }, task))
+    }
+
+    /// The ledger's metrics, with the queue depth brought up to date.
+    pub fn metrics(&self) -> Arc<crate::metrics::Metrics> {
+        let waiting = self.tx.max_capacity() - self.tx.capacity();
+        self.shared
+            .metrics
+            .queue_depth
+            .set(i64::try_from(waiting).unwrap_or(i64::MAX));
+        self.shared.metrics.clone()
     }
 
     /// The current key state of a key reference, for read APIs.
@@ -503,6 +517,8 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
         };
         let checkpoint = batch.checkpoint.clone();
         let store = shared.store.clone();
+        let started = std::time::Instant::now();
+        let recorded = batch.entries.clone();
         let first = batch.first_index;
         let size = batch.size;
         let committed = blocking(move || {
@@ -520,6 +536,9 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
             Ok(p) => p,
             Err(e) => return fail_all(shared, state, jobs, &e).await,
         };
+        shared
+            .metrics
+            .committed(&recorded, started.elapsed().as_secs_f64(), size);
         for (k, &i) in accepted.iter().enumerate() {
             let e = &jobs[i].entry;
             acks.push(Ack {

@@ -189,6 +189,16 @@ async fn submit_and_read_back_everything_an_auditor_needs() {
         .map(|h| Hash(B64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap()))
         .collect();
     verify_consistency::<Blake3>(3, 7, &hashes, &old.root.0, &cp.root.0).unwrap();
+    let (s, ct, b) = call(&app, get("/metrics")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(ct.starts_with("application/openmetrics-text"));
+    let m = String::from_utf8(b).unwrap();
+    assert!(m.contains("cairn_tree_size 7"), "{m}");
+    assert!(
+        m.contains("cairn_decisions_total{gate=\"gate.example/eks-proxy\""),
+        "{m}"
+    );
+    assert!(m.contains("cairn_batch_entries_count"), "{m}");
     let (s, _, b) = call(&app, get("/healthz")).await;
     assert_eq!((s, b.as_slice()), (StatusCode::OK, &b"ok"[..]));
     let (s, _, _) = call(&app, get("/readyz")).await;
@@ -409,6 +419,7 @@ async fn openapi_describes_the_routes_that_exist() {
     }
     let served = [
         "GET /healthz",
+        "GET /metrics",
         "GET /readyz",
         "GET /v1/checkpoint",
         "GET /v1/checkpoints",

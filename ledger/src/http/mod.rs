@@ -4,7 +4,7 @@
 //! Built so far: `POST /v1/receipts`; admin `POST /v1/keys`,
 //! `POST /v1/policies`; `GET /v1/checkpoint`, `/v1/checkpoints`,
 //! `/v1/entries/{index}`, `/v1/entries`, `/v1/proofs/inclusion`,
-//! `/v1/proofs/consistency`, `/healthz`, `/readyz`. Errors are RFC 9457
+//! `/v1/proofs/consistency`, `/v1/receipts` (queries), `/metrics`, `/healthz`, `/readyz`. Errors are RFC 9457
 //! problem details ([`error::ApiError`]).
 
 pub mod error;
@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/entries", get(get_entries))
         .route("/v1/proofs/inclusion", get(get_inclusion))
         .route("/v1/proofs/consistency", get(get_consistency))
+        .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::not_found("no such route") })
@@ -352,6 +353,17 @@ async fn get_consistency(State(s): State<AppState>, Query(q): Query<ConsistencyQ
         "proof": proof.iter().map(|h| B64.encode(h.0)).collect::<Vec<_>>(),
     }))
     .into_response())
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.sequencer.metrics().encode(),
+    )
+        .into_response()
 }
 
 async fn readyz(State(s): State<AppState>) -> Result<&'static str, ApiError> {

@@ -1,0 +1,124 @@
+//! Prometheus metrics (`GET /metrics`, text exposition format).
+//!
+//! - `cairn_decisions_total{gate, surface, decision}`: receipts logged
+//!   (DENY and SILENCE rates are `rate()` over the `decision` label);
+//! - `cairn_break_glass_total{gate}`: break-glass receipts logged;
+//! - `cairn_append_seconds`: from the start of a batch's commit to its
+//!   durable acknowledgement;
+//! - `cairn_batch_entries`: entries per group commit;
+//! - `cairn_queue_depth`: submissions waiting for the sequencer;
+//! - `cairn_tree_size`: entries in the log.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::store::{EntryRecord, Field};
+
+type Labels = Vec<(String, String)>;
+
+/// The ledger's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    decisions: Family<Labels, Counter>,
+    break_glass: Family<Labels, Counter>,
+    append_seconds: Histogram,
+    batch_entries: Histogram,
+    /// Submissions waiting for the sequencer.
+    pub queue_depth: Gauge,
+    tree_size: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Register every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let decisions = Family::<Labels, Counter>::default();
+        let break_glass = Family::<Labels, Counter>::default();
+        let append_seconds = Histogram::new(exponential_buckets(0.000_25, 2.0, 16));
+        let batch_entries = Histogram::new(exponential_buckets(1.0, 2.0, 14));
+        let queue_depth = Gauge::default();
+        let tree_size = Gauge::default();
+        registry.register(
+            "cairn_decisions",
+            "Receipts logged, by gate, surface and decision",
+            decisions.clone(),
+        );
+        registry.register(
+            "cairn_break_glass",
+            "Break-glass receipts logged, by gate",
+            break_glass.clone(),
+        );
+        registry.register(
+            "cairn_append_seconds",
+            "Commit to durable acknowledgement, per batch",
+            append_seconds.clone(),
+        );
+        registry.register("cairn_batch_entries", "Entries per group commit", batch_entries.clone());
+        registry.register(
+            "cairn_queue_depth",
+            "Submissions waiting for the sequencer",
+            queue_depth.clone(),
+        );
+        registry.register("cairn_tree_size", "Entries in the log", tree_size.clone());
+        Metrics {
+            registry,
+            decisions,
+            break_glass,
+            append_seconds,
+            batch_entries,
+            queue_depth,
+            tree_size,
+        }
+    }
+
+    /// Record a durably committed batch.
+    pub fn committed(&self, records: &[EntryRecord], seconds: f64, tree_size: u64) {
+        self.append_seconds.observe(seconds);
+        self.batch_entries.observe(records.len() as f64);
+        self.tree_size.set(i64::try_from(tree_size).unwrap_or(i64::MAX));
+        for r in records.iter().filter_map(|r| r.receipt.as_ref()) {
+            let get = |f: Field| {
+                r.fields
+                    .iter()
+                    .find(|(k, _)| *k == f)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            let gate = get(Field::Gate);
+            self.decisions
+                .get_or_create(&vec![
+                    ("gate".into(), gate.clone()),
+                    ("surface".into(), get(Field::Surface)),
+                    ("decision".into(), get(Field::Decision)),
+                ])
+                .inc();
+            if r.break_glass {
+                self.break_glass.get_or_create(&vec![("gate".into(), gate)]).inc();
+            }
+        }
+    }
+
+    /// Set the tree size (at start-up).
+    pub fn set_tree_size(&self, size: u64) {
+        self.tree_size.set(i64::try_from(size).unwrap_or(i64::MAX));
+    }
+
+    /// The text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
