@@ -6,43 +6,27 @@
 //! comes with the gate issue).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
 
 use cairn_api::entry::{KeyAction, KeyRole, KeyStatement, POLICY_CONTENT_TYPE};
 use cairn_api::examples;
-use cairn_api::policy::{Bundle, EngineRef};
-use cairn_api::receipt::{Receipt, SignedReceipt};
+use cairn_api::policy::Bundle;
 use cairn_api::timestamp::Timestamp;
 use cairn_ledger::sequencer::{Sequencer, SequencerConfig};
 use cairn_ledger::store::{RedbStore, Store};
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
-}
+use common::now_ms;
 
 fn bundle() -> Bundle {
-    let mut files = std::collections::BTreeMap::new();
-    files.insert("rules.toml".to_owned(), Vec::new());
-    let engine = EngineRef {
-        name: "cairn-rules".into(),
-        version: "1".into(),
-    };
-    Bundle::new("bench", 1, engine, Timestamp::from_millis(0).unwrap(), files).unwrap()
+    common::bundle("bench", b"")
 }
 
 fn receipts(n: u64, offset: u64) -> Vec<Vec<u8>> {
-    let gate = examples::gate_key();
-    let hash = bundle().hash();
-    (0..n)
-        .map(|i| {
-            let k = offset + i;
-            let mut p = examples::receipt_parts(k % 9);
-            p.idempotency_key = format!("bench-{k}");
-            p.decided_at = Timestamp::from_millis(now_ms()).unwrap();
-            p.receipt_id = examples::receipt_id(now_ms(), k);
-            p.policy.bundle_hash = hash;
-            SignedReceipt::sign(Receipt::new(p).unwrap(), &gate).unwrap().1
-        })
+    let (gate, hash) = (examples::gate_key(), bundle().hash());
+    (offset..offset + n)
+        .map(|k| common::receipt(k, &gate, now_ms(), hash, "bench"))
         .collect()
 }
 

@@ -1,7 +1,8 @@
 //! Every route built so far, and its error paths, through `router(state)`.
 
+mod common;
+
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -11,41 +12,27 @@ use cairn_api::entry::{Entry, KeyAction, KeyRole, KeyStatement, POLICY_CONTENT_T
 use cairn_api::examples;
 use cairn_api::merkle::{Blake3, Hash, verify_consistency, verify_inclusion};
 use cairn_api::note::Checkpoint;
-use cairn_api::policy::{Bundle, EngineRef};
+use cairn_api::policy::Bundle;
 use cairn_api::proof::TlogProof;
-use cairn_api::receipt::{Receipt, SignedReceipt};
 use cairn_api::timestamp::Timestamp;
 use cairn_ledger::http::{AppState, MAX_RECEIPT_BODY, router};
 use cairn_ledger::sequencer::{Sequencer, SequencerConfig};
 use cairn_ledger::store::{MemoryStore, Store};
+use common::now_ms;
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
 
 const TOKEN: &str = "s3cret-admin-token";
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
-}
-
 fn bundle() -> Bundle {
-    let mut files = std::collections::BTreeMap::new();
-    files.insert("rules.toml".to_owned(), b"[[rule]]\nid = \"a\"\neffect = \"ALLOW\"\nsubjects = [\"*\"]\nsurfaces = [\"*\"]\nactions = [\"*\"]\nresources = [\"*\"]\n".to_vec());
-    let engine = EngineRef {
-        name: "cairn-rules".into(),
-        version: "1".into(),
-    };
-    Bundle::new("all", 1, engine, Timestamp::from_millis(0).unwrap(), files).unwrap()
+    common::bundle(
+        "all",
+        b"[[rule]]\nid = \"a\"\neffect = \"ALLOW\"\nsubjects = [\"*\"]\nsurfaces = [\"*\"]\nactions = [\"*\"]\nresources = [\"*\"]\n",
+    )
 }
 
 fn receipt(n: u64) -> Vec<u8> {
-    let mut p = examples::receipt_parts(n % 9);
-    p.idempotency_key = format!("idem-{n}");
-    p.decided_at = Timestamp::from_millis(now_ms()).unwrap();
-    p.receipt_id = examples::receipt_id(now_ms(), n);
-    p.policy.bundle_hash = bundle().hash();
-    SignedReceipt::sign(Receipt::new(p).unwrap(), &examples::gate_key())
-        .unwrap()
-        .1
+    common::receipt(n, &examples::gate_key(), now_ms(), bundle().hash(), "idem")
 }
 
 async fn app() -> (axum::Router, Arc<dyn Store>) {

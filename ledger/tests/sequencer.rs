@@ -1,63 +1,38 @@
 //! The sequencer against real stores: every acknowledgement is durable and
 //! provable, resubmissions return the original, refusals change nothing.
 
+mod common;
+
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use cairn_api::entry::{KeyAction, KeyRole, KeyStatement, POLICY_CONTENT_TYPE};
 use cairn_api::examples;
 use cairn_api::keys::{KeyType, SignerKey};
 use cairn_api::merkle::{Blake3, Hash, inclusion_proof, verify_inclusion};
 use cairn_api::note::Checkpoint;
-use cairn_api::policy::{Bundle, EngineRef};
+use cairn_api::policy::Bundle;
 use cairn_api::receipt::{Receipt, SignedReceipt};
 use cairn_api::timestamp::Timestamp;
 use cairn_ledger::sequencer::{Ack, Sequencer, SequencerConfig, SubmitError};
 use cairn_ledger::store::{Fault, FaultyStore, MemoryStore, RedbStore, Store, StoreNodes};
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
-}
+use common::now_ms;
 
 fn bundle() -> Bundle {
-    let mut files = std::collections::BTreeMap::new();
-    files.insert(
-        "rules.toml".to_owned(),
-        std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../examples/policies/devops-staging/cairn-rules/rules.toml"),
-        )
-        .unwrap(),
-    );
-    let engine = EngineRef {
-        name: "cairn-rules".into(),
-        version: "1".into(),
-    };
-    Bundle::new("devops-staging", 1, engine, Timestamp::from_millis(0).unwrap(), files).unwrap()
+    let rules = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/policies/devops-staging/cairn-rules/rules.toml"),
+    )
+    .unwrap();
+    common::bundle("devops-staging", &rules)
 }
 
 fn key_statement(action: KeyAction, key: &SignerKey) -> Vec<u8> {
-    KeyStatement {
-        action,
-        role: KeyRole::Gate,
-        key: key.verifier(),
-        issued_at: Timestamp::from_millis(now_ms()).unwrap(),
-        reason: None,
-    }
-    .sign(&examples::authority_key())
-    .unwrap()
+    common::key_statement(action, key)
 }
 
-/// Example receipt `n`, decided now under the archived bundle, signed by `gate`.
+/// Example receipt `n`, decided at `decided_at` under the archived bundle, signed by `gate`.
 fn receipt(n: u64, gate: &SignerKey, decided_at: u64) -> Vec<u8> {
-    let mut p = examples::receipt_parts(n % 9); // no break-glass (n % 10 == 9)
-    p.gate = gate.name().into();
-    p.idempotency_key = format!("idem-{n}");
-    p.receipt_id = examples::receipt_id(decided_at, n);
-    p.decided_at = Timestamp::from_millis(decided_at).unwrap();
-    p.policy.bundle_hash = bundle().hash();
-    let r = Receipt::new(p).unwrap();
-    SignedReceipt::sign(r, gate).unwrap().1
+    common::receipt(n, gate, decided_at, bundle().hash(), "idem")
 }
 
 async fn start(store: Arc<dyn Store>) -> Sequencer {

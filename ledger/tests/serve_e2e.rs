@@ -1,26 +1,23 @@
 //! `cairn-ledger serve` over real TCP: submit, prove, SIGKILL, restart,
 //! and find everything acknowledged still there.
 
+mod common;
+
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use cairn_api::entry::{KeyAction, KeyRole, KeyStatement, POLICY_CONTENT_TYPE};
 use cairn_api::examples;
 use cairn_api::keys::VerifierKey;
 use cairn_api::note::Checkpoint;
-use cairn_api::policy::{Bundle, EngineRef};
+use cairn_api::policy::Bundle;
 use cairn_api::proof::TlogProof;
-use cairn_api::receipt::{Receipt, SignedReceipt};
 use cairn_api::timestamp::Timestamp;
+use common::now_ms;
 
 const TOKEN: &str = "e2e-admin-token";
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
-}
 
 struct Server {
     child: Child,
@@ -84,24 +81,11 @@ fn http(addr: &str, method: &str, path: &str, body: &[u8], admin: bool) -> (u16,
 }
 
 fn bundle() -> Bundle {
-    let mut files = std::collections::BTreeMap::new();
-    files.insert("rules.toml".to_owned(), b"".to_vec());
-    let engine = EngineRef {
-        name: "cairn-rules".into(),
-        version: "1".into(),
-    };
-    Bundle::new("empty", 1, engine, Timestamp::from_millis(0).unwrap(), files).unwrap()
+    common::bundle("empty", b"")
 }
 
 fn receipt(n: u64) -> Vec<u8> {
-    let mut p = examples::receipt_parts(n % 9);
-    p.idempotency_key = format!("e2e-{n}");
-    p.decided_at = Timestamp::from_millis(now_ms()).unwrap();
-    p.receipt_id = examples::receipt_id(now_ms(), n);
-    p.policy.bundle_hash = bundle().hash();
-    SignedReceipt::sign(Receipt::new(p).unwrap(), &examples::gate_key())
-        .unwrap()
-        .1
+    common::receipt(n, &examples::gate_key(), now_ms(), bundle().hash(), "e2e")
 }
 
 struct TempDir(PathBuf);

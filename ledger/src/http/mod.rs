@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use cairn_api::cbor::{self, CBOR};
-use cairn_api::merkle::{Blake3, Hash, consistency_proof, inclusion_proof};
+use cairn_api::merkle::{Blake3, GenerateError, Hash, MerkleError, consistency_proof, inclusion_proof};
 use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
@@ -280,6 +280,17 @@ async fn get_entries(State(s): State<AppState>, Query(q): Query<Entries>) -> Res
     Ok(cbor_response(cbor::encode(&CBOR::from(items))))
 }
 
+/// Split a proof generation result into the caller's fault (a request for a
+/// proof that does not exist: 400) and the store's (503).
+fn split(r: Result<Vec<Hash>, GenerateError<StoreError>>) -> Result<Result<Vec<Hash>, MerkleError>, StoreError> {
+    match r {
+        Ok(p) => Ok(Ok(p)),
+        Err(GenerateError::Request(e)) => Ok(Err(e)),
+        Err(GenerateError::Reader(e)) => Err(e),
+        Err(_) => Err(StoreError::Corrupt("proof generation failed".into())),
+    }
+}
+
 #[derive(Deserialize)]
 struct InclusionQuery {
     index: Option<u64>,
@@ -305,16 +316,9 @@ async fn get_inclusion(State(s): State<AppState>, Query(q): Query<InclusionQuery
         _ => return Err(ApiError::bad_param("give exactly one of index and leaf_hash")),
     };
     let st = s.store.clone();
-    let proof = blocking(
-        move || match inclusion_proof::<Blake3, _>(&StoreNodes(st.as_ref()), index, size) {
-            Ok(p) => Ok(Ok(p)),
-            Err(cairn_api::merkle::GenerateError::Request(e)) => Ok(Err(e)),
-            Err(cairn_api::merkle::GenerateError::Reader(e)) => Err(e),
-            Err(_) => Err(StoreError::Corrupt("proof generation failed".into())),
-        },
-    )
-    .await?
-    .map_err(|e| ApiError::bad_param(e.to_string()))?;
+    let proof = blocking(move || split(inclusion_proof::<Blake3, _>(&StoreNodes(st.as_ref()), index, size)))
+        .await?
+        .map_err(|e| ApiError::bad_param(e.to_string()))?;
     Ok(axum::Json(json!({
         "index": index,
         "size": size,
@@ -337,16 +341,9 @@ async fn get_consistency(State(s): State<AppState>, Query(q): Query<ConsistencyQ
     }
     let st = s.store.clone();
     let from = q.from;
-    let proof = blocking(
-        move || match consistency_proof::<Blake3, _>(&StoreNodes(st.as_ref()), from, to) {
-            Ok(p) => Ok(Ok(p)),
-            Err(cairn_api::merkle::GenerateError::Request(e)) => Ok(Err(e)),
-            Err(cairn_api::merkle::GenerateError::Reader(e)) => Err(e),
-            Err(_) => Err(StoreError::Corrupt("proof generation failed".into())),
-        },
-    )
-    .await?
-    .map_err(|e| ApiError::bad_param(e.to_string()))?;
+    let proof = blocking(move || split(consistency_proof::<Blake3, _>(&StoreNodes(st.as_ref()), from, to)))
+        .await?
+        .map_err(|e| ApiError::bad_param(e.to_string()))?;
     Ok(axum::Json(json!({
         "from": from,
         "to": to,
