@@ -101,6 +101,18 @@ pub fn decode_with_limit(bytes: &[u8], limit: usize) -> Result<CBOR, CborError> 
     CBOR::try_from_data(bytes).map_err(map_dcbor_error)
 }
 
+/// Decode the first item of an RFC 8742 CBOR sequence: returns it and the
+/// number of bytes it took. The item is held to every rule of [`decode`]
+/// (its own size limited by `limit`); what follows it is not read.
+pub fn decode_prefix(bytes: &[u8], limit: usize) -> Result<(CBOR, usize), CborError> {
+    let end = scan(bytes, MAX_DEPTH)?;
+    if end > limit {
+        return Err(CborError::TooLarge { len: end, limit });
+    }
+    let item = CBOR::try_from_data(&bytes[..end]).map_err(map_dcbor_error)?;
+    Ok((item, end))
+}
+
 fn map_dcbor_error(e: dcbor::Error) -> CborError {
     use dcbor::Error as E;
     match e {
@@ -389,6 +401,26 @@ mod tests {
                 limit: MAX_CBOR_BYTES
             })
         );
+    }
+
+    #[test]
+    fn sequences_decode_item_by_item() {
+        let seq = [h("0163616263"), h("a16161f5")].concat();
+        let (a, n) = decode_prefix(&seq, 100).unwrap();
+        assert_eq!((encode(&a), n), (h("01"), 1));
+        let (b, m) = decode_prefix(&seq[n..], 100).unwrap();
+        assert_eq!((encode(&b), m), (h("63616263"), 4));
+        let (c, _) = decode_prefix(&seq[n + m..], 100).unwrap();
+        assert_eq!(encode(&c), h("a16161f5"));
+        assert_eq!(decode_prefix(&h("6361"), 100), Err(CborError::Truncated));
+        assert!(matches!(
+            decode_prefix(&h("1805"), 100),
+            Err(CborError::NonCanonical(_))
+        ));
+        assert!(matches!(
+            decode_prefix(&h("43010203"), 2),
+            Err(CborError::TooLarge { .. })
+        ));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod export;
 pub mod fsck;
 pub mod http;
 pub mod metrics;

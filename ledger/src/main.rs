@@ -4,6 +4,7 @@
 //!   `[--admin-token-file FILE]` (or `CAIRN_ADMIN_TOKEN`): the ledger. On
 //!   first start it creates the log signing key `DIR/log.key` (0600) and
 //!   prints its verifier key; it refuses key files readable by others.
+//! - `export --data-dir DIR --out FILE [--from N]`: the offline export.
 //! - `fsck --data-dir DIR`: offline check of the storage (exit 1 and the
 //!   first inconsistency when it finds one).
 //! - `keygen --name NAME [--cosignature] --out FILE`: a signing key (0600)
@@ -68,6 +69,18 @@ enum Command {
         /// The ledger's data directory (its log.key gives the log key).
         #[arg(long)]
         data_dir: PathBuf,
+    },
+    /// Write the export (docs/spec.md section 18) offline, to a file.
+    Export {
+        /// The ledger's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The output file (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        /// First entry to export.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
     },
     /// Create a signing key.
     Keygen {
@@ -231,6 +244,31 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Export { data_dir, out, from } => (|| {
+            let key = SignerKey::parse(&read_secret(&data_dir.join("log.key"))?)?;
+            let store = RedbStore::open(&data_dir.join("ledger.redb"))?;
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&out)
+                .map_err(|e| Fail(format!("{}: {e}", out.display())))?;
+            let mut w = std::io::BufWriter::new(f);
+            let mut io_error = None;
+            let n = cairn_ledger::export::export(&store, key.name(), from, |chunk| match w.write_all(&chunk) {
+                Ok(()) => true,
+                Err(e) => {
+                    io_error = Some(e);
+                    false
+                }
+            })?;
+            if let Some(e) = io_error {
+                return Err(Fail(format!("{}: {e}", out.display())));
+            }
+            w.flush()?;
+            w.get_ref().sync_all()?;
+            println!("exported {n} entries to {}", out.display());
+            Ok(())
+        })(),
         Command::Fsck { data_dir } => (|| {
             let key = SignerKey::parse(&read_secret(&data_dir.join("log.key"))?)?;
             let store = RedbStore::open(&data_dir.join("ledger.redb"))?;

@@ -77,6 +77,17 @@ fn get(path: &str) -> Request<Body> {
     Request::get(path).body(Body::empty()).unwrap()
 }
 
+/// Split an RFC 8742 CBOR sequence into its items.
+fn cbor_seq(mut bytes: &[u8]) -> Vec<cairn_api::cbor::CBOR> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let (item, n) = cairn_api::cbor::decode_prefix(bytes, 1 << 22).unwrap();
+        out.push(item);
+        bytes = &bytes[n..];
+    }
+    out
+}
+
 fn json(b: &[u8]) -> serde_json::Value {
     serde_json::from_slice(b).unwrap()
 }
@@ -110,6 +121,8 @@ async fn bootstrap(app: &axum::Router) {
 async fn submit_and_read_back_everything_an_auditor_needs() {
     let (app, _) = app().await;
     let (s, ct, b) = call(&app, get("/v1/checkpoint")).await;
+    problem(s, &ct, &b, "not-found");
+    let (s, ct, b) = call(&app, get("/v1/export")).await;
     problem(s, &ct, &b, "not-found");
     bootstrap(&app).await;
     let body = receipt(1);
@@ -176,6 +189,29 @@ async fn submit_and_read_back_everything_an_auditor_needs() {
         .map(|h| Hash(B64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap()))
         .collect();
     verify_consistency::<Blake3>(3, 7, &hashes, &old.root.0, &cp.root.0).unwrap();
+    // The export: header, 7 entries, a checkpoint after each batch.
+    let (s, ct, b) = call(&app, get("/v1/export")).await;
+    assert_eq!((s, ct.as_str()), (StatusCode::OK, "application/cbor-seq"));
+    let items = cbor_seq(&b);
+    let kinds: Vec<String> = items
+        .iter()
+        .map(|i| {
+            cairn_api::cbor::text(&cairn_api::cbor::array(i, "i").unwrap()[0], "k")
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(kinds[0], "cairn-export/v1");
+    assert_eq!(kinds.iter().filter(|k| *k == "entry").count(), 7);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "checkpoint").count(),
+        7,
+        "one commit per submission here"
+    );
+    let (_, _, b) = call(&app, get("/v1/export?from=5")).await;
+    assert_eq!(cbor_seq(&b).len(), 1 + 2 + 2);
+    let (s, ct, b) = call(&app, get("/v1/export?from=99")).await;
+    problem(s, &ct, &b, "bad-parameter");
     let (s, ct, b) = call(&app, get("/metrics")).await;
     assert_eq!(s, StatusCode::OK);
     assert!(ct.starts_with("application/openmetrics-text"));
@@ -412,6 +448,7 @@ async fn openapi_describes_the_routes_that_exist() {
         "GET /v1/checkpoints",
         "GET /v1/entries",
         "GET /v1/entries/{index}",
+        "GET /v1/export",
         "GET /v1/keys",
         "GET /v1/policies/{hash}",
         "GET /v1/proofs/consistency",

@@ -158,6 +158,18 @@ fn serve_acknowledges_durably_across_sigkill() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // The offline export has every entry.
+    let export = dir.0.join("export.cbor");
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
+        .args(["export", "--data-dir"])
+        .arg(&dir.0)
+        .arg("--out")
+        .arg(&export)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("exported 7 entries"));
+    assert!(std::fs::read(&export).unwrap().len() > 5 * 1000);
     // A key file others can read is refused with a clear message.
     #[cfg(unix)]
     {

@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/entries", get(get_entries))
         .route("/v1/proofs/inclusion", get(get_inclusion))
         .route("/v1/proofs/consistency", get(get_consistency))
+        .route("/v1/export", get(get_export))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -350,6 +351,43 @@ async fn get_consistency(State(s): State<AppState>, Query(q): Query<ConsistencyQ
         "proof": proof.iter().map(|h| B64.encode(h.0)).collect::<Vec<_>>(),
     }))
     .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportQuery {
+    from: Option<u64>,
+}
+
+/// `GET /v1/export?from=N`: the export (docs/spec.md §18), streamed as the
+/// store is read, so memory does not grow with the log.
+async fn get_export(State(s): State<AppState>, Query(q): Query<ExportQuery>) -> Result<Response, ApiError> {
+    let (size, note) = latest_size(&s.store).await?;
+    let note = note.ok_or_else(|| ApiError::not_found("the log is empty: nothing to export"))?;
+    let from = q.from.unwrap_or(0);
+    if from > size {
+        return Err(ApiError::bad_param(format!("from {from} is beyond the log's {size}")));
+    }
+    let origin = cairn_api::note::SignedNote::parse(note.as_bytes())
+        .ok()
+        .and_then(|n| cairn_api::note::Checkpoint::parse(n.text()).ok())
+        .map(|c| c.origin)
+        .ok_or_else(|| ApiError::from(StoreError::Corrupt("the latest checkpoint does not parse".into())))?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let store = s.store.clone();
+    tokio::task::spawn_blocking(move || {
+        // A storage error mid-stream ends the body early; the reader sees a
+        // truncated export (its last checkpoint tells it how far it got).
+        let _ = crate::export::export(store.as_ref(), &origin, from, |chunk| tx.blocking_send(chunk).is_ok());
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|c| (Ok::<_, std::io::Error>(c), rx))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/cbor-seq")],
+        Body::from_stream(stream),
+    )
+        .into_response())
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {
