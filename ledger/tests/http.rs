@@ -457,6 +457,72 @@ async fn openapi_describes_the_routes_that_exist() {
         "POST /v1/keys",
         "POST /v1/policies",
         "POST /v1/receipts",
+        "POST /v1/receipts/batch",
     ];
     assert_eq!(documented, served, "update schemas/openapi.yaml with the router");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_submissions_answer_each_item() {
+    let (app, store) = app().await;
+    bootstrap(&app).await;
+    let good: Vec<Vec<u8>> = (0..20).map(receipt).collect();
+    let mut items: Vec<cairn_api::cbor::CBOR> = good.iter().map(cairn_api::cbor::CBOR::to_byte_string).collect();
+    items.push(cairn_api::cbor::CBOR::to_byte_string(good[3].clone())); // a duplicate
+    items.push(cairn_api::cbor::CBOR::to_byte_string(vec![0xa0])); // garbage
+    let body = cairn_api::cbor::encode(&cairn_api::cbor::CBOR::from(items));
+    let req = Request::post("/v1/receipts/batch")
+        .header(header::CONTENT_TYPE, "application/cbor")
+        .body(Body::from(body))
+        .unwrap();
+    let (s, _, b) = call(&app, req).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let results = json(&b)["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 22);
+    let statuses: Vec<u64> = results.iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    // The original and its duplicate race into the same group commit:
+    // whichever arrives first is the new entry (201), the other gets it
+    // back (200); one entry either way.
+    assert!(statuses[..20].iter().all(|s| *s == 201 || *s == 200));
+    let mut pair = [statuses[3], statuses[20]];
+    pair.sort_unstable();
+    assert_eq!(pair, [200, 201]);
+    assert_eq!(results[20]["ack"]["index"], results[3]["ack"]["index"]);
+    assert_eq!(statuses[21], 400);
+    assert_eq!(results[21]["problem"]["type"], "https://cairn.dev/problems/bad-cose");
+    assert_eq!(store.state().unwrap().frontier.size(), 2 + 20);
+    for (i, body) in good.iter().enumerate() {
+        let p = TlogProof::parse(results[i]["ack"]["tlog_proof"].as_str().unwrap().as_bytes()).unwrap();
+        p.verify_body(body, &examples::log_key().verifier(), &[]).unwrap();
+    }
+    // Malformed batches.
+    for (ct, body, slug) in [
+        ("application/cbor", vec![0x01], "bad-batch"),
+        ("application/cbor", vec![0x80], "bad-batch"),
+        (
+            "application/cbor",
+            cairn_api::cbor::encode(&cairn_api::cbor::CBOR::from(vec![cairn_api::cbor::CBOR::from(1u64)])),
+            "bad-batch",
+        ),
+        ("application/cose", vec![0x80], "unsupported-media-type"),
+    ] {
+        let req = Request::post("/v1/receipts/batch")
+            .header(header::CONTENT_TYPE, ct)
+            .body(Body::from(body))
+            .unwrap();
+        let (s, c, b) = call(&app, req).await;
+        problem(s, &c, &b, slug);
+    }
+    let too_many = cairn_api::cbor::encode(&cairn_api::cbor::CBOR::from(vec![
+        cairn_api::cbor::CBOR::to_byte_string(
+            [0u8]
+        );
+        257
+    ]));
+    let req = Request::post("/v1/receipts/batch")
+        .header(header::CONTENT_TYPE, "application/cbor")
+        .body(Body::from(too_many))
+        .unwrap();
+    let (s, c, b) = call(&app, req).await;
+    problem(s, &c, &b, "bad-batch");
 }

@@ -45,15 +45,21 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let title = self.status.canonical_reason().unwrap_or("error");
-        let body = json!({
+impl ApiError {
+    /// The problem details object.
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
             "type": format!("{PROBLEM_BASE}{}", self.slug),
-            "title": title,
+            "title": self.status.canonical_reason().unwrap_or("error"),
             "status": self.status.as_u16(),
             "detail": self.detail,
-        });
+        })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = self.to_json();
         let mut resp = (self.status, body.to_string()).into_response();
         let h = resp.headers_mut();
         h.insert(

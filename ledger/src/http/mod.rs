@@ -1,7 +1,7 @@
 //! The HTTP API (axum). `router(state)` is the whole service; tests drive
 //! it with `oneshot`.
 //!
-//! Built so far: `POST /v1/receipts`; admin `POST /v1/keys`,
+//! Built so far: `POST /v1/receipts`, `POST /v1/receipts/batch`; admin `POST /v1/keys`,
 //! `POST /v1/policies`; `GET /v1/checkpoint`, `/v1/checkpoints`,
 //! `/v1/entries/{index}`, `/v1/entries`, `/v1/proofs/inclusion`,
 //! `/v1/proofs/consistency`, `/v1/receipts` (queries), `/metrics`, `/healthz`, `/readyz`. Errors are RFC 9457
@@ -35,6 +35,10 @@ use crate::store::{Store, StoreError, StoreNodes};
 pub const MAX_RECEIPT_BODY: usize = 128 * 1024;
 /// Largest admin submission body (a policy bundle), in bytes.
 pub const MAX_ADMIN_BODY: usize = 2 * 1024 * 1024 + 1024;
+/// Most receipts in one batch submission.
+pub const MAX_BATCH_ITEMS: usize = 256;
+/// Largest batch submission body, in bytes.
+pub const MAX_BATCH_BODY: usize = 4 * 1024 * 1024;
 /// Most entries one `GET /v1/entries` page returns.
 pub const MAX_ENTRIES_PAGE: u64 = 1000;
 /// Most checkpoints one `GET /v1/checkpoints` page returns.
@@ -61,6 +65,7 @@ impl std::fmt::Debug for AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/receipts", post(post_receipt).get(query::get_receipts))
+        .route("/v1/receipts/batch", post(post_receipts_batch))
         .route("/v1/keys", post(post_key).get(get_keys))
         .route("/v1/policies", post(post_policy))
         .route("/v1/policies/{hash}", get(get_policy))
@@ -93,16 +98,16 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
-async fn body_bytes(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+async fn body_bytes(headers: &HeaderMap, body: Body, limit: usize, media: &str) -> Result<Vec<u8>, ApiError> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if ct.split(';').next().map(str::trim) != Some("application/cose") {
+    if ct.split(';').next().map(str::trim) != Some(media) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
-            format!("content type must be application/cose, got {ct:?}"),
+            format!("content type must be {media}, got {ct:?}"),
         ));
     }
     to_bytes(body, limit).await.map(|b| b.to_vec()).map_err(|_| {
@@ -115,6 +120,11 @@ async fn body_bytes(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec
 }
 
 fn ack_response(ack: Ack) -> Result<Response, ApiError> {
+    let (status, body) = ack_json(ack)?;
+    Ok((status, axum::Json(body)).into_response())
+}
+
+fn ack_json(ack: Ack) -> Result<(StatusCode, serde_json::Value), ApiError> {
     let proof = ack.tlog_proof().map_err(ApiError::from)?;
     let status = if ack.existing {
         StatusCode::OK
@@ -130,11 +140,52 @@ fn ack_response(ack: Ack) -> Result<Response, ApiError> {
         "tlog_proof": proof.to_text(),
         "existing": ack.existing,
     });
-    Ok((status, axum::Json(body)).into_response())
+    Ok((status, body))
+}
+
+/// `POST /v1/receipts/batch`: a CBOR array (at most [`MAX_BATCH_ITEMS`]) of
+/// byte strings, each a COSE_Sign1 receipt. Every item is submitted at once
+/// (so they share group commits) and answered in order with its own status
+/// and acknowledgement or problem; the response is 200 when the batch
+/// itself was readable.
+async fn post_receipts_batch(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let bytes = body_bytes(&headers, body, MAX_BATCH_BODY, "application/cbor").await?;
+    let bodies = batch_items(&bytes)?;
+    let results = futures_util::future::join_all(bodies.into_iter().map(|b| {
+        let seq = s.sequencer.clone();
+        async move { seq.submit_receipt(b).await }
+    }))
+    .await;
+    let out: Vec<serde_json::Value> = results
+        .into_iter()
+        .map(|r| match r.map_err(ApiError::from).and_then(ack_json) {
+            Ok((status, ack)) => json!({"status": status.as_u16(), "ack": ack}),
+            Err(e) => json!({"status": e.status.as_u16(), "problem": e.to_json()}),
+        })
+        .collect();
+    Ok(axum::Json(json!({ "results": out })).into_response())
+}
+
+/// The receipts of a batch body (a strict CBOR array of byte strings).
+fn batch_items(bytes: &[u8]) -> Result<Vec<Vec<u8>>, ApiError> {
+    let bad = |d: String| ApiError::new(StatusCode::BAD_REQUEST, "bad-batch", d);
+    let c = cbor::decode_with_limit(bytes, MAX_BATCH_BODY).map_err(|e| bad(format!("batch: {e}")))?;
+    let items = cbor::array(&c, "batch").map_err(|e| bad(e.to_string()))?;
+    if items.is_empty() || items.len() > MAX_BATCH_ITEMS {
+        return Err(bad(format!(
+            "a batch holds 1 to {MAX_BATCH_ITEMS} receipts, got {}",
+            items.len()
+        )));
+    }
+    items
+        .iter()
+        .map(|i| cbor::bytes(i, "batch[]").map(<[u8]>::to_vec))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(e.to_string()))
 }
 
 async fn post_receipt(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
-    let bytes = body_bytes(&headers, body, MAX_RECEIPT_BODY).await?;
+    let bytes = body_bytes(&headers, body, MAX_RECEIPT_BODY, "application/cose").await?;
     ack_response(s.sequencer.submit_receipt(bytes).await?)
 }
 
@@ -163,13 +214,13 @@ fn check_admin(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
 
 async fn post_key(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     check_admin(&s, &headers)?;
-    let bytes = body_bytes(&headers, body, MAX_ADMIN_BODY).await?;
+    let bytes = body_bytes(&headers, body, MAX_ADMIN_BODY, "application/cose").await?;
     ack_response(s.sequencer.submit_key(bytes).await?)
 }
 
 async fn post_policy(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     check_admin(&s, &headers)?;
-    let bytes = body_bytes(&headers, body, MAX_ADMIN_BODY).await?;
+    let bytes = body_bytes(&headers, body, MAX_ADMIN_BODY, "application/cose").await?;
     ack_response(s.sequencer.submit_policy(bytes).await?)
 }
 
