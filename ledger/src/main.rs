@@ -62,6 +62,9 @@ enum Command {
         /// Submission queue capacity.
         #[arg(long, default_value_t = 8192)]
         queue: usize,
+        /// The longest a client may take to send a request body, in milliseconds.
+        #[arg(long, default_value_t = 10_000)]
+        body_deadline_ms: u64,
     },
     /// Check a ledger's storage offline: recompute the tree from the entries
     /// and check every node, the leaf index and every checkpoint.
@@ -185,6 +188,7 @@ async fn serve(
     authorities: Vec<String>,
     admin_token_file: Option<PathBuf>,
     config: SequencerConfig,
+    body_deadline: std::time::Duration,
 ) -> Result<(), Fail> {
     std::fs::create_dir_all(&data_dir).map_err(|e| Fail(format!("{}: {e}", data_dir.display())))?;
     let key_path = data_dir.join("log.key");
@@ -216,6 +220,7 @@ async fn serve(
         sequencer,
         store,
         admin_token,
+        body_deadline,
     });
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -301,6 +306,7 @@ fn main() -> ExitCode {
             max_batch,
             max_wait_us,
             queue,
+            body_deadline_ms,
         } => {
             let config = SequencerConfig {
                 max_batch,
@@ -309,7 +315,15 @@ fn main() -> ExitCode {
                 ..SequencerConfig::default()
             };
             match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-                Ok(rt) => rt.block_on(serve(data_dir, listen, origin, authorities, admin_token_file, config)),
+                Ok(rt) => rt.block_on(serve(
+                    data_dir,
+                    listen,
+                    origin,
+                    authorities,
+                    admin_token_file,
+                    config,
+                    std::time::Duration::from_millis(body_deadline_ms),
+                )),
                 Err(e) => Err(Fail(format!("runtime: {e}"))),
             }
         }

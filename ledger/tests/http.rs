@@ -49,6 +49,7 @@ async fn app() -> (axum::Router, Arc<dyn Store>) {
         sequencer: seq,
         store: store.clone(),
         admin_token: Some(TOKEN.into()),
+        body_deadline: std::time::Duration::from_millis(300),
     };
     (router(state), store)
 }
@@ -525,4 +526,23 @@ async fn batch_submissions_answer_each_item() {
         .unwrap();
     let (s, c, b) = call(&app, req).await;
     problem(s, &c, &b, "bad-batch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickling_body_is_cut_off_at_the_deadline() {
+    use futures_util::StreamExt as _;
+    let (app, store) = app().await;
+    // One byte, then nothing: the body never completes.
+    let stream = futures_util::stream::once(async { Ok::<_, std::io::Error>(vec![0xd2u8]) })
+        .chain(futures_util::stream::pending());
+    let req = Request::post("/v1/receipts")
+        .header(header::CONTENT_TYPE, "application/cose")
+        .body(Body::from_stream(stream))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let (s, ct, b) = call(&app, req).await;
+    assert_eq!(s, StatusCode::REQUEST_TIMEOUT);
+    problem(s, &ct, &b, "body-deadline");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(store.state().unwrap().frontier.size(), 0);
 }

@@ -53,7 +53,13 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The admin bearer credential; `None` disables admin routes.
     pub admin_token: Option<Arc<str>>,
+    /// The longest a client may take to send a request body: a client
+    /// trickling bytes is cut off with 408, whatever its pace.
+    pub body_deadline: std::time::Duration,
 }
+
+/// The default [`AppState::body_deadline`].
+pub const DEFAULT_BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -80,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(tower_http::timeout::RequestBodyDeadlineLayer::new(state.body_deadline))
         .with_state(state)
 }
 
@@ -110,11 +117,30 @@ async fn body_bytes(headers: &HeaderMap, body: Body, limit: usize, media: &str) 
             format!("content type must be {media}, got {ct:?}"),
         ));
     }
-    to_bytes(body, limit).await.map(|b| b.to_vec()).map_err(|_| {
+    to_bytes(body, limit).await.map(|b| b.to_vec()).map_err(|e| {
+        // Tell the body limit and the body deadline apart by the error's causes.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if c.is::<http_body_util::LengthLimitError>() {
+                return ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body-too-large",
+                    format!("the body is over {limit} bytes"),
+                );
+            }
+            if c.is::<tower_http::timeout::TimeoutError>() {
+                return ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body-deadline",
+                    "the request body did not arrive in time",
+                );
+            }
+            cause = c.source();
+        }
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            format!("the body is over {limit} bytes"),
+            StatusCode::BAD_REQUEST,
+            "bad-body",
+            format!("the request body could not be read: {e}"),
         )
     })
 }
