@@ -7,7 +7,7 @@
 use serde_json::json;
 
 use crate::keys::{KeyType, SignerKey};
-use crate::merkle::{Blake3, Hash, MerkleHasher};
+use crate::merkle::{Blake3, MerkleHasher};
 use crate::receipt::*;
 use crate::timestamp::Timestamp;
 
@@ -240,11 +240,6 @@ pub fn signed_receipt(n: u64) -> Vec<u8> {
         Ok(b) => b,
         Err(e) => unreachable!("signing example receipt {n} failed: {e}"),
     }
-}
-
-/// A fixed digest, for examples that need one.
-pub fn digest(label: &str) -> Hash {
-    Blake3::digest(&[label.as_bytes()])
 }
 
 /// The variant path of an error from its `Debug` form: `Encoding(

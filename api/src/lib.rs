@@ -1,11 +1,13 @@
 //! # cairn-api: the wire contract of cairn
 //!
 //! Every format cairn signs, hashes, stores or sends, and every algorithm over
-//! them, lives here: deterministic CBOR ([`cbor`]), decision receipts
-//! ([`receipt`]) signed as COSE_Sign1 ([`cose`]), log entries ([`entry`]),
-//! RFC 9162 Merkle trees and proofs ([`merkle`]), C2SP signed notes,
-//! checkpoints, verifier keys and cosignatures ([`note`]) and C2SP
-//! tlog-proof bundles ([`proof`]). `docs/spec.md` is the normative text.
+//! them, lives here: deterministic CBOR ([`cbor`]) and its JSON views
+//! ([`view`], [`timestamp`]), decision receipts ([`receipt`]) signed as
+//! COSE_Sign1 ([`cose`]), keys ([`keys`]), log entries ([`entry`]), RFC 9162
+//! Merkle trees and proofs ([`merkle`]), C2SP signed notes, checkpoints and
+//! cosignatures ([`note`]), C2SP tlog-proof bundles ([`proof`]), and policy
+//! bundles with the deterministic decision function ([`policy`]).
+//! `docs/spec.md` is the normative text.
 //!
 //! This crate does **no I/O**: no files, sockets, clocks or randomness. It is
 //! a pure function of its inputs so that the ledger, the gate and the

@@ -1,6 +1,8 @@
 //! cairn-gate: the reference gate. Today: packing policy directories into
-//! bundles and the demo; the gate client (evaluate, approve, sign, submit,
-//! fail closed) comes with the gate issue.
+//! bundles ([`policy_dir`]), the seed scenarios' requests ([`scenarios`]) and
+//! generated bundles for benchmarks ([`generated`]); the binary has `demo`
+//! and `policy`. The gate client (evaluate, approve, sign, submit, fail
+//! closed) comes with the gate issue.
 
 pub mod generated;
 pub mod policy_dir;

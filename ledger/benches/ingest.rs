@@ -11,10 +11,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use cairn_api::entry::{KeyAction, KeyRole, KeyStatement, POLICY_CONTENT_TYPE};
+use cairn_api::entry::{KeyAction, POLICY_CONTENT_TYPE};
 use cairn_api::examples;
 use cairn_api::policy::Bundle;
-use cairn_api::timestamp::Timestamp;
 use cairn_ledger::sequencer::{Sequencer, SequencerConfig};
 use cairn_ledger::store::{RedbStore, Store};
 use common::now_ms;
@@ -52,15 +51,7 @@ fn main() {
         )
         .await
         .unwrap();
-        let key = KeyStatement {
-            action: KeyAction::Register,
-            role: KeyRole::Gate,
-            key: examples::gate_key().verifier(),
-            issued_at: Timestamp::from_millis(now_ms()).unwrap(),
-            reason: None,
-        }
-        .sign(&examples::authority_key())
-        .unwrap();
+        let key = common::key_statement(KeyAction::Register, &examples::gate_key());
         seq.submit_key(key).await.unwrap();
         let b = cairn_api::cose::sign(bundle().as_bytes(), POLICY_CONTENT_TYPE, &examples::authority_key()).unwrap();
         seq.submit_policy(b).await.unwrap();

@@ -12,7 +12,7 @@
 
 use cairn_api::cbor::{self, CBOR};
 
-use crate::store::{Store, StoreError};
+use crate::store::{CheckpointCursor, Store, StoreError};
 
 /// The header tag.
 pub const EXPORT_HEADER: &str = "cairn-export/v1";
@@ -24,22 +24,16 @@ fn item(kind: &str, n: u64, payload: CBOR) -> Vec<u8> {
 }
 
 /// Write the export from entry `from` to the log's current size, in chunks
-/// of encoded items. `sink` returning `false` stops early (client gone).
+/// of encoded items, reading entries and checkpoint sizes as it goes (memory
+/// stays flat whatever the size of the log). `sink` returning `false` stops early (client gone).
 pub fn export(
     store: &dyn Store,
     origin: &str,
     from: u64,
     mut sink: impl FnMut(Vec<u8>) -> bool,
 ) -> Result<u64, StoreError> {
-    let size = store
-        .checkpoint_sizes(0, u64::MAX, usize::MAX)?
-        .last()
-        .copied()
-        .unwrap_or(0);
-    let mut sizes = store
-        .checkpoint_sizes(from.saturating_add(1), u64::MAX, usize::MAX)?
-        .into_iter()
-        .peekable();
+    let size = store.size()?;
+    let mut sizes = CheckpointCursor::new(store, from.saturating_add(1));
     let mut chunk = cbor::encode(&CBOR::from(vec![
         CBOR::from(EXPORT_HEADER),
         CBOR::from(origin),
@@ -52,9 +46,9 @@ pub fn export(
             .ok_or_else(|| StoreError::Corrupt(format!("entry {index} is missing")))?;
         chunk.extend(item("entry", index, CBOR::to_byte_string(bytes)));
         items += 1;
-        while sizes.peek() == Some(&(index + 1)) {
+        while sizes.peek()? == Some(index + 1) {
             let s = index + 1;
-            sizes.next();
+            sizes.advance();
             let note = store
                 .checkpoint(s)?
                 .ok_or_else(|| StoreError::Corrupt(format!("checkpoint {s} is missing")))?;

@@ -4,15 +4,16 @@
 //! its leaf hash; appends the leaves to a fresh frontier and compares every
 //! tree node the appends complete with the stored node (so memory stays
 //! O(log n)); checks the leaf index; and at every stored checkpoint's size
-//! compares its root and verifies its signature under the log key. Stops at
-//! the first inconsistency.
+//! compares its root and verifies its signature under the log key (read a
+//! page of checkpoint sizes at a time). Memory stays flat whatever the size
+//! of the log. Stops at the first inconsistency.
 
 use cairn_api::entry::Entry;
 use cairn_api::keys::VerifierKey;
 use cairn_api::merkle::{Blake3, Frontier};
 use cairn_api::note::Checkpoint;
 
-use crate::store::{Store, StoreError};
+use crate::store::{CheckpointCursor, Store, StoreError};
 
 /// What `fsck` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,11 +52,10 @@ fn bad(at: impl Into<String>, what: impl Into<String>) -> FsckError {
 
 /// Check a store. `log_key` verifies checkpoint signatures.
 pub fn fsck(store: &dyn Store, log_key: &VerifierKey) -> Result<FsckReport, FsckError> {
-    // The size is the latest checkpoint's; read it without rebuilding the
-    // frontier from stored nodes (those are what is being checked).
-    let sizes_all = store.checkpoint_sizes(0, u64::MAX, usize::MAX)?;
-    let size = sizes_all.last().copied().unwrap_or(0);
-    let mut sizes = sizes_all.into_iter().peekable();
+    // The recorded size, read without rebuilding the frontier from stored
+    // nodes (those are what is being checked); checkpoints a page at a time.
+    let size = store.size()?;
+    let mut sizes = CheckpointCursor::new(store, 1);
     let mut frontier = Frontier::<Blake3>::new();
     let mut report = FsckReport {
         entries: 0,
@@ -97,9 +97,9 @@ pub fn fsck(store: &dyn Store, log_key: &VerifierKey) -> Result<FsckReport, Fsck
             return Err(e);
         }
         report.entries += 1;
-        while sizes.peek() == Some(&frontier.size()) {
+        while sizes.peek()? == Some(frontier.size()) {
             let s = frontier.size();
-            sizes.next();
+            sizes.advance();
             let note = store
                 .checkpoint(s)?
                 .ok_or_else(|| bad(format!("checkpoint {s}"), "listed but missing"))?;
@@ -112,10 +112,13 @@ pub fn fsck(store: &dyn Store, log_key: &VerifierKey) -> Result<FsckReport, Fsck
         }
     }
     if store.entry(size)?.is_some() {
-        return Err(bad(format!("entry {size}"), "entries exist past the latest checkpoint"));
+        return Err(bad(format!("entry {size}"), "entries exist past the recorded size"));
     }
-    if sizes.next().is_some() {
-        return Err(bad("checkpoints", "a checkpoint names a size the log never had"));
+    if size > 0 && store.checkpoint(size)?.is_none() {
+        return Err(bad(format!("checkpoint {size}"), "the log's size has no checkpoint"));
+    }
+    if let Some(s) = sizes.peek()? {
+        return Err(bad(format!("checkpoint {s}"), "names a size the log never had"));
     }
     Ok(report)
 }

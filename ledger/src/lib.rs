@@ -1,11 +1,14 @@
 //! cairn-ledger: the durable Merkle ledger service.
 //!
-//! Built so far: the storage layer ([`store`]): one small trait, a durable
-//! redb implementation (Durability::Immediate, two-phase commit), an
-//! in-memory one and a fault-injecting wrapper for tests, and the pure
-//! integration step ([`store::integrate`]) that turns a batch of leaf hashes
-//! into the tree nodes and root to persist. The sequencer, the HTTP API and
-//! the binary's `serve`/`export`/`fsck` come next (see the ledger issue).
+//! - [`store`]: storage behind one small trait: redb (Durability::Immediate,
+//!   two-phase commit), in-memory, and a fault-injecting wrapper; the pure
+//!   integration step ([`store::integrate`]).
+//! - [`sequencer`]: one task owns every write; group commit; an
+//!   acknowledgement only after a durable commit.
+//! - [`http`]: `router(state)`, the HTTP API (`schemas/openapi.yaml`).
+//! - [`export`] (docs/spec.md section 18), [`fsck`], [`metrics`].
+//!
+//! The binary `cairn-ledger` has `serve`, `keygen`, `export` and `fsck`.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 

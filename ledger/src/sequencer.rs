@@ -310,7 +310,8 @@ impl Sequencer {
             return Err(SubmitError::UnarchivedPolicy(bundle_hash));
         }
         let entry = Entry::new(EntryKind::Receipt, now, body)?;
-        self.enqueue(entry, Some(kid)).await
+        let record = EntryRecord::for_receipt(&entry, p);
+        self.enqueue(entry, record, Some(kid)).await
     }
 
     /// Submit an authority-signed key statement (COSE_Sign1 bytes).
@@ -319,7 +320,8 @@ impl Sequencer {
         let msg = entry.sign1()?;
         self.check_authority(&msg)?;
         KeyStatement::from_cbor(msg.payload())?;
-        self.enqueue(entry, None).await
+        let record = EntryRecord::from_entry(&entry)?;
+        self.enqueue(entry, record, None).await
     }
 
     /// Submit an authority-signed policy bundle (COSE_Sign1 bytes). The
@@ -335,7 +337,8 @@ impl Sequencer {
         if let Some(index) = blocking(move || store.bundle_index(&hash)).await? {
             return self.existing(index).await;
         }
-        self.enqueue(entry, None).await
+        let record = EntryRecord::for_bundle(&entry, hash);
+        self.enqueue(entry, record, None).await
     }
 
     fn check_authority(&self, msg: &cairn_api::cose::Sign1) -> Result<(), SubmitError> {
@@ -348,8 +351,7 @@ impl Sequencer {
         msg.verify(key).map_err(|e| SubmitError::NotAuthority(e.to_string()))
     }
 
-    async fn enqueue(&self, entry: Entry, gate_key: Option<String>) -> Result<Ack, SubmitError> {
-        let record = EntryRecord::from_entry(&entry)?;
+    async fn enqueue(&self, entry: Entry, record: EntryRecord, gate_key: Option<String>) -> Result<Ack, SubmitError> {
         let (reply, rx) = oneshot::channel();
         let job = Job {
             entry,
@@ -431,10 +433,16 @@ async fn run(shared: Arc<Shared>, mut state: LogState, log_key: SignerKey, mut r
     }
 }
 
+/// What becomes of each job of a batch.
 enum Slot {
+    /// A new entry: the k-th accepted.
     New(usize),
+    /// Already in the log at this index.
     Duplicate(u64),
+    /// The same as the k-th accepted entry of this batch.
     InBatch(usize),
+    /// Refused at batch time (a revoked key).
+    Rejected(SubmitError),
 }
 
 async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey, jobs: Vec<Job>) -> LogState {
@@ -470,7 +478,6 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
     let mut accepted: Vec<usize> = Vec::new();
     let mut seen_leaf: HashMap<Hash, usize> = HashMap::new();
     let mut seen_idem: HashMap<(String, String), usize> = HashMap::new();
-    let mut rejected: Vec<(usize, SubmitError)> = Vec::new();
     for (i, job) in jobs.iter().enumerate() {
         if let Some(index) = known[i] {
             slots.push(Slot::Duplicate(index));
@@ -489,8 +496,7 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
                 .get(kid)
                 .is_some_and(|k| k.registered && k.role == "gate");
             if !ok {
-                rejected.push((i, SubmitError::RevokedKey(kid.clone())));
-                slots.push(Slot::New(usize::MAX));
+                slots.push(Slot::Rejected(SubmitError::RevokedKey(kid.clone())));
                 continue;
             }
         }
@@ -563,10 +569,9 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
     }
 
     // Answer everyone, in order.
-    let mut rejected: HashMap<usize, SubmitError> = rejected.into_iter().collect();
-    for (i, (job, slot)) in jobs.into_iter().zip(slots).enumerate() {
+    for (job, slot) in jobs.into_iter().zip(slots) {
         let answer = match slot {
-            Slot::New(k) if k == usize::MAX => Err(rejected.remove(&i).unwrap_or(SubmitError::ShuttingDown)),
+            Slot::Rejected(e) => Err(e),
             Slot::New(k) => Ok(acks[k].clone()),
             Slot::InBatch(k) => {
                 let mut a = acks[k].clone();

@@ -8,13 +8,12 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use cairn_api::entry::{Entry, KeyAction, KeyRole, KeyStatement, POLICY_CONTENT_TYPE};
+use cairn_api::entry::{Entry, KeyAction, POLICY_CONTENT_TYPE};
 use cairn_api::examples;
 use cairn_api::merkle::{Blake3, Hash, verify_consistency, verify_inclusion};
 use cairn_api::note::Checkpoint;
 use cairn_api::policy::Bundle;
 use cairn_api::proof::TlogProof;
-use cairn_api::timestamp::Timestamp;
 use cairn_ledger::http::{AppState, MAX_RECEIPT_BODY, router};
 use cairn_ledger::sequencer::{Sequencer, SequencerConfig};
 use cairn_ledger::store::{MemoryStore, Store};
@@ -102,15 +101,7 @@ fn problem(status: StatusCode, ct: &str, body: &[u8], slug: &str) {
 }
 
 async fn bootstrap(app: &axum::Router) {
-    let key = KeyStatement {
-        action: KeyAction::Register,
-        role: KeyRole::Gate,
-        key: examples::gate_key().verifier(),
-        issued_at: Timestamp::from_millis(now_ms()).unwrap(),
-        reason: None,
-    }
-    .sign(&examples::authority_key())
-    .unwrap();
+    let key = common::key_statement(KeyAction::Register, &examples::gate_key());
     let (s, _, _) = call(app, post("/v1/keys", key, Some(TOKEN))).await;
     assert_eq!(s, StatusCode::CREATED);
     let b = cairn_api::cose::sign(bundle().as_bytes(), POLICY_CONTENT_TYPE, &examples::authority_key()).unwrap();
@@ -245,27 +236,11 @@ async fn errors_are_problem_details_and_change_nothing() {
     let (s, ct, b) = call(&app, post("/v1/keys", vec![0xa0], Some(TOKEN))).await;
     problem(s, &ct, &b, "bad-entry");
     // A key statement signed by the gate, not an authority.
-    let forged = KeyStatement {
-        action: KeyAction::Register,
-        role: KeyRole::Gate,
-        key: examples::gate_key().verifier(),
-        issued_at: Timestamp::from_millis(now_ms()).unwrap(),
-        reason: None,
-    }
-    .sign(&examples::gate_key())
-    .unwrap();
+    let forged = common::key_statement_signed_by(KeyAction::Register, &examples::gate_key(), &examples::gate_key());
     let (s, ct, b) = call(&app, post("/v1/keys", forged, Some(TOKEN))).await;
     problem(s, &ct, &b, "not-authority");
     // Register the key only: the receipt's bundle is not archived.
-    let key = KeyStatement {
-        action: KeyAction::Register,
-        role: KeyRole::Gate,
-        key: examples::gate_key().verifier(),
-        issued_at: Timestamp::from_millis(now_ms()).unwrap(),
-        reason: None,
-    }
-    .sign(&examples::authority_key())
-    .unwrap();
+    let key = common::key_statement(KeyAction::Register, &examples::gate_key());
     assert_eq!(
         call(&app, post("/v1/keys", key, Some(TOKEN))).await.0,
         StatusCode::CREATED

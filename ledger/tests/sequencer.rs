@@ -5,14 +5,13 @@ mod common;
 
 use std::sync::Arc;
 
-use cairn_api::entry::{KeyAction, KeyRole, KeyStatement, POLICY_CONTENT_TYPE};
+use cairn_api::entry::{KeyAction, POLICY_CONTENT_TYPE};
 use cairn_api::examples;
 use cairn_api::keys::{KeyType, SignerKey};
 use cairn_api::merkle::{Blake3, Hash, inclusion_proof, verify_inclusion};
 use cairn_api::note::Checkpoint;
 use cairn_api::policy::Bundle;
 use cairn_api::receipt::{Receipt, SignedReceipt};
-use cairn_api::timestamp::Timestamp;
 use cairn_ledger::sequencer::{Ack, Sequencer, SequencerConfig, SubmitError};
 use cairn_ledger::store::{Fault, FaultyStore, MemoryStore, RedbStore, Store, StoreNodes};
 use common::now_ms;
@@ -24,10 +23,6 @@ fn bundle() -> Bundle {
     )
     .unwrap();
     common::bundle("devops-staging", &rules)
-}
-
-fn key_statement(action: KeyAction, key: &SignerKey) -> Vec<u8> {
-    common::key_statement(action, key)
 }
 
 /// Example receipt `n`, decided at `decided_at` under the archived bundle, signed by `gate`.
@@ -50,7 +45,7 @@ async fn start(store: Arc<dyn Store>) -> Sequencer {
 /// Register the example gate key and archive the bundle.
 async fn bootstrap(seq: &Sequencer) {
     assert_eq!(
-        seq.submit_key(key_statement(KeyAction::Register, &examples::gate_key()))
+        seq.submit_key(common::key_statement(KeyAction::Register, &examples::gate_key()))
             .await
             .unwrap()
             .index,
@@ -102,17 +97,13 @@ async fn refusals_are_exact_and_change_nothing() {
         Err(SubmitError::UnknownKey(_))
     ));
     // A key statement signed by a non-authority.
-    let bad = KeyStatement {
-        action: KeyAction::Register,
-        role: KeyRole::Gate,
-        key: gate.verifier(),
-        issued_at: Timestamp::from_millis(t).unwrap(),
-        reason: None,
-    }
-    .sign(&gate)
-    .unwrap();
+    let bad = common::key_statement_signed_by(KeyAction::Register, &examples::gate_key(), &gate);
     assert!(matches!(seq.submit_key(bad).await, Err(SubmitError::NotAuthority(_))));
-    assert!(seq.submit_key(key_statement(KeyAction::Register, &gate)).await.is_ok());
+    assert!(
+        seq.submit_key(common::key_statement(KeyAction::Register, &gate))
+            .await
+            .is_ok()
+    );
     // The bundle is not archived yet.
     assert!(matches!(
         seq.submit_receipt(receipt(1, &gate, t)).await,
@@ -138,7 +129,9 @@ async fn refusals_are_exact_and_change_nothing() {
     ));
     assert_eq!(store.state().unwrap().frontier.size(), 2, "only the key and the bundle");
     // A revocation takes effect for what follows.
-    seq.submit_key(key_statement(KeyAction::Revoke, &gate)).await.unwrap();
+    seq.submit_key(common::key_statement(KeyAction::Revoke, &gate))
+        .await
+        .unwrap();
     assert!(matches!(
         seq.submit_receipt(receipt(4, &gate, t)).await,
         Err(SubmitError::RevokedKey(_))

@@ -8,13 +8,12 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use cairn_api::entry::{KeyAction, KeyRole, KeyStatement, POLICY_CONTENT_TYPE};
+use cairn_api::entry::{KeyAction, POLICY_CONTENT_TYPE};
 use cairn_api::examples;
 use cairn_api::keys::VerifierKey;
 use cairn_api::note::Checkpoint;
 use cairn_api::policy::Bundle;
 use cairn_api::proof::TlogProof;
-use cairn_api::timestamp::Timestamp;
 use common::now_ms;
 
 const TOKEN: &str = "e2e-admin-token";
@@ -101,15 +100,7 @@ fn serve_acknowledges_durably_across_sigkill() {
     let _ = std::fs::remove_dir_all(&dir.0);
     let server = start(&dir.0);
     assert_eq!(server.log_key.name(), "e2e.example/log");
-    let key = KeyStatement {
-        action: KeyAction::Register,
-        role: KeyRole::Gate,
-        key: examples::gate_key().verifier(),
-        issued_at: Timestamp::from_millis(now_ms()).unwrap(),
-        reason: None,
-    }
-    .sign(&examples::authority_key())
-    .unwrap();
+    let key = common::key_statement(KeyAction::Register, &examples::gate_key());
     assert_eq!(http(&server.addr, "POST", "/v1/keys", &key, true).0, 201);
     let b = cairn_api::cose::sign(bundle().as_bytes(), POLICY_CONTENT_TYPE, &examples::authority_key()).unwrap();
     assert_eq!(http(&server.addr, "POST", "/v1/policies", &b, true).0, 201);

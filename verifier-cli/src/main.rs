@@ -13,9 +13,6 @@ use clap::{Parser, Subcommand};
 pub const EXIT_VALID: u8 = 0;
 /// Something does not verify: tampered, or not signed by a trusted key.
 pub const EXIT_TAMPERED: u8 = 1;
-/// A decision replays differently (reserved for `replay`).
-#[allow(dead_code)]
-pub const EXIT_REPLAY_MISMATCH: u8 = 2;
 /// Something could not be evaluated (unreadable input, missing data).
 pub const EXIT_CANNOT_EVALUATE: u8 = 3;
 /// The command line is wrong.

@@ -3,9 +3,9 @@
 //! the bundle's vocabulary knows. Sound but not complete: every finding is
 //! real; some dead rules are not found.
 
+use super::Policy;
 use super::glob::Glob;
 use super::rules::{Effect, Rule, RuleSet};
-use super::{Policy, cedar};
 
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +105,3 @@ fn shadows(deny: &Rule, allow: &Rule) -> bool {
         .zip(allow.lists().iter())
         .all(|(d, a)| covers(d.1, a.1))
 }
-
-/// Re-exported so the CLI can name the engine in its message.
-pub const CEDAR_ENGINE: &str = cedar::ENGINE_NAME;

@@ -5,7 +5,7 @@
 //! a pure function of the bundle and the [`DecisionInput`]: the same inputs
 //! give the same [`PolicyDecision`] on every machine, forever. It reads no
 //! clock: time comes from `nd_inputs.clock`. [`replay`] re-runs a recorded
-//! receipt's decision and compares. docs/spec.md §15–16 is normative.
+//! receipt's decision and compares. docs/spec.md §9.3 and §15–17 are normative.
 
 pub mod bundle;
 pub mod cedar;

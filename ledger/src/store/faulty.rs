@@ -86,6 +86,10 @@ impl<S: Store> Store for FaultyStore<S> {
         self.read()?;
         self.inner.state()
     }
+    fn size(&self) -> Result<u64, StoreError> {
+        self.read()?;
+        self.inner.size()
+    }
     fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
         if self.take(Fault::BeforeWrite) {
             return Err(StoreError::Injected("commit (before write)"));

@@ -52,6 +52,10 @@ impl Store for MemoryStore {
         })
     }
 
+    fn size(&self) -> Result<u64, StoreError> {
+        Ok(self.lock().entries.len() as u64)
+    }
+
     fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
         let mut g = self.lock();
         check_batch(g.entries.len() as u64, batch)?;

@@ -19,6 +19,7 @@ use cairn_api::keys::SignerKey;
 use cairn_api::merkle::{Blake3, Frontier, Hash, NodeId, NodeReader};
 use cairn_api::note::{Checkpoint, NoteError};
 use cairn_api::policy::{Bundle, BundleError};
+use cairn_api::receipt::ReceiptParts;
 
 pub use faulty::{Fault, FaultyStore};
 pub use memory::MemoryStore;
@@ -146,37 +147,60 @@ pub enum RecordError {
     Bundle(#[from] BundleError),
 }
 
+impl ReceiptIndex {
+    /// The index rows of a receipt.
+    pub fn of(p: &ReceiptParts) -> Self {
+        ReceiptIndex {
+            fields: vec![
+                (Field::Subject, p.request.subject.id.clone()),
+                (Field::Surface, p.request.resource.kind.clone()),
+                (Field::Action, p.request.action.name.clone()),
+                (Field::Target, p.request.resource.id.clone()),
+                (Field::Decision, p.decision.as_str().to_owned()),
+                (Field::Gate, p.gate.clone()),
+            ],
+            decided_at: p.decided_at.millis(),
+            break_glass: p.break_glass.is_some(),
+            idempotency: (p.gate.clone(), p.idempotency_key.clone()),
+        }
+    }
+}
+
 impl EntryRecord {
-    /// The record of an entry: its bytes, leaf hash and index rows.
-    pub fn from_entry(entry: &Entry) -> Result<Self, RecordError> {
-        let mut rec = EntryRecord {
+    fn bare(entry: &Entry) -> Self {
+        EntryRecord {
             bytes: entry.to_cbor(),
             leaf_hash: entry.leaf_hash(),
             receipt: None,
             key: None,
             bundle: None,
-        };
-        match entry.kind() {
-            EntryKind::Receipt => {
-                let signed = entry.receipt()?;
-                let p = signed.unverified().parts();
-                rec.receipt = Some(ReceiptIndex {
-                    fields: vec![
-                        (Field::Subject, p.request.subject.id.clone()),
-                        (Field::Surface, p.request.resource.kind.clone()),
-                        (Field::Action, p.request.action.name.clone()),
-                        (Field::Target, p.request.resource.id.clone()),
-                        (Field::Decision, p.decision.as_str().to_owned()),
-                        (Field::Gate, p.gate.clone()),
-                    ],
-                    decided_at: p.decided_at.millis(),
-                    break_glass: p.break_glass.is_some(),
-                    idempotency: (p.gate.clone(), p.idempotency_key.clone()),
-                });
-            }
+        }
+    }
+
+    /// The record of a receipt entry whose receipt the caller has already
+    /// decoded (the submit path), so it is not decoded again.
+    pub fn for_receipt(entry: &Entry, receipt: &ReceiptParts) -> Self {
+        EntryRecord {
+            receipt: Some(ReceiptIndex::of(receipt)),
+            ..Self::bare(entry)
+        }
+    }
+
+    /// The record of a policy entry whose bundle hash the caller knows.
+    pub fn for_bundle(entry: &Entry, bundle_hash: Hash) -> Self {
+        EntryRecord {
+            bundle: Some(bundle_hash),
+            ..Self::bare(entry)
+        }
+    }
+
+    /// The record of an entry, decoding its body: bytes, leaf hash, index rows.
+    pub fn from_entry(entry: &Entry) -> Result<Self, RecordError> {
+        Ok(match entry.kind() {
+            EntryKind::Receipt => Self::for_receipt(entry, entry.receipt()?.unverified().parts()),
             EntryKind::Key => {
                 let s = KeyStatement::from_cbor(entry.sign1()?.payload())?;
-                rec.key = Some(KeyEvent {
+                let key = KeyEvent {
                     key_ref: s.key.key_ref(),
                     vkey: s.key.to_string(),
                     registered: s.action == KeyAction::Register,
@@ -185,13 +209,14 @@ impl EntryRecord {
                         _ => "operator",
                     }
                     .into(),
-                });
+                };
+                EntryRecord {
+                    key: Some(key),
+                    ..Self::bare(entry)
+                }
             }
-            _ => {
-                rec.bundle = Some(Bundle::from_bytes(entry.sign1()?.payload())?.hash());
-            }
-        }
-        Ok(rec)
+            _ => Self::for_bundle(entry, Bundle::from_bytes(entry.sign1()?.payload())?.hash()),
+        })
     }
 }
 
@@ -249,6 +274,9 @@ pub trait Store: Send + Sync {
     /// The tree size and latest checkpoint; the frontier is rebuilt from
     /// stored nodes (O(log n) reads).
     fn state(&self) -> Result<LogState, StoreError>;
+    /// The number of entries (the size of the latest committed tree),
+    /// without rebuilding the frontier.
+    fn size(&self) -> Result<u64, StoreError>;
     /// Write a batch atomically and durably; returns only after the data is
     /// on stable storage. Refuses a batch that does not continue the log.
     fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError>;
@@ -294,6 +322,48 @@ impl<S: Store + ?Sized> NodeReader for StoreNodes<'_, S> {
         self.0
             .node(id)?
             .ok_or_else(|| StoreError::Corrupt(format!("tree node level {} index {} is missing", id.level, id.index)))
+    }
+}
+
+/// Stored checkpoint sizes from a starting size on, read a page at a time,
+/// so a walk over every checkpoint holds one page in memory, not the list.
+pub(crate) struct CheckpointCursor<'a> {
+    store: &'a dyn Store,
+    page: std::collections::VecDeque<u64>,
+    next_from: u64,
+    exhausted: bool,
+}
+
+/// Checkpoint sizes read per page by [`CheckpointCursor`].
+const CHECKPOINT_PAGE: usize = 1024;
+
+impl<'a> CheckpointCursor<'a> {
+    /// Sizes `>= from`.
+    pub(crate) fn new(store: &'a dyn Store, from: u64) -> Self {
+        CheckpointCursor {
+            store,
+            page: Default::default(),
+            next_from: from,
+            exhausted: false,
+        }
+    }
+
+    /// The next size, without consuming it.
+    pub(crate) fn peek(&mut self) -> Result<Option<u64>, StoreError> {
+        if self.page.is_empty() && !self.exhausted {
+            let page = self.store.checkpoint_sizes(self.next_from, u64::MAX, CHECKPOINT_PAGE)?;
+            self.exhausted = page.len() < CHECKPOINT_PAGE;
+            if let Some(last) = page.last() {
+                self.next_from = last.saturating_add(1);
+            }
+            self.page.extend(page);
+        }
+        Ok(self.page.front().copied())
+    }
+
+    /// Consume the size `peek` returned.
+    pub(crate) fn advance(&mut self) {
+        self.page.pop_front();
     }
 }
 

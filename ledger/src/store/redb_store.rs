@@ -73,12 +73,6 @@ impl RedbStore {
         tx.commit().map_err(b("open"))?;
         Ok(RedbStore { db })
     }
-
-    fn size(&self) -> Result<u64, StoreError> {
-        let tx = self.db.begin_read().map_err(b("read"))?;
-        let t = tx.open_table(META).map_err(b("read"))?;
-        Ok(t.get(SIZE).map_err(b("read"))?.map_or(0, |v| v.value()))
-    }
 }
 
 impl Store for RedbStore {
@@ -89,6 +83,12 @@ impl Store for RedbStore {
             frontier: frontier_from(self, size)?,
             checkpoint,
         })
+    }
+
+    fn size(&self) -> Result<u64, StoreError> {
+        let tx = self.db.begin_read().map_err(b("read"))?;
+        let t = tx.open_table(META).map_err(b("read"))?;
+        Ok(t.get(SIZE).map_err(b("read"))?.map_or(0, |v| v.value()))
     }
 
     fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {

@@ -220,3 +220,30 @@ fn policy_entries_index_their_bundle_hash() {
     s.commit(&batch(&s.state().unwrap(), &[e])).unwrap();
     assert_eq!(s.bundle_index(&bundle.hash()).unwrap(), Some(0));
 }
+
+#[test]
+fn the_checkpoint_cursor_pages_through_every_size() {
+    let s = MemoryStore::new();
+    let bodies: Vec<Vec<u8>> = (0..30).map(examples::signed_receipt).collect();
+    for n in 0..1100u64 {
+        // Distinct integration times make distinct leaves.
+        let e = Entry::new(EntryKind::Receipt, at(n), bodies[(n % 30) as usize].clone()).unwrap();
+        s.commit(&batch(&s.state().unwrap(), &[e])).unwrap();
+    }
+    let mut c = CheckpointCursor::new(&s, 1);
+    let mut seen = Vec::new();
+    while let Some(size) = c.peek().unwrap() {
+        seen.push(size);
+        c.advance();
+    }
+    assert_eq!(
+        seen,
+        (1..=1100).collect::<Vec<u64>>(),
+        "across the 1024-size page boundary"
+    );
+    let mut from_middle = CheckpointCursor::new(&s, 1050);
+    assert_eq!(from_middle.peek().unwrap(), Some(1050));
+    assert_eq!(s.size().unwrap(), 1100);
+    let rep = crate::fsck::fsck(&s, &examples::log_key().verifier()).unwrap();
+    assert_eq!((rep.entries, rep.checkpoints), (1100, 1100));
+}

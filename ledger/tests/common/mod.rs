@@ -29,6 +29,11 @@ pub fn bundle(id: &str, rules: &[u8]) -> Bundle {
 
 /// An authority-signed gate key statement.
 pub fn key_statement(action: KeyAction, key: &SignerKey) -> Vec<u8> {
+    key_statement_signed_by(action, key, &examples::authority_key())
+}
+
+/// A gate key statement signed by `signer` (an authority, or not).
+pub fn key_statement_signed_by(action: KeyAction, key: &SignerKey, signer: &SignerKey) -> Vec<u8> {
     KeyStatement {
         action,
         role: KeyRole::Gate,
@@ -36,7 +41,7 @@ pub fn key_statement(action: KeyAction, key: &SignerKey) -> Vec<u8> {
         issued_at: Timestamp::from_millis(now_ms()).unwrap(),
         reason: None,
     }
-    .sign(&examples::authority_key())
+    .sign(signer)
     .unwrap()
 }
 
