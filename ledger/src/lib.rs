@@ -6,15 +6,18 @@
 //! - [`sequencer`]: one task owns every write; group commit; an
 //!   acknowledgement only after a durable commit.
 //! - [`http`]: `router(state)`, the HTTP API (`schemas/openapi.yaml`).
-//! - [`export`] (docs/spec.md section 18), [`fsck`], [`metrics`].
+//! - [`config`] (the TOML file), [`tls`] (rustls), [`export`] (docs/spec.md
+//!   section 18), [`fsck`], [`metrics`].
 //!
 //! The binary `cairn-ledger` has `serve`, `keygen`, `export` and `fsck`.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod config;
 pub mod export;
 pub mod fsck;
 pub mod http;
 pub mod metrics;
 pub mod sequencer;
 pub mod store;
+pub mod tls;

@@ -1,8 +1,10 @@
 //! `cairn-ledger`: the durable Merkle ledger service.
 //!
-//! - `serve --data-dir DIR [--listen ADDR] [--origin NAME] --authority VKEY...`
-//!   `[--admin-token-file FILE]` (or `CAIRN_ADMIN_TOKEN`): the ledger. On
-//!   first start it creates the log signing key `DIR/log.key` (0600) and
+//! - `serve [--config FILE] --data-dir DIR [--listen ADDR] [--origin NAME]`
+//!   `--authority VKEY... [--admin-token-file FILE]` (or `CAIRN_ADMIN_TOKEN`)
+//!   `[--tls-cert PEM --tls-key PEM]`: the ledger. Every flag also has a
+//!   setting in the TOML file (`ledger/cairn-ledger.example.toml`); flags win.
+//!   On first start it creates the log signing key `DIR/log.key` (0600) and
 //!   prints its verifier key; it refuses key files readable by others.
 //! - `export --data-dir DIR --out FILE [--from N]`: the offline export.
 //! - `fsck --data-dir DIR`: offline check of the storage (exit 1 and the
@@ -10,7 +12,8 @@
 //! - `keygen --name NAME [--cosignature] --out FILE`: a signing key (0600)
 //!   and its verifier key on stdout.
 //!
-//! Exit codes: 0 clean shutdown; 1 runtime failure; 4 usage.
+//! Exit codes: 0 clean shutdown; 1 runtime failure; 4 usage (flags or the
+//! configuration file).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -19,9 +22,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use cairn_api::keys::{KeyType, SignerKey, VerifierKey};
+use cairn_ledger::config::{FileConfig, FileHttp, FileSequencer, ServeConfig, TlsFiles};
 use cairn_ledger::http::{AppState, router};
-use cairn_ledger::sequencer::{Sequencer, SequencerConfig};
+use cairn_ledger::sequencer::Sequencer;
 use cairn_ledger::store::{RedbStore, Store};
+use cairn_ledger::tls::TlsListener;
 use clap::{Parser, Subcommand};
 
 /// Largest key or token file read, in bytes.
@@ -37,35 +42,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the ledger.
-    Serve {
-        /// Where the database and the log key live.
-        #[arg(long)]
-        data_dir: PathBuf,
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8417")]
-        listen: SocketAddr,
-        /// The log's origin (its key name) when the log key is first created.
-        #[arg(long, default_value = "cairn.local/log")]
-        origin: String,
-        /// Authority verifier keys (vkey string or @FILE), repeatable.
-        #[arg(long = "authority", required = true)]
-        authorities: Vec<String>,
-        /// File holding the admin bearer credential (else CAIRN_ADMIN_TOKEN).
-        #[arg(long)]
-        admin_token_file: Option<PathBuf>,
-        /// Most entries in one group commit.
-        #[arg(long, default_value_t = 512)]
-        max_batch: usize,
-        /// Longest a batch waits, in microseconds.
-        #[arg(long, default_value_t = 500)]
-        max_wait_us: u64,
-        /// Submission queue capacity.
-        #[arg(long, default_value_t = 8192)]
-        queue: usize,
-        /// The longest a client may take to send a request body, in milliseconds.
-        #[arg(long, default_value_t = 10_000)]
-        body_deadline_ms: u64,
-    },
+    Serve(Box<ServeArgs>),
     /// Check a ledger's storage offline: recompute the tree from the entries
     /// and check every node, the leaf index and every checkpoint.
     Fsck {
@@ -97,6 +74,85 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// `serve`'s flags; each also has a setting in the `--config` file
+/// (`ledger/cairn-ledger.example.toml`), and a flag wins over the file.
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// A TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where the database and the log key live.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8417].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// The log's origin (its key name) when the log key is first created
+    /// [default: cairn.local/log].
+    #[arg(long)]
+    origin: Option<String>,
+    /// Authority verifier keys (vkey string or @FILE), repeatable.
+    #[arg(long = "authority")]
+    authorities: Vec<String>,
+    /// File holding the admin bearer credential (else CAIRN_ADMIN_TOKEN).
+    #[arg(long)]
+    admin_token_file: Option<PathBuf>,
+    /// Most entries in one group commit [default: 512].
+    #[arg(long)]
+    max_batch: Option<usize>,
+    /// Longest a batch waits, in microseconds [default: 500].
+    #[arg(long)]
+    max_wait_us: Option<u64>,
+    /// Submission queue capacity [default: 8192].
+    #[arg(long)]
+    queue: Option<usize>,
+    /// Largest accepted distance between decided_at and the ledger's clock,
+    /// in seconds [default: 300].
+    #[arg(long)]
+    max_clock_skew_s: Option<u64>,
+    /// The longest a client may take to send a request body, in
+    /// milliseconds [default: 10000].
+    #[arg(long)]
+    body_deadline_ms: Option<u64>,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// File, then flags over it, then defaults.
+    fn resolve(self) -> Result<ServeConfig, Fail> {
+        let file = match &self.config {
+            Some(p) => FileConfig::load(p)?,
+            None => FileConfig::default(),
+        };
+        let flags = FileConfig {
+            data_dir: self.data_dir,
+            listen: self.listen,
+            origin: self.origin,
+            authorities: Some(self.authorities),
+            admin_token_file: self.admin_token_file,
+            sequencer: FileSequencer {
+                max_batch: self.max_batch,
+                max_wait_us: self.max_wait_us,
+                queue: self.queue,
+                max_clock_skew_s: self.max_clock_skew_s,
+            },
+            http: FileHttp {
+                body_deadline_ms: self.body_deadline_ms,
+            },
+            tls: match (self.tls_cert, self.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                _ => None,
+            },
+        };
+        Ok(file.overlay(flags).resolve()?)
+    }
 }
 
 #[derive(Debug)]
@@ -180,16 +236,21 @@ async fn shutdown_signal() {
     tokio::select! { () = ctrl_c => {}, () = term => {} }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn serve(
-    data_dir: PathBuf,
-    listen: SocketAddr,
-    origin: String,
-    authorities: Vec<String>,
-    admin_token_file: Option<PathBuf>,
-    config: SequencerConfig,
-    body_deadline: std::time::Duration,
-) -> Result<(), Fail> {
+async fn serve(config: ServeConfig) -> Result<(), Fail> {
+    let ServeConfig {
+        data_dir,
+        listen,
+        origin,
+        authorities,
+        admin_token_file,
+        sequencer: sequencer_config,
+        body_deadline,
+        tls,
+    } = config;
+    // TLS files are checked before anything is created on disk.
+    let tls = tls
+        .map(|t| cairn_ledger::tls::server_config(&t.cert, &t.key))
+        .transpose()?;
     std::fs::create_dir_all(&data_dir).map_err(|e| Fail(format!("{}: {e}", data_dir.display())))?;
     let key_path = data_dir.join("log.key");
     let log_key = if key_path.exists() {
@@ -215,7 +276,7 @@ async fn serve(
         eprintln!("no admin credential: admin routes answer 401");
     }
     let store: Arc<dyn Store> = Arc::new(RedbStore::open(&data_dir.join("ledger.redb"))?);
-    let (sequencer, task) = Sequencer::start(store.clone(), log_key.clone(), authorities, config).await?;
+    let (sequencer, task) = Sequencer::start(store.clone(), log_key.clone(), authorities, sequencer_config).await?;
     let app = router(AppState {
         sequencer,
         store,
@@ -227,11 +288,22 @@ async fn serve(
         .map_err(|e| Fail(format!("{listen}: {e}")))?;
     let addr = listener.local_addr()?;
     println!("log key: {}", log_key.verifier());
-    println!("listening on http://{addr}");
-    let _ = std::io::stdout().flush();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    match tls {
+        Some(tls) => {
+            println!("listening on https://{addr}");
+            let _ = std::io::stdout().flush();
+            axum::serve(TlsListener::new(listener, tls)?, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+        }
+        None => {
+            println!("listening on http://{addr}");
+            let _ = std::io::stdout().flush();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+        }
+    }
     // The router (and its sequencer handle) is gone: the sequencer finishes
     // the batch in flight and stops.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), task).await;
@@ -297,36 +369,17 @@ fn main() -> ExitCode {
             println!("{}", k.verifier());
             Ok(())
         })(),
-        Command::Serve {
-            data_dir,
-            listen,
-            origin,
-            authorities,
-            admin_token_file,
-            max_batch,
-            max_wait_us,
-            queue,
-            body_deadline_ms,
-        } => {
-            let config = SequencerConfig {
-                max_batch,
-                max_wait: std::time::Duration::from_micros(max_wait_us),
-                queue,
-                ..SequencerConfig::default()
-            };
-            match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-                Ok(rt) => rt.block_on(serve(
-                    data_dir,
-                    listen,
-                    origin,
-                    authorities,
-                    admin_token_file,
-                    config,
-                    std::time::Duration::from_millis(body_deadline_ms),
-                )),
-                Err(e) => Err(Fail(format!("runtime: {e}"))),
+        Command::Serve(args) => match args.resolve() {
+            Err(Fail(msg)) => {
+                // A configuration the ledger cannot run with is a usage error.
+                eprintln!("cairn-ledger: {msg}");
+                return ExitCode::from(4);
             }
-        }
+            Ok(config) => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(serve(config)),
+                Err(e) => Err(Fail(format!("runtime: {e}"))),
+            },
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -27,7 +27,7 @@ use cairn_api::receipt::{ReceiptError, SignedReceipt};
 use cairn_api::timestamp::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{CommitBatch, EntryRecord, LogState, RecordError, Store, StoreError, StoreNodes};
+use crate::store::{BatchNodes, CommitBatch, EntryRecord, LogState, RecordError, Store, StoreError, StoreNodes};
 
 /// Tuning of the sequencer.
 #[derive(Debug, Clone)]
@@ -529,10 +529,12 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
         let size = batch.size;
         let committed = blocking(move || {
             store.commit(&batch)?;
-            // Proofs for every new entry, read back from storage.
+            // Proofs for every new entry: from the nodes just committed and
+            // the older ones read back from storage.
+            let nodes = BatchNodes::new(store.as_ref(), &batch.nodes);
             (0..batch.entries.len() as u64)
                 .map(|k| {
-                    inclusion_proof::<Blake3, _>(&StoreNodes(store.as_ref()), first + k, size)
+                    inclusion_proof::<Blake3, _>(&nodes, first + k, size)
                         .map_err(|e| StoreError::Corrupt(format!("proof after commit: {e}")))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()

@@ -325,6 +325,36 @@ impl<S: Store + ?Sized> NodeReader for StoreNodes<'_, S> {
     }
 }
 
+/// Tree nodes for the proofs of one batch: the nodes the batch just
+/// committed, then the store, each node read from the store at most once.
+/// A batch of `b` entries at size `n` reads O(log n) nodes from the store
+/// instead of O(b log n).
+pub(crate) struct BatchNodes<'a, S: ?Sized> {
+    store: &'a S,
+    known: std::cell::RefCell<std::collections::HashMap<NodeId, Hash>>,
+}
+
+impl<'a, S: Store + ?Sized> BatchNodes<'a, S> {
+    pub(crate) fn new(store: &'a S, committed: &[(NodeId, Hash)]) -> Self {
+        Self {
+            store,
+            known: std::cell::RefCell::new(committed.iter().copied().collect()),
+        }
+    }
+}
+
+impl<S: Store + ?Sized> NodeReader for BatchNodes<'_, S> {
+    type Error = StoreError;
+    fn node(&self, id: NodeId) -> Result<Hash, StoreError> {
+        if let Some(h) = self.known.borrow().get(&id) {
+            return Ok(*h);
+        }
+        let h = StoreNodes(self.store).node(id)?;
+        self.known.borrow_mut().insert(id, h);
+        Ok(h)
+    }
+}
+
 /// Stored checkpoint sizes from a starting size on, read a page at a time,
 /// so a walk over every checkpoint holds one page in memory, not the list.
 pub(crate) struct CheckpointCursor<'a> {
