@@ -6,7 +6,8 @@
 //! COSE_Sign1 ([`cose`]), keys ([`keys`]), log entries ([`entry`]), RFC 9162
 //! Merkle trees and proofs ([`merkle`]), C2SP signed notes, checkpoints and
 //! cosignatures ([`note`]), C2SP tlog-proof bundles ([`proof`]), and policy
-//! bundles with the deterministic decision function ([`policy`]).
+//! bundles with the deterministic decision function ([`policy`]), and the
+//! export stream an offline audit reads ([`export`]).
 //! `docs/spec.md` is the normative text.
 //!
 //! This crate does **no I/O**: no files, sockets, clocks or randomness. It is
@@ -27,6 +28,7 @@ pub mod cose;
 pub mod entry;
 #[doc(hidden)]
 pub mod examples;
+pub mod export;
 pub mod keys;
 pub mod merkle;
 pub mod note;

@@ -17,8 +17,9 @@ use cairn_api::entry::{KeyAction, KeyRole, KeyStatement, POLICY_CONTENT_TYPE};
 use cairn_api::examples;
 use cairn_api::keys::SignerKey;
 use cairn_api::policy::{Bundle, EngineRef, Policy, replay};
-use cairn_api::receipt::{Mode, PolicyRef, RECEIPT_VERSION, Receipt, ReceiptParts, SignedReceipt};
+use cairn_api::receipt::Mode;
 use cairn_api::timestamp::Timestamp;
+use cairn_gate::record::{Stamp, sign_decision};
 use cairn_gate::scenarios::requests;
 use cairn_ledger::sequencer::{Sequencer, SequencerConfig};
 use cairn_ledger::store::{RedbStore, Store};
@@ -40,7 +41,7 @@ pub struct Args {
     count: u64,
 }
 
-fn now() -> Result<Timestamp, String> {
+pub(crate) fn now() -> Result<Timestamp, String> {
     let ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_err(|e| e.to_string())?
@@ -52,7 +53,7 @@ fn write(path: PathBuf, bytes: impl AsRef<[u8]>) -> Result<(), String> {
     std::fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-fn bundle() -> Result<Bundle, String> {
+pub(crate) fn bundle() -> Result<Bundle, String> {
     let mut files = std::collections::BTreeMap::new();
     files.insert("rules.toml".to_owned(), RULES.as_bytes().to_vec());
     let engine = EngineRef {
@@ -63,7 +64,7 @@ fn bundle() -> Result<Bundle, String> {
     Bundle::new("devops-staging", 1, engine, created, files).map_err(|e| e.to_string())
 }
 
-fn key_statement(role: KeyRole, key: &SignerKey) -> Result<Vec<u8>, String> {
+pub(crate) fn key_statement(role: KeyRole, key: &SignerKey) -> Result<Vec<u8>, String> {
     KeyStatement {
         action: KeyAction::Register,
         role,
@@ -151,43 +152,19 @@ async fn run_async(args: &Args) -> Result<(), String> {
 
     // The gate's job, request by request.
     let cases = requests("devops-staging");
-    let m = bundle.manifest();
     let mut logged = Vec::new();
     for n in 0..args.count {
         let (_, mut input) = cases[(n as usize * 7) % cases.len()].clone();
         let t = now()?;
         input.nd_inputs.clock = t;
         let d = policy.decide(&input);
-        let parts = ReceiptParts {
-            v: RECEIPT_VERSION,
+        let stamp = Stamp {
             receipt_id: examples::receipt_id(t.millis(), n),
-            gate: gate.name().into(),
-            decided_at: t,
-            mode: Mode::Enforce,
-            decision: d.decision,
-            request: input.request,
-            reason: d.reason,
-            determining_rules: d.determining_rules,
-            errors: d.errors,
-            policy: PolicyRef {
-                bundle_hash: bundle.hash(),
-                bundle_id: m.bundle_id.clone(),
-                revision: m.revision,
-                engine: cairn_api::receipt::Engine {
-                    name: m.engine.name.clone(),
-                    version: m.engine.version.clone(),
-                },
-            },
             idempotency_key: format!("demo-{}-{n}", t.millis()),
-            nd_inputs: input.nd_inputs,
-            initiator: None,
-            approval: input.approval,
-            lineage: input.lineage,
-            break_glass: None,
-            trace: None,
+            mode: Mode::Enforce,
+            gate: &gate,
         };
-        let receipt = Receipt::new(parts).map_err(|e| e.to_string())?;
-        let (_, body) = SignedReceipt::sign(receipt.clone(), &gate).map_err(|e| e.to_string())?;
+        let (receipt, body) = sign_decision(&bundle, &input, d, stamp).map_err(|e| e.to_string())?;
         let ack = ledger.submit_receipt(body.clone()).await.map_err(|e| e.to_string())?;
         let proof = ack.tlog_proof().map_err(|e| e.to_string())?;
         // Check our own output before handing it out.

@@ -6,4 +6,5 @@
 
 pub mod generated;
 pub mod policy_dir;
+pub mod record;
 pub mod scenarios;

@@ -3,6 +3,8 @@
 //! - `demo`: the write path on the embedded default: an embedded ledger,
 //!   decisions by a real policy, signed receipts, durable acknowledgements
 //!   with tlog-proofs, and replay against the archived bundle (`demo.rs`).
+//! - `populate --data-dir DIR --receipts N`: a ledger data directory with N
+//!   real receipts, for audits, fsck and benchmarks at scale (`populate.rs`).
 //! - `policy pack|hash|eval|check`: tools for policy authors.
 //!
 //! Exit codes: 0 done; 1 failure (or `policy check` findings); 3 a file
@@ -10,6 +12,7 @@
 
 mod demo;
 mod policy_cli;
+mod populate;
 
 use std::process::ExitCode;
 
@@ -26,6 +29,8 @@ struct Cli {
 enum Command {
     /// Sign example receipts, log them in memory, write receipts and proofs.
     Demo(demo::Args),
+    /// Fill a ledger data directory with N real, durably logged receipts.
+    Populate(populate::Args),
     /// Policy bundles: pack, hash, eval, check.
     #[command(subcommand)]
     Policy(policy_cli::Command),
@@ -42,6 +47,13 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Policy(cmd) => ExitCode::from(policy_cli::run(&cmd)),
+        Command::Populate(args) => match populate::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("cairn-gate populate: {e}");
+                ExitCode::from(1)
+            }
+        },
         Command::Demo(args) => match demo::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

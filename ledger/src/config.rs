@@ -319,9 +319,15 @@ mod tests {
     #[test]
     fn refusals_name_the_setting() {
         let e = parse("data_dir = \"d\"\nauthoritys = [\"k\"]\n").unwrap_err();
-        assert!(matches!(&e, ConfigError::Syntax { detail, .. } if detail.contains("authoritys")), "{e}");
+        assert!(
+            matches!(&e, ConfigError::Syntax { detail, .. } if detail.contains("authoritys")),
+            "{e}"
+        );
         assert!(matches!(parse("listen = 5\n"), Err(ConfigError::Syntax { .. })));
-        assert!(matches!(parse("[tls]\ncert = \"c\"\n"), Err(ConfigError::Syntax { .. })));
+        assert!(matches!(
+            parse("[tls]\ncert = \"c\"\n"),
+            Err(ConfigError::Syntax { .. })
+        ));
         assert!(matches!(
             parse("authorities = [\"k\"]\n").unwrap().resolve(),
             Err(ConfigError::Missing("data_dir"))

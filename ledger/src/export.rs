@@ -10,18 +10,13 @@
 //! Resumable: an export from `from` carries entries `from..` and the
 //! checkpoints whose size is greater than `from`.
 
-use cairn_api::cbor::{self, CBOR};
+use cairn_api::export::ExportItem;
 
 use crate::store::{CheckpointCursor, Store, StoreError};
 
-/// The header tag.
-pub const EXPORT_HEADER: &str = "cairn-export/v1";
+pub use cairn_api::export::EXPORT_HEADER;
 /// Items per chunk handed to the sink.
 pub const EXPORT_CHUNK_ITEMS: usize = 256;
-
-fn item(kind: &str, n: u64, payload: CBOR) -> Vec<u8> {
-    cbor::encode(&CBOR::from(vec![CBOR::from(kind), CBOR::from(n), payload]))
-}
 
 /// Write the export from entry `from` to the log's current size, in chunks
 /// of encoded items, reading entries and checkpoint sizes as it goes (memory
@@ -34,17 +29,17 @@ pub fn export(
 ) -> Result<u64, StoreError> {
     let size = store.size()?;
     let mut sizes = CheckpointCursor::new(store, from.saturating_add(1));
-    let mut chunk = cbor::encode(&CBOR::from(vec![
-        CBOR::from(EXPORT_HEADER),
-        CBOR::from(origin),
-        CBOR::from(from),
-    ]));
+    let mut chunk = ExportItem::Header {
+        origin: origin.to_owned(),
+        from,
+    }
+    .encode();
     let mut items = 1;
     for index in from..size {
         let bytes = store
             .entry(index)?
             .ok_or_else(|| StoreError::Corrupt(format!("entry {index} is missing")))?;
-        chunk.extend(item("entry", index, CBOR::to_byte_string(bytes)));
+        chunk.extend(ExportItem::Entry { index, bytes }.encode());
         items += 1;
         while sizes.peek()? == Some(index + 1) {
             let s = index + 1;
@@ -52,7 +47,7 @@ pub fn export(
             let note = store
                 .checkpoint(s)?
                 .ok_or_else(|| StoreError::Corrupt(format!("checkpoint {s} is missing")))?;
-            chunk.extend(item("checkpoint", s, CBOR::from(note.as_str())));
+            chunk.extend(ExportItem::Checkpoint { size: s, note }.encode());
             items += 1;
         }
         if items >= EXPORT_CHUNK_ITEMS {
@@ -78,14 +73,15 @@ mod tests {
     use crate::store::MemoryStore;
     use crate::store::tests::batch;
 
-    /// Split a CBOR sequence into items (each must be one canonical item).
-    fn items(mut bytes: &[u8]) -> Vec<CBOR> {
+    /// Decode an export with the decoder auditors use (order rules included).
+    fn items(bytes: &[u8]) -> Vec<ExportItem> {
+        let mut d = cairn_api::export::ExportDecoder::new();
+        d.push(bytes);
         let mut out = Vec::new();
-        while !bytes.is_empty() {
-            let (item, n) = cbor::decode_prefix(bytes, 1 << 22).unwrap();
+        while let Some(item) = d.next_item().unwrap() {
             out.push(item);
-            bytes = &bytes[n..];
         }
+        d.finish().unwrap();
         out
     }
 
@@ -113,17 +109,22 @@ mod tests {
         assert!(chunks > 1, "streamed in chunks");
         let all = items(&out);
         assert_eq!(all.len(), 1 + 300 + 3);
-        let kinds: Vec<String> = all
+        let kinds: Vec<&str> = all
             .iter()
-            .map(|i| cbor::text(&cbor::array(i, "i").unwrap()[0], "k").unwrap().to_owned())
+            .map(|i| match i {
+                ExportItem::Header { .. } => "header",
+                ExportItem::Entry { .. } => "entry",
+                ExportItem::Checkpoint { .. } => "checkpoint",
+            })
             .collect();
-        assert_eq!(kinds[0], EXPORT_HEADER);
+        assert_eq!(kinds[0], "header");
         assert_eq!(
-            (kinds[1].as_str(), kinds[2].as_str()),
+            (kinds[1], kinds[2]),
             ("entry", "checkpoint"),
             "checkpoint 1 after entry 0"
         );
-        assert_eq!(kinds.last().unwrap(), "checkpoint");
+        assert_eq!(*kinds.last().unwrap(), "checkpoint");
+        assert!(matches!(&all[1], ExportItem::Entry { index: 0, bytes } if *bytes == entries[0].to_cbor()));
         // Resume from 250: entries 250.. and only the final checkpoint.
         let mut tail = Vec::new();
         export(&s, "log.example/cairn", 250, |c| {
@@ -133,7 +134,7 @@ mod tests {
         .unwrap();
         let t = items(&tail);
         assert_eq!(t.len(), 1 + 50 + 1);
-        assert_eq!(cbor::uint(&cbor::array(&t[1], "i").unwrap()[1], "n").unwrap(), 250);
+        assert!(matches!(&t[1], ExportItem::Entry { index: 250, .. }));
         // A sink that stops early.
         let mut got = 0;
         export(&s, "log.example/cairn", 0, |_| {

@@ -17,6 +17,7 @@ pub mod config;
 pub mod export;
 pub mod fsck;
 pub mod http;
+pub mod keyfile;
 pub mod metrics;
 pub mod sequencer;
 pub mod store;

@@ -17,20 +17,18 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use cairn_api::keys::{KeyType, SignerKey, VerifierKey};
+use cairn_api::keys::{KeyType, VerifierKey};
 use cairn_ledger::config::{FileConfig, FileHttp, FileSequencer, ServeConfig, TlsFiles};
 use cairn_ledger::http::{AppState, router};
+use cairn_ledger::keyfile::{self, new_key, read_secret, write_secret};
 use cairn_ledger::sequencer::Sequencer;
 use cairn_ledger::store::{RedbStore, Store};
 use cairn_ledger::tls::TlsListener;
 use clap::{Parser, Subcommand};
-
-/// Largest key or token file read, in bytes.
-const MAX_SECRET_FILE: u64 = 4096;
 
 #[derive(Parser, Debug)]
 #[command(name = "cairn-ledger", version, about = "cairn's durable Merkle ledger")]
@@ -164,52 +162,6 @@ impl<E: std::fmt::Display> From<E> for Fail {
     }
 }
 
-fn read_secret(path: &Path) -> Result<String, Fail> {
-    use std::io::Read as _;
-    let f = std::fs::File::open(path).map_err(|e| Fail(format!("{}: {e}", path.display())))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = f
-            .metadata()
-            .map_err(|e| Fail(format!("{}: {e}", path.display())))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            return Err(Fail(format!(
-                "{} is readable by others (mode {:o}); run chmod 600 on it",
-                path.display(),
-                mode & 0o777
-            )));
-        }
-    }
-    let mut s = String::new();
-    f.take(MAX_SECRET_FILE)
-        .read_to_string(&mut s)
-        .map_err(|e| Fail(format!("{}: {e}", path.display())))?;
-    Ok(s.trim().to_owned())
-}
-
-fn write_secret(path: &Path, text: &str) -> Result<(), Fail> {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        o.mode(0o600);
-    }
-    let mut f = o.open(path).map_err(|e| Fail(format!("{}: {e}", path.display())))?;
-    f.write_all(format!("{text}\n").as_bytes())?;
-    f.sync_all()?;
-    Ok(())
-}
-
-fn new_key(name: &str, key_type: KeyType) -> Result<SignerKey, Fail> {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| Fail(format!("no randomness: {e}")))?;
-    Ok(SignerKey::from_seed(name, key_type, &seed)?)
-}
-
 fn load_vkey(arg: &str) -> Result<VerifierKey, Fail> {
     let text = match arg.strip_prefix('@') {
         Some(p) => std::fs::read_to_string(p).map_err(|e| Fail(format!("{p}: {e}")))?,
@@ -252,15 +204,10 @@ async fn serve(config: ServeConfig) -> Result<(), Fail> {
         .map(|t| cairn_ledger::tls::server_config(&t.cert, &t.key))
         .transpose()?;
     std::fs::create_dir_all(&data_dir).map_err(|e| Fail(format!("{}: {e}", data_dir.display())))?;
-    let key_path = data_dir.join("log.key");
-    let log_key = if key_path.exists() {
-        SignerKey::parse(&read_secret(&key_path)?).map_err(|e| Fail(format!("{}: {e}", key_path.display())))?
-    } else {
-        let k = new_key(&origin, KeyType::Ed25519)?;
-        write_secret(&key_path, &k.to_private_string())?;
-        eprintln!("created log key {}", key_path.display());
-        k
-    };
+    let (log_key, created) = keyfile::log_key(&data_dir, &origin)?;
+    if created {
+        eprintln!("created log key {}", data_dir.join(keyfile::LOG_KEY_FILE).display());
+    }
     let authorities = authorities
         .iter()
         .map(|a| load_vkey(a))
@@ -322,7 +269,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Export { data_dir, out, from } => (|| {
-            let key = SignerKey::parse(&read_secret(&data_dir.join("log.key"))?)?;
+            let key = keyfile::read_key(&data_dir.join(keyfile::LOG_KEY_FILE))?;
             let store = RedbStore::open(&data_dir.join("ledger.redb"))?;
             let f = std::fs::OpenOptions::new()
                 .write(true)
@@ -347,7 +294,7 @@ fn main() -> ExitCode {
             Ok(())
         })(),
         Command::Fsck { data_dir } => (|| {
-            let key = SignerKey::parse(&read_secret(&data_dir.join("log.key"))?)?;
+            let key = keyfile::read_key(&data_dir.join(keyfile::LOG_KEY_FILE))?;
             let store = RedbStore::open(&data_dir.join("ledger.redb"))?;
             let rep = cairn_ledger::fsck::fsck(&store, &key.verifier())?;
             println!(

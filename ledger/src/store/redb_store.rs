@@ -50,10 +50,24 @@ fn decode_key(s: &str) -> Result<KeyEvent, StoreError> {
     }
 }
 
+/// The page cache of [`RedbStore::open`]: enough for the right edge of the
+/// tree and the recent entries; the process's memory stays bounded whatever
+/// the size of the log (redb's own default is 1 GiB).
+pub const CACHE_BYTES: usize = 64 << 20;
+
 impl RedbStore {
-    /// Open (or create) the database file and make sure every table exists.
+    /// Open (or create) the database file and make sure every table exists,
+    /// with a page cache of [`CACHE_BYTES`].
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(b("open"))?;
+        Self::open_with_cache(path, CACHE_BYTES)
+    }
+
+    /// [`RedbStore::open`] with a page cache of `cache_bytes`.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
+        let db = redb::Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(b("open"))?;
         let mut tx = db.begin_write().map_err(b("open"))?;
         tx.set_durability(Durability::Immediate).map_err(b("open"))?;
         tx.set_two_phase_commit(true);

@@ -1,0 +1,158 @@
+//! Secret files: the log signing key and the admin credential. Read with a
+//! size bound and refused when others can read them; written 0600, never
+//! over an existing file.
+
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use cairn_api::keys::{KeyError, KeyType, SignerKey};
+
+/// Largest key or token file read, in bytes.
+pub const MAX_SECRET_FILE: u64 = 4096;
+/// The log signing key's file name in a data directory.
+pub const LOG_KEY_FILE: &str = "log.key";
+
+/// A secret file could not be used: the operator's files or the machine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFileError {
+    /// The file could not be read, created or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Others can read the file.
+    #[error("{path} is readable by others (mode {mode:o}); run chmod 600 on it")]
+    Exposed {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The file is larger than [`MAX_SECRET_FILE`].
+    #[error("{0}: larger than {MAX_SECRET_FILE} bytes")]
+    TooLarge(PathBuf),
+    /// The file does not hold a signing key.
+    #[error("{path}: {source}")]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: KeyError,
+    },
+    /// No randomness for a new key.
+    #[error("no randomness for a new key: {0}")]
+    Random(String),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyFileError + '_ {
+    move |source| KeyFileError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Read a secret file (trimmed), refusing one others can read.
+pub fn read_secret(path: &Path) -> Result<String, KeyFileError> {
+    let f = std::fs::File::open(path).map_err(io(path))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = f.metadata().map_err(io(path))?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(KeyFileError::Exposed {
+                path: path.to_owned(),
+                mode: mode & 0o777,
+            });
+        }
+    }
+    let mut s = String::new();
+    f.take(MAX_SECRET_FILE + 1).read_to_string(&mut s).map_err(io(path))?;
+    if s.len() as u64 > MAX_SECRET_FILE {
+        return Err(KeyFileError::TooLarge(path.to_owned()));
+    }
+    Ok(s.trim().to_owned())
+}
+
+/// Create `path` with mode 0600 holding `text` and a newline, durably;
+/// never over an existing file.
+pub fn write_secret(path: &Path, text: &str) -> Result<(), KeyFileError> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        o.mode(0o600);
+    }
+    let mut f = o.open(path).map_err(io(path))?;
+    f.write_all(format!("{text}\n").as_bytes()).map_err(io(path))?;
+    f.sync_all().map_err(io(path))
+}
+
+/// A new random signing key.
+pub fn new_key(name: &str, key_type: KeyType) -> Result<SignerKey, KeyFileError> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| KeyFileError::Random(e.to_string()))?;
+    SignerKey::from_seed(name, key_type, &seed).map_err(|source| KeyFileError::Key {
+        path: PathBuf::new(),
+        source,
+    })
+}
+
+/// Read a signing key file.
+pub fn read_key(path: &Path) -> Result<SignerKey, KeyFileError> {
+    SignerKey::parse(&read_secret(path)?).map_err(|source| KeyFileError::Key {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The log key of the data directory `dir`, created (named `origin`) on
+/// first use; `true` when it was created now.
+pub fn log_key(dir: &Path, origin: &str) -> Result<(SignerKey, bool), KeyFileError> {
+    let path = dir.join(LOG_KEY_FILE);
+    if path.exists() {
+        return Ok((read_key(&path)?, false));
+    }
+    let k = new_key(origin, KeyType::Ed25519)?;
+    write_secret(&path, &k.to_private_string())?;
+    Ok((k, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_and_exposed_files_are_refused() {
+        let dir = std::env::temp_dir().join(format!("cairn-keyfile-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (k, created) = log_key(&dir, "t.example/log").unwrap();
+        assert!(created);
+        let (again, created) = log_key(&dir, "other").unwrap();
+        assert!(!created);
+        assert_eq!(k.verifier(), again.verifier());
+        assert!(matches!(
+            write_secret(&dir.join(LOG_KEY_FILE), "x"),
+            Err(KeyFileError::Io { .. })
+        ));
+        let junk = dir.join("junk.key");
+        write_secret(&junk, "not a key").unwrap();
+        assert!(matches!(read_key(&junk), Err(KeyFileError::Key { .. })));
+        let big = dir.join("big.key");
+        write_secret(&big, &"a".repeat(MAX_SECRET_FILE as usize + 1)).unwrap();
+        assert!(matches!(read_secret(&big), Err(KeyFileError::TooLarge(_))));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let p = dir.join(LOG_KEY_FILE);
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+            assert!(matches!(read_key(&p), Err(KeyFileError::Exposed { mode: 0o640, .. })));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
