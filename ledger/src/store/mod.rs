@@ -23,7 +23,7 @@ use cairn_api::receipt::ReceiptParts;
 
 pub use faulty::{Fault, FaultyStore};
 pub use memory::MemoryStore;
-pub use redb_store::RedbStore;
+pub use redb_store::{CACHE_BYTES, RedbStore};
 
 /// A storage operation failed. Always the server's fault (disk, file
 /// system, or a store that is not what the ledger wrote), never the
