@@ -2,8 +2,10 @@
 //!
 //! - `serve [--config FILE] --data-dir DIR [--listen ADDR] [--origin NAME]`
 //!   `--authority VKEY... [--admin-token-file FILE]` (or `CAIRN_ADMIN_TOKEN`)
-//!   `[--tls-cert PEM --tls-key PEM]`: the ledger. Every flag also has a
-//!   setting in the TOML file (`ledger/cairn-ledger.example.toml`); flags win.
+//!   `[--tls-cert PEM --tls-key PEM]`: the ledger. Every flag also has an
+//!   environment variable (`cairn-ledger serve --help` names them) and a
+//!   setting in the TOML file (`ledger/cairn-ledger.example.toml`); flags
+//!   win over the environment, the environment over the file.
 //!   On first start it creates the log signing key `DIR/log.key` (0600) and
 //!   prints its verifier key; it refuses key files readable by others.
 //! - `export --data-dir DIR --out FILE [--from N]`: the offline export.
@@ -74,51 +76,53 @@ enum Command {
     },
 }
 
-/// `serve`'s flags; each also has a setting in the `--config` file
-/// (`ledger/cairn-ledger.example.toml`), and a flag wins over the file.
+/// `serve`'s flags; each also has an environment variable (`CAIRN_...`) and
+/// a setting in the `--config` file (`ledger/cairn-ledger.example.toml`). A
+/// flag wins over the environment, the environment over the file.
 #[derive(clap::Args, Debug)]
 struct ServeArgs {
     /// A TOML configuration file.
-    #[arg(long)]
+    #[arg(long, env = "CAIRN_CONFIG")]
     config: Option<PathBuf>,
     /// Where the database and the log key live.
-    #[arg(long)]
+    #[arg(long, env = "CAIRN_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8417].
-    #[arg(long)]
+    #[arg(long, env = "CAIRN_LISTEN")]
     listen: Option<SocketAddr>,
     /// The log's origin (its key name) when the log key is first created
     /// [default: cairn.local/log].
-    #[arg(long)]
+    #[arg(long, env = "CAIRN_ORIGIN")]
     origin: Option<String>,
-    /// Authority verifier keys (vkey string or @FILE), repeatable.
-    #[arg(long = "authority")]
+    /// Authority verifier keys (vkey string or @FILE), repeatable (in the
+    /// environment: comma-separated).
+    #[arg(long = "authority", env = "CAIRN_AUTHORITY", value_delimiter = ',')]
     authorities: Vec<String>,
     /// File holding the admin bearer credential (else CAIRN_ADMIN_TOKEN).
-    #[arg(long)]
+    #[arg(long, env = "CAIRN_ADMIN_TOKEN_FILE")]
     admin_token_file: Option<PathBuf>,
     /// Most entries in one group commit [default: 512].
-    #[arg(long)]
+    #[arg(long, env = "CAIRN_MAX_BATCH")]
     max_batch: Option<usize>,
     /// Longest a batch waits, in microseconds [default: 500].
-    #[arg(long)]
+    #[arg(long, env = "CAIRN_MAX_WAIT_US")]
     max_wait_us: Option<u64>,
     /// Submission queue capacity [default: 8192].
-    #[arg(long)]
+    #[arg(long, env = "CAIRN_QUEUE")]
     queue: Option<usize>,
     /// Largest accepted distance between decided_at and the ledger's clock,
     /// in seconds [default: 300].
-    #[arg(long)]
+    #[arg(long, env = "CAIRN_MAX_CLOCK_SKEW_S")]
     max_clock_skew_s: Option<u64>,
     /// The longest a client may take to send a request body, in
     /// milliseconds [default: 10000].
-    #[arg(long)]
+    #[arg(long, env = "CAIRN_BODY_DEADLINE_MS")]
     body_deadline_ms: Option<u64>,
     /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
-    #[arg(long, requires = "tls_key")]
+    #[arg(long, env = "CAIRN_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert.
-    #[arg(long, requires = "tls_cert")]
+    #[arg(long, env = "CAIRN_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
 }
 

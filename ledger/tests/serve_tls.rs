@@ -188,3 +188,48 @@ fn refuses_a_bad_config_with_a_usage_exit() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("c.pem"));
     assert!(!dir.0.join("d").exists());
 }
+
+#[test]
+fn environment_wins_over_the_file_and_flags_over_the_environment() {
+    let dir = TempDir(std::env::temp_dir().join(format!("cairn-env-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let config = dir.0.join("ledger.toml");
+    std::fs::write(
+        &config,
+        "data_dir = \"from-file\"\nlisten = \"127.0.0.1:1\"\norigin = \"file.example/log\"\nauthorities = [\"nonsense\"]\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .args(["--origin", "flag.example/log"])
+        .env("CAIRN_DATA_DIR", dir.0.join("from-env"))
+        .env("CAIRN_LISTEN", "127.0.0.1:0")
+        .env("CAIRN_ORIGIN", "env.example/log")
+        .env(
+            "CAIRN_AUTHORITY",
+            format!(
+                "{},{}",
+                examples::authority_key().verifier(),
+                examples::operator_key().verifier()
+            ),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let _server = Server(child);
+    let log_key = VerifierKey::parse(lines.next().unwrap().unwrap().trim_start_matches("log key: ")).unwrap();
+    assert_eq!(log_key.name(), "flag.example/log");
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .unwrap()
+            .starts_with("listening on http://127.0.0.1:")
+    );
+    assert!(dir.0.join("from-env/log.key").exists());
+    assert!(!dir.0.join("from-file").exists());
+}
