@@ -446,8 +446,9 @@ enum Slot {
 }
 
 async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey, jobs: Vec<Job>) -> LogState {
-    // Re-check in log order: key state (a revocation takes effect for the
-    // next batch) and duplicates against the store and this batch.
+    // Re-check in log order: key state (a statement takes effect from the
+    // next entry, in this batch too) and duplicates against the store and
+    // this batch.
     let store = shared.store.clone();
     let leaves: Vec<Hash> = jobs.iter().map(|j| j.record.leaf_hash).collect();
     let idems: Vec<Option<(String, String)>> = jobs
@@ -478,6 +479,7 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
     let mut accepted: Vec<usize> = Vec::new();
     let mut seen_leaf: HashMap<Hash, usize> = HashMap::new();
     let mut seen_idem: HashMap<(String, String), usize> = HashMap::new();
+    let mut in_batch_keys: HashMap<String, bool> = HashMap::new();
     for (i, job) in jobs.iter().enumerate() {
         if let Some(index) = known[i] {
             slots.push(Slot::Duplicate(index));
@@ -492,9 +494,14 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
             continue;
         }
         if let Some(kid) = &job.gate_key {
-            let ok = read(&shared.keys)
-                .get(kid)
-                .is_some_and(|k| k.registered && k.role == "gate");
+            // A key statement earlier in this batch counts from the next
+            // entry on (docs/spec.md 9.2), like one in an earlier batch.
+            let ok = match in_batch_keys.get(kid) {
+                Some(registered_gate) => *registered_gate,
+                None => read(&shared.keys)
+                    .get(kid)
+                    .is_some_and(|k| k.registered && k.role == "gate"),
+            };
             if !ok {
                 slots.push(Slot::Rejected(SubmitError::RevokedKey(kid.clone())));
                 continue;
@@ -503,6 +510,11 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
         seen_leaf.insert(job.record.leaf_hash, accepted.len());
         if let Some(k) = idem {
             seen_idem.insert(k, accepted.len());
+        }
+        if let Some(ev) = &job.record.key
+            && let Ok(key) = VerifierKey::parse(&ev.vkey)
+        {
+            in_batch_keys.insert(key.key_ref(), ev.registered && ev.role == "gate");
         }
         slots.push(Slot::New(accepted.len()));
         accepted.push(i);

@@ -253,3 +253,37 @@ async fn a_restart_keeps_everything() {
     drop(store);
     let _ = std::fs::remove_file(&path);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_counts_from_the_next_entry_of_the_same_batch() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    // A long batch window so the revocation and the receipt share a batch.
+    let (seq, _task) = Sequencer::start(
+        store.clone(),
+        examples::log_key(),
+        vec![examples::authority_key().verifier()],
+        SequencerConfig {
+            max_wait: std::time::Duration::from_millis(300),
+            ..SequencerConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    bootstrap(&seq).await;
+    let gate = examples::gate_key();
+    let revoke = {
+        let seq = seq.clone();
+        let body = common::key_statement(KeyAction::Revoke, &gate);
+        tokio::spawn(async move { seq.submit_key(body).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let late = seq.submit_receipt(receipt(9, &gate, now_ms())).await;
+    let revoked = revoke.await.unwrap().unwrap();
+    assert_eq!(revoked.index, 2);
+    assert!(matches!(late, Err(SubmitError::RevokedKey(_))), "{late:?}");
+    assert_eq!(
+        store.state().unwrap().frontier.size(),
+        3,
+        "nothing after the revocation"
+    );
+}
