@@ -18,7 +18,7 @@ mod tests;
 
 use serde::{Deserialize, Serialize};
 
-pub use bundle::{Bundle, BundleError, EngineRef, Manifest};
+pub use bundle::{Bundle, BundleError, EngineRef, MAX_BUNDLE_BYTES, Manifest};
 
 use crate::receipt::{Approval, Decision, LineageLink, NdInputs, Reason, ReceiptParts, Request};
 

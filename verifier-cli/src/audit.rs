@@ -1,0 +1,264 @@
+//! `cairn-verify audit`: everything, from public keys and the data alone.
+
+use std::path::PathBuf;
+
+use cairn_api::merkle::{Blake3, Hash, verify_consistency};
+use cairn_api::note::Checkpoint;
+use cairn_api::timestamp::Timestamp;
+
+use crate::EXIT_CANNOT_EVALUATE;
+use crate::engine::Engine;
+use crate::report::Report;
+use crate::source::{Ledger, Source};
+use crate::state::{STATE_VERSION, State};
+use crate::trust::Trust;
+
+/// Arguments of `cairn-verify audit`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A live ledger's base URL (http:// or https://).
+    #[arg(long)]
+    url: Option<String>,
+    /// An export file (`cairn-ledger export`, or `GET /v1/export` saved).
+    #[arg(long)]
+    export: Option<PathBuf>,
+    /// The trust file (docs/auditor-guide.md).
+    #[arg(long)]
+    trust: PathBuf,
+    /// The state file: compared with this audit, and updated when it holds.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Run it; returns the exit code.
+pub fn run(args: &Args) -> u8 {
+    let source = match Source::from_args(args.url.as_deref(), args.export.as_ref()) {
+        Ok(s) => s,
+        Err(e) => return crate::usage(&e),
+    };
+    let trust = match Trust::load(&args.trust) {
+        Ok(t) => t,
+        Err(e) => return crate::usage(&format!("trust file {}: {e}", args.trust.display())),
+    };
+    let state = match args.state.as_deref().map(State::load).transpose() {
+        Ok(s) => s.flatten(),
+        Err(e) => {
+            eprintln!("cairn-verify: {e}");
+            return EXIT_CANNOT_EVALUATE;
+        }
+    };
+    let expect = match (&state, &args.state) {
+        (Some(s), Some(p)) => match s.root_hash(p) {
+            Ok(h) => Some((s.size, h)),
+            Err(e) => {
+                eprintln!("cairn-verify: {e}");
+                return EXIT_CANNOT_EVALUATE;
+            }
+        },
+        _ => None,
+    };
+    let mut engine = Engine::new(Some(trust.clone()), None, expect);
+    crate::stream::run(&source, &mut engine, args.json);
+    let final_checkpoint = finish(&mut engine, &trust, &source, state.as_ref());
+    let report = &engine.report;
+    if let (Some(path), 0, Some((size, root, note))) = (&args.state, report.exit_code(), final_checkpoint) {
+        let new = State {
+            version: STATE_VERSION,
+            origin: report.origin.clone(),
+            size,
+            root: root.to_hex(),
+            checkpoint: note,
+            audited_at: now(),
+        };
+        if let Err(e) = new.save(path) {
+            eprintln!("cairn-verify: the audit holds, but the state file was not updated: {e}");
+            return EXIT_CANNOT_EVALUATE;
+        }
+    }
+    crate::print(report, "audit", args.json);
+    report.exit_code()
+}
+
+fn now() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Timestamp::from_millis(ms).map(|t| t.to_rfc3339()).unwrap_or_default()
+}
+
+/// The checks after the stream: everything covered by a checkpoint, the
+/// state file, the live ledger's newest checkpoint, the witnesses. Returns
+/// the checkpoint the state file should record.
+fn finish(engine: &mut Engine, trust: &Trust, source: &Source, state: Option<&State>) -> Option<(u64, Hash, String)> {
+    let size = engine.frontier().size();
+    let last = engine.last_checkpoint.clone();
+    let r = &mut engine.report;
+    if r.cannot_evaluate.is_some() {
+        return None;
+    }
+    match &last {
+        None => r.fail(None, "no checkpoint in the export verifies: nothing is proven".into()),
+        Some((s, _, _)) if *s != size => r.fail(
+            Some(*s),
+            format!(
+                "entries {s}..{} are not covered by any signed checkpoint",
+                size.saturating_sub(1)
+            ),
+        ),
+        Some(_) => {}
+    }
+    if let Some(st) = state {
+        if st.origin != r.origin {
+            r.fail(
+                None,
+                format!("the state file is for log {:?}, not {:?}", st.origin, r.origin),
+            );
+        } else if st.size > size {
+            r.fail(
+                None,
+                format!(
+                    "rollback: the last audit saw {} entries, the log now has {size}",
+                    st.size
+                ),
+            );
+        } else if !r.state_checked && st.size > 0 {
+            r.fail(
+                None,
+                format!("the tree never reached the state file's size {}", st.size),
+            );
+        } else {
+            r.notes.push(format!(
+                "consistent with the last audit (size {}, audited {})",
+                st.size, st.audited_at
+            ));
+        }
+    } else {
+        r.not_checked.push(
+            "history before this audit: no state file (pass --state to catch a rollback or fork next time)".into(),
+        );
+    }
+    let mut newest = last.clone();
+    if let (Source::Ledger(l), Some(last)) = (source, &last) {
+        newest = live_checkpoint(l, trust, last, r).or(newest);
+    }
+    if trust.witnesses.is_empty() {
+        r.not_checked.push(
+            "witness cosignatures: the trust file names no witnesses (keep the state file and compare checkpoints with other auditors)"
+                .into(),
+        );
+    } else if let Some((size, _, note)) = &newest {
+        let log_key = trust.log_key(&r.origin).cloned();
+        if let Some(k) = log_key {
+            match Checkpoint::verify(note.as_bytes(), &k, &trust.witness_keys()) {
+                Ok((_, _, cosigs)) => {
+                    let keys: Vec<_> = cosigs.into_iter().map(|c| c.key).collect();
+                    if trust.quorum_met(&keys) {
+                        r.notes.push(format!(
+                            "checkpoint {size}: witness quorum met ({} cosignatures)",
+                            keys.len()
+                        ));
+                    } else {
+                        r.fail(
+                            None,
+                            format!(
+                                "checkpoint {size}: witness quorum not met ({} valid cosignatures)",
+                                keys.len()
+                            ),
+                        );
+                    }
+                }
+                Err(e) => r.fail(None, format!("checkpoint {size}: {e}")),
+            }
+        }
+    }
+    if r.failures_total == 0 { newest } else { None }
+}
+
+/// Compare the export's last checkpoint with the ledger's newest one: the
+/// same root at the same size, or a valid consistency proof to a larger one.
+fn live_checkpoint(
+    l: &Ledger,
+    trust: &Trust,
+    last: &(u64, Hash, String),
+    r: &mut Report,
+) -> Option<(u64, Hash, String)> {
+    let (size, root, _) = last;
+    let note = match l.get("/v1/checkpoint") {
+        Ok(b) => b,
+        Err(e) => {
+            r.cannot_evaluate = Some(e.to_string());
+            return None;
+        }
+    };
+    let key = trust.log_key(&r.origin)?;
+    let cp = match Checkpoint::verify(&note, key, &trust.witness_keys()) {
+        Ok((cp, _, _)) => cp,
+        Err(e) => {
+            r.fail(None, format!("the ledger's newest checkpoint: {e}"));
+            return None;
+        }
+    };
+    let text = String::from_utf8_lossy(&note).into_owned();
+    if cp.size < *size {
+        r.fail(
+            None,
+            format!("rollback: the ledger now signs size {} after exporting {size}", cp.size),
+        );
+        return None;
+    }
+    if cp.size == *size {
+        if cp.root != *root {
+            r.fail(
+                None,
+                format!(
+                    "fork: two checkpoints of size {size} with different roots ({root} exported, {} now)",
+                    cp.root
+                ),
+            );
+            return None;
+        }
+        r.notes
+            .push(format!("the ledger's newest checkpoint ({size}) is the one audited"));
+        return Some((cp.size, cp.root, text));
+    }
+    let proof = match l.get_json(&format!("/v1/proofs/consistency?from={size}&to={}", cp.size)) {
+        Ok(v) => v,
+        Err(e) => {
+            r.cannot_evaluate = Some(e.to_string());
+            return None;
+        }
+    };
+    let hashes = crate::proof_hashes(&proof["proof"]);
+    match hashes.map(|h| verify_consistency::<Blake3>(*size, cp.size, &h, &root.0, &cp.root.0)) {
+        Some(Ok(())) => {
+            r.notes.push(format!(
+                "the ledger's newest checkpoint ({}) is consistent with the audited one ({size})",
+                cp.size
+            ));
+            // The state records what was audited, not what was only proven
+            // consistent: entries after `size` have not been checked.
+            Some(last.clone())
+        }
+        Some(Err(e)) => {
+            r.fail(
+                None,
+                format!(
+                    "fork: the newest checkpoint ({}) is not consistent with size {size}: {e}",
+                    cp.size
+                ),
+            );
+            None
+        }
+        None => {
+            r.fail(
+                None,
+                "the ledger's consistency proof is not a list of base64 hashes".into(),
+            );
+            None
+        }
+    }
+}
