@@ -62,7 +62,7 @@ pub fn run(args: &Args) -> u8 {
     };
     let mut engine = Engine::new(Some(trust.clone()), None, expect);
     crate::stream::run(&source, &mut engine, args.json);
-    let final_checkpoint = finish(&mut engine, &trust, &source, state.as_ref());
+    let final_checkpoint = finish(&mut engine, &trust, &source, state.as_ref(), args.state.is_some());
     let report = &engine.report;
     if let (Some(path), 0, Some((size, root, note))) = (&args.state, report.exit_code(), final_checkpoint) {
         let new = State {
@@ -93,7 +93,13 @@ fn now() -> String {
 /// The checks after the stream: everything covered by a checkpoint, the
 /// state file, the live ledger's newest checkpoint, the witnesses. Returns
 /// the checkpoint the state file should record.
-fn finish(engine: &mut Engine, trust: &Trust, source: &Source, state: Option<&State>) -> Option<(u64, Hash, String)> {
+fn finish(
+    engine: &mut Engine,
+    trust: &Trust,
+    source: &Source,
+    state: Option<&State>,
+    state_path: bool,
+) -> Option<(u64, Hash, String)> {
     let size = engine.frontier().size();
     let last = engine.last_checkpoint.clone();
     let r = &mut engine.report;
@@ -136,6 +142,9 @@ fn finish(engine: &mut Engine, trust: &Trust, source: &Source, state: Option<&St
                 st.size, st.audited_at
             ));
         }
+    } else if state_path {
+        r.notes
+            .push("first audit with this state file: it now records the audited checkpoint".into());
     } else {
         r.not_checked.push(
             "history before this audit: no state file (pass --state to catch a rollback or fork next time)".into(),
