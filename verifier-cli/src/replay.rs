@@ -81,8 +81,10 @@ pub fn run(args: &Args) -> u8 {
     let command = match what_if {
         Some(h) => {
             r.notes.push(format!(
-                "what-if on bundle {h}: {} of {} decisions would change",
-                r.mismatches_total, r.replayed
+                "what-if on bundle {h}: {} of {} decisions would change ({} more would keep the decision on other determining rules)",
+                r.decisions_changed,
+                r.replayed,
+                r.mismatches_total - r.decisions_changed
             ));
             "replay --bundle"
         }

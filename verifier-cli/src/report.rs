@@ -76,6 +76,8 @@ pub struct Report {
     pub mismatches: Vec<Mismatch>,
     /// All replay mismatches.
     pub mismatches_total: u64,
+    /// Mismatches whose decision differs (not only the determining rules).
+    pub decisions_changed: u64,
     /// Receipts that could not be replayed (the first [`MAX_LISTED`]).
     pub unreplayable: Vec<Failure>,
     /// All receipts that could not be replayed.
@@ -100,6 +102,9 @@ impl Report {
     /// Record a replay mismatch.
     pub fn mismatch(&mut self, m: Mismatch) {
         self.mismatches_total += 1;
+        if m.recorded != m.replayed {
+            self.decisions_changed += 1;
+        }
         if self.mismatches.len() < MAX_LISTED {
             self.mismatches.push(m);
         }
@@ -172,7 +177,7 @@ impl Report {
             "policy_bundles": {"valid": self.bundles_valid, "total": self.bundles_total},
             "checkpoints": {"valid": self.checkpoints_valid, "total": self.checkpoints_total},
             "replayed": self.replayed,
-            "replay_mismatches": {"total": self.mismatches_total, "listed": mismatches},
+            "replay_mismatches": {"total": self.mismatches_total, "decisions_changed": self.decisions_changed, "listed": mismatches},
             "unreplayable": {"total": self.unreplayable_total, "listed": unreplayable},
             "failures": {"total": self.failures_total, "listed": failures},
             "cannot_evaluate": self.cannot_evaluate,
