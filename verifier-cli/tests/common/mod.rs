@@ -59,7 +59,7 @@ pub fn receipt(n: u64, bundle: &Bundle, gate: &SignerKey) -> Vec<u8> {
     p.request.subject.id = "agent:devops-helper".into();
     p.request.resource.kind = "eks".into();
     p.request.action.name = actions[(n % 5) as usize].into();
-    p.request.resource.id = format!("{}:ns-{n}", if n % 3 == 0 { "production" } else { "staging" });
+    p.request.resource.id = format!("{}:ns-{n}", if n.is_multiple_of(3) { "production" } else { "staging" });
     // The break-glass signature bound the example request.
     p.break_glass = None;
     p.policy.bundle_hash = bundle.hash();
