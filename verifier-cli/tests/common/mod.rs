@@ -46,8 +46,18 @@ pub fn bundle() -> Bundle {
 /// Receipt `n` (example request `n`), decided by `policy` under `bundle`,
 /// signed by `gate`.
 pub fn receipt(n: u64, bundle: &Bundle, gate: &SignerKey) -> Vec<u8> {
+    receipt_at(n, bundle, gate, None)
+}
+
+/// [`receipt`], decided at `decided_at` (ms) when given.
+pub fn receipt_at(n: u64, bundle: &Bundle, gate: &SignerKey, decided_at: Option<u64>) -> Vec<u8> {
     let policy = Policy::compile(bundle).unwrap();
     let mut p = examples::receipt_parts(n);
+    if let Some(t) = decided_at {
+        p.decided_at = Timestamp::from_millis(t).unwrap();
+        p.nd_inputs.clock = p.decided_at;
+        p.receipt_id = examples::receipt_id(t, n);
+    }
     // Requests the devops-staging rules decide both ways.
     let actions = [
         "get_pods",

@@ -1,0 +1,157 @@
+//! The auditor's guide against the real ledger: cairn-ledger's router on a
+//! loopback port (in process, dev-dependency only), receipts acknowledged
+//! through HTTP, then `audit --url`, `replay --url`, `query --url`, and
+//! `audit --export` on the export saved from `GET /v1/export`.
+
+mod common;
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cairn_api::entry::{KeyAction, KeyRole, POLICY_CONTENT_TYPE};
+use cairn_api::examples;
+use cairn_ledger::http::{AppState, router};
+use cairn_ledger::sequencer::{Sequencer, SequencerConfig};
+use cairn_ledger::store::{RedbStore, Store};
+use common::TempDir;
+
+const TOKEN: &str = "real-ledger-admin";
+
+fn http(addr: &str, method: &str, path: &str, body: &[u8], admin: bool) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let auth = if admin {
+        format!("Authorization: Bearer {TOKEN}\r\n")
+    } else {
+        String::new()
+    };
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/cose\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let status: u16 = String::from_utf8_lossy(&resp[9..12]).parse().unwrap();
+    (status, resp[split + 4..].to_vec())
+}
+
+/// A ledger on a loopback port, running on its own runtime thread.
+fn start_ledger(dir: &TempDir) -> String {
+    let db = dir.0.join("ledger.redb");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let store: Arc<dyn Store> = Arc::new(RedbStore::open(&db).unwrap());
+            let (sequencer, _task) = Sequencer::start(
+                store.clone(),
+                examples::log_key(),
+                vec![examples::authority_key().verifier()],
+                SequencerConfig::default(),
+            )
+            .await
+            .unwrap();
+            let app = router(AppState {
+                sequencer,
+                store,
+                admin_token: Some(TOKEN.into()),
+                body_deadline: Duration::from_secs(10),
+            });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap().to_string()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+#[test]
+fn the_guide_s_three_commands_against_a_real_ledger_and_its_export() {
+    let dir = TempDir::new("real");
+    let addr = start_ledger(&dir);
+    let auth = examples::authority_key();
+    for (role, key) in [
+        (KeyRole::Gate, examples::gate_key()),
+        (KeyRole::Operator, examples::operator_key()),
+    ] {
+        let body = common::key_statement(KeyAction::Register, role, &key, &auth);
+        assert_eq!(http(&addr, "POST", "/v1/keys", &body, true).0, 201);
+    }
+    let bundle = common::bundle();
+    let signed = cairn_api::cose::sign(bundle.as_bytes(), POLICY_CONTENT_TYPE, &auth).unwrap();
+    assert_eq!(http(&addr, "POST", "/v1/policies", &signed, true).0, 201);
+    for n in 0..30 {
+        let body = common::receipt_at(n, &bundle, &examples::gate_key(), Some(now_ms()));
+        let (status, resp) = http(&addr, "POST", "/v1/receipts", &body, false);
+        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&resp));
+    }
+    let url = format!("http://{addr}");
+    let trust = dir.write("trust", common::trust_text());
+    let state = dir.0.join("state.json");
+
+    // 1. audit, online, with a state file.
+    let out = common::verify_paths(&[&"audit", &"--url", &url, &"--trust", &trust, &"--state", &state]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("30/30 receipts valid"), "{text}");
+    assert!(text.contains("2/2 key statements valid"), "{text}");
+    assert!(text.contains("1/1 policy bundles valid"), "{text}");
+    assert!(text.contains("Result: VALID"), "{text}");
+    assert!(state.exists());
+
+    // 2. replay, online.
+    let out = common::verify_paths(&[&"replay", &"--url", &url, &"--trust", &trust]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("30 receipts replayed, 0 replay mismatches"), "{text}");
+
+    // 3. query, online: only proven receipts, filtered.
+    let out = common::verify_paths(&[
+        &"query",
+        &"--json",
+        &"--url",
+        &url,
+        &"--trust",
+        &trust,
+        &"--decision",
+        &"DENY",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{v:#}");
+    let hits = v["receipts"].as_array().unwrap();
+    assert!(!hits.is_empty() && hits.len() < 30, "{v:#}");
+    assert!(hits.iter().all(|h| h["receipt"]["decision"] == "DENY"));
+
+    // The export saved from the ledger audits offline the same way, and
+    // the state file from the online audit agrees with it.
+    // (HTTP/1.0, so the streamed body comes unchunked, ended by the close.)
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.write_all(b"GET /v1/export HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    assert!(resp.starts_with(b"HTTP/1.0 200") || resp.starts_with(b"HTTP/1.1 200"));
+    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let export = resp[split + 4..].to_vec();
+    let file = dir.write("export.cbor", export);
+    let out = common::verify_paths(&[&"audit", &"--export", &file, &"--trust", &trust, &"--state", &state]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("consistent with the last audit (size 33"), "{text}");
+}
