@@ -81,11 +81,16 @@ pub fn run(args: &Args) -> Result<(), String> {
     if args.count == 0 || args.count > MAX_DEMO_RECEIPTS {
         return Err(format!("--count must be 1 to {MAX_DEMO_RECEIPTS}"));
     }
+    block_on(run_async(args))
+}
+
+/// Run `fut` on a new multi-threaded runtime (the embedded ledger's).
+pub(crate) fn block_on<T>(fut: impl std::future::Future<Output = Result<T, String>>) -> Result<T, String> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?
-        .block_on(run_async(args))
+        .block_on(fut)
 }
 
 async fn run_async(args: &Args) -> Result<(), String> {

@@ -25,7 +25,7 @@ use cairn_ledger::keyfile;
 use cairn_ledger::sequencer::{Sequencer, SequencerConfig};
 use cairn_ledger::store::{RedbStore, Store};
 
-use crate::demo::{bundle, key_statement, now};
+use crate::demo::{block_on, bundle, key_statement, now};
 
 /// The most receipts one run adds.
 pub const MAX_POPULATE: u64 = 100_000_000;
@@ -57,11 +57,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     if args.concurrency == 0 || args.concurrency > MAX_CONCURRENCY {
         return Err(format!("--concurrency must be 1 to {MAX_CONCURRENCY}"));
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?
-        .block_on(run_async(args))
+    block_on(run_async(args))
 }
 
 async fn run_async(args: &Args) -> Result<(), String> {

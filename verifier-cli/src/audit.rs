@@ -9,19 +9,15 @@ use cairn_api::timestamp::Timestamp;
 use crate::EXIT_CANNOT_EVALUATE;
 use crate::engine::Engine;
 use crate::report::Report;
-use crate::source::{Ledger, Source};
+use crate::source::{Ledger, Source, SourceArgs};
 use crate::state::{STATE_VERSION, State};
 use crate::trust::Trust;
 
 /// Arguments of `cairn-verify audit`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A live ledger's base URL (http:// or https://).
-    #[arg(long)]
-    url: Option<String>,
-    /// An export file (`cairn-ledger export`, or `GET /v1/export` saved).
-    #[arg(long)]
-    export: Option<PathBuf>,
+    #[command(flatten)]
+    source: SourceArgs,
     /// The trust file (docs/auditor-guide.md).
     #[arg(long)]
     trust: PathBuf,
@@ -35,7 +31,7 @@ pub struct Args {
 
 /// Run it; returns the exit code.
 pub fn run(args: &Args) -> u8 {
-    let source = match Source::from_args(args.url.as_deref(), args.export.as_ref()) {
+    let source = match args.source.source() {
         Ok(s) => s,
         Err(e) => return crate::usage(&e),
     };

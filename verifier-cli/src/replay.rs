@@ -9,18 +9,14 @@ use cairn_api::policy::{Bundle, MAX_BUNDLE_BYTES, Policy};
 use crate::EXIT_CANNOT_EVALUATE;
 use crate::engine::{Engine, ReplayPlan, ReplayWith};
 use crate::filters::{FilterArgs, Filters};
-use crate::source::Source;
+use crate::source::SourceArgs;
 use crate::trust::Trust;
 
 /// Arguments of `cairn-verify replay`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A live ledger's base URL.
-    #[arg(long)]
-    url: Option<String>,
-    /// An export file.
-    #[arg(long)]
-    export: Option<PathBuf>,
+    #[command(flatten)]
+    source: SourceArgs,
     /// The trust file: with it, every signature and checkpoint is checked
     /// too (as `audit` does); without it, only the decisions are replayed.
     #[arg(long)]
@@ -38,7 +34,7 @@ pub struct Args {
 
 /// Run it; returns the exit code.
 pub fn run(args: &Args) -> u8 {
-    let source = match Source::from_args(args.url.as_deref(), args.export.as_ref()) {
+    let source = match args.source.source() {
         Ok(s) => s,
         Err(e) => return crate::usage(&e),
     };

@@ -48,6 +48,24 @@ pub enum SourceError {
     },
 }
 
+/// `--url URL` or `--export FILE`, exactly one.
+#[derive(clap::Args, Debug)]
+pub struct SourceArgs {
+    /// A live ledger's base URL (http:// or https://).
+    #[arg(long)]
+    url: Option<String>,
+    /// An export file (`cairn-ledger export`, or `GET /v1/export` saved).
+    #[arg(long)]
+    export: Option<PathBuf>,
+}
+
+impl SourceArgs {
+    /// The source they name; `Err` is a usage message.
+    pub fn source(&self) -> Result<Source, String> {
+        Source::from_args(self.url.as_deref(), self.export.as_ref())
+    }
+}
+
 /// An export file or a ledger's base URL.
 #[derive(Debug, Clone)]
 pub enum Source {

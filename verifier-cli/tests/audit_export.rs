@@ -297,20 +297,7 @@ fn splice_signature(forged: &[u8], original: &[u8]) -> Vec<u8> {
 fn a_receipt_after_its_key_was_revoked_fails() {
     let dir = TempDir::new("revoked");
     let mut log = Log::standard(5, 100);
-    log.append(
-        EntryKind::Key,
-        common::key_statement(
-            KeyAction::Revoke,
-            KeyRole::Gate,
-            &examples::gate_key(),
-            &examples::authority_key(),
-        ),
-    );
-    log.append(
-        EntryKind::Receipt,
-        common::receipt(77, &common::bundle(), &examples::gate_key()),
-    );
-    log.checkpoint();
+    log.revoke_gate_then_sign(77);
     let (code, v) = audit_export(&dir, &log.export(), None);
     assert_eq!(code, 1);
     let f = failures(&v);

@@ -371,20 +371,7 @@ fn a_bundle_that_is_not_the_one_receipts_name_is_caught() {
 fn an_entry_signed_by_a_revoked_key_is_caught() {
     let dir = TempDir::new("revoked");
     let mut log = Log::standard(3, 100);
-    log.append(
-        EntryKind::Key,
-        common::key_statement(
-            KeyAction::Revoke,
-            KeyRole::Gate,
-            &examples::gate_key(),
-            &examples::authority_key(),
-        ),
-    );
-    log.append(
-        EntryKind::Receipt,
-        common::receipt(50, &common::bundle(), &examples::gate_key()),
-    );
-    log.checkpoint();
+    log.revoke_gate_then_sign(50);
     let (code, v) = audit_url(&dir, &Fake::honest(log).serve(), None);
     assert_eq!(code, 1, "{v:#}");
     assert!(has(&v, "entry 7: signed by"), "{v:#}");

@@ -179,6 +179,19 @@ impl Log {
         log
     }
 
+    /// The gate key revoked, then receipt `n` signed by it anyway, and a
+    /// checkpoint: a log every entry of which is properly signed, and that
+    /// still must not verify.
+    pub fn revoke_gate_then_sign(&mut self, n: u64) {
+        let (gate, auth) = (examples::gate_key(), examples::authority_key());
+        self.append(
+            EntryKind::Key,
+            key_statement(KeyAction::Revoke, KeyRole::Gate, &gate, &auth),
+        );
+        self.append(EntryKind::Receipt, receipt(n, &bundle(), &gate));
+        self.checkpoint();
+    }
+
     /// The export (docs/spec.md section 18).
     pub fn export(&self) -> Vec<u8> {
         let mut out = ExportItem::Header {
