@@ -163,12 +163,12 @@ async fn run_async(args: &Args) -> Result<(), String> {
         let t = now()?;
         input.nd_inputs.clock = t;
         let d = policy.decide(&input);
-        let stamp = Stamp {
-            receipt_id: examples::receipt_id(t.millis(), n),
-            idempotency_key: format!("demo-{}-{n}", t.millis()),
-            mode: Mode::Enforce,
-            gate: &gate,
-        };
+        let stamp = Stamp::new(
+            examples::receipt_id(t.millis(), n),
+            format!("demo-{}-{n}", t.millis()),
+            Mode::Enforce,
+            &gate,
+        );
         let (receipt, body) = sign_decision(&bundle, &input, d, stamp).map_err(|e| e.to_string())?;
         let ack = ledger.submit_receipt(body.clone()).await.map_err(|e| e.to_string())?;
         let proof = ack.tlog_proof().map_err(|e| e.to_string())?;

@@ -126,12 +126,12 @@ async fn run_async(args: &Args) -> Result<(), String> {
                 let t = now()?;
                 input.nd_inputs.clock = t;
                 let d = policy.decide(&input);
-                let stamp = Stamp {
-                    receipt_id: examples::receipt_id(t.millis(), n),
-                    idempotency_key: format!("populate-{run_id}-{n}"),
-                    mode: Mode::Enforce,
-                    gate: &gate,
-                };
+                let stamp = Stamp::new(
+                    examples::receipt_id(t.millis(), n),
+                    format!("populate-{run_id}-{n}"),
+                    Mode::Enforce,
+                    &gate,
+                );
                 let (_, body) = sign_decision(&bundle, &input, d, stamp).map_err(|e| e.to_string())?;
                 let sent = Instant::now();
                 ledger

@@ -5,7 +5,7 @@
 use cairn_api::keys::SignerKey;
 use cairn_api::policy::{Bundle, DecisionInput, PolicyDecision};
 use cairn_api::receipt::{
-    Engine, Mode, PolicyRef, RECEIPT_VERSION, Receipt, ReceiptError, ReceiptParts, SignedReceipt,
+    BreakGlass, Engine, Initiator, Mode, PolicyRef, RECEIPT_VERSION, Receipt, ReceiptError, ReceiptParts, SignedReceipt,
 };
 
 /// What a receipt records besides the decision itself.
@@ -19,6 +19,24 @@ pub struct Stamp<'a> {
     pub mode: Mode,
     /// The gate's signing key (its name is the receipt's `gate`).
     pub gate: &'a SignerKey,
+    /// Who started the delegation chain, if known.
+    pub initiator: Option<Initiator>,
+    /// An operator's break-glass counter-signature, if any.
+    pub break_glass: Option<BreakGlass>,
+}
+
+impl<'a> Stamp<'a> {
+    /// A stamp without initiator or break-glass.
+    pub fn new(receipt_id: String, idempotency_key: String, mode: Mode, gate: &'a SignerKey) -> Self {
+        Stamp {
+            receipt_id,
+            idempotency_key,
+            mode,
+            gate,
+            initiator: None,
+            break_glass: None,
+        }
+    }
 }
 
 /// The receipt for `decision` of `input` under `bundle`, and its signed
@@ -54,10 +72,10 @@ pub fn sign_decision(
         },
         idempotency_key: stamp.idempotency_key,
         nd_inputs: input.nd_inputs,
-        initiator: None,
+        initiator: stamp.initiator,
         approval: input.approval,
         lineage: input.lineage,
-        break_glass: None,
+        break_glass: stamp.break_glass,
         trace: None,
     };
     let receipt = Receipt::new(parts)?;
@@ -85,12 +103,12 @@ mod tests {
         {
             let d = policy.decide(&input);
             let gate = examples::gate_key();
-            let stamp = Stamp {
-                receipt_id: examples::receipt_id(input.nd_inputs.clock.millis(), 1),
-                idempotency_key: format!("t-{n}"),
-                mode: Mode::Enforce,
-                gate: &gate,
-            };
+            let stamp = Stamp::new(
+                examples::receipt_id(input.nd_inputs.clock.millis(), 1),
+                format!("t-{n}"),
+                Mode::Enforce,
+                &gate,
+            );
             let (receipt, body) = sign_decision(&bundle, &input, d.clone(), stamp).unwrap();
             assert_eq!(receipt.parts().decision, d.decision, "{label}");
             assert!(replay(&policy, receipt.parts()).matches, "{label}");

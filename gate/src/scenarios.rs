@@ -22,6 +22,12 @@ fn base(subject: &str, action: &str, surface: &str, target: &str) -> DecisionInp
     i
 }
 
+/// A request of `subject` doing `action` on `surface`:`target`, with the
+/// example context.
+pub fn request(subject: &str, action: &str, surface: &str, target: &str) -> cairn_api::receipt::Request {
+    base(subject, action, surface, target).request
+}
+
 fn approval(outcome: Option<ApprovalOutcome>) -> Option<Approval> {
     let mut a = examples::receipt_parts(0).approval?;
     a.outcome = outcome;

@@ -1,0 +1,326 @@
+//! Human approval: when the policy permits an action only with an
+//! APPROVED approval, the gate asks an [`Approver`] and waits at most a
+//! deadline. No answer in time is TIMED_OUT, which denies.
+
+use std::io::{BufRead, Write};
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+use cairn_api::receipt::{ApprovalOutcome, Approver as ApproverId};
+use cairn_api::timestamp::Timestamp;
+use serde_json::json;
+
+/// Largest webhook answer read, in bytes.
+pub const MAX_WEBHOOK_ANSWER: u64 = 64 * 1024;
+
+/// What an approver is shown and asked.
+#[derive(Debug, Clone)]
+pub struct ApprovalRequest {
+    /// The request's id (also in the receipt).
+    pub request_id: String,
+    /// The CIBA binding message ("Approve delete_database on postgres:prod?").
+    pub binding_message: String,
+    /// The exact tool arguments.
+    pub arguments: serde_json::Value,
+    /// When the gate asked.
+    pub requested_at: Timestamp,
+    /// When the request expires.
+    pub expires_at: Timestamp,
+}
+
+/// The approver's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalAnswer {
+    /// APPROVED, DENIED or TIMED_OUT.
+    pub outcome: ApprovalOutcome,
+    /// Who answered, when someone did.
+    pub approver: Option<ApproverId>,
+}
+
+impl ApprovalAnswer {
+    /// No answer in time.
+    pub fn timed_out() -> Self {
+        ApprovalAnswer {
+            outcome: ApprovalOutcome::TimedOut,
+            approver: None,
+        }
+    }
+}
+
+/// Someone (or something) who can approve.
+pub trait Approver: Send + Sync {
+    /// The channel name recorded in receipts (`terminal`, `webhook`, ...).
+    fn channel(&self) -> &str;
+    /// Ask, and answer within `deadline` (TIMED_OUT when there is no answer).
+    fn ask(&self, request: &ApprovalRequest, deadline: Duration) -> ApprovalAnswer;
+}
+
+/// Asks on a terminal: shows the binding message and the exact arguments,
+/// reads `y` or `n`. Lines come from a reader thread, so a deadline holds
+/// even when nobody types.
+pub struct TerminalApprover {
+    lines: Mutex<Receiver<String>>,
+    out: Mutex<Box<dyn Write + Send>>,
+    who: String,
+}
+
+impl std::fmt::Debug for TerminalApprover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TerminalApprover")
+            .field("who", &self.who)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TerminalApprover {
+    /// Read answers from `input`, show requests on `output`; `who` is the
+    /// approver's identity recorded in receipts.
+    pub fn new(input: Box<dyn BufRead + Send>, output: Box<dyn Write + Send>, who: &str) -> Self {
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in input.lines() {
+                match line {
+                    Ok(l) => {
+                        if tx.send(l).is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => return,
+                }
+            }
+        });
+        TerminalApprover {
+            lines: Mutex::new(rx),
+            out: Mutex::new(output),
+            who: who.to_owned(),
+        }
+    }
+
+    /// On this process's stdin and stderr, as `$USER`.
+    pub fn stdio() -> Self {
+        let who = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+        Self::new(
+            Box::new(std::io::BufReader::new(std::io::stdin())),
+            Box::new(std::io::stderr()),
+            &who,
+        )
+    }
+}
+
+impl Approver for TerminalApprover {
+    fn channel(&self) -> &str {
+        "terminal"
+    }
+
+    fn ask(&self, request: &ApprovalRequest, deadline: Duration) -> ApprovalAnswer {
+        if let Ok(mut out) = self.out.lock() {
+            let _ = writeln!(
+                out,
+                "\n[approval {}] {}\n  arguments: {}\n  approve? [y/n] (within {} s) ",
+                request.request_id,
+                request.binding_message,
+                request.arguments,
+                deadline.as_secs()
+            );
+            let _ = out.flush();
+        }
+        let Ok(lines) = self.lines.lock() else {
+            return ApprovalAnswer::timed_out();
+        };
+        // Answers typed before the question do not count.
+        while lines.try_recv().is_ok() {}
+        let end = Instant::now() + deadline;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(l) => {
+                    let outcome = match l.trim().to_ascii_lowercase().as_str() {
+                        "y" | "yes" => ApprovalOutcome::Approved,
+                        "n" | "no" => ApprovalOutcome::Denied,
+                        _ => continue,
+                    };
+                    return ApprovalAnswer {
+                        outcome,
+                        approver: Some(ApproverId {
+                            iss: "terminal".into(),
+                            sub: self.who.clone(),
+                        }),
+                    };
+                }
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return ApprovalAnswer::timed_out(),
+            }
+        }
+    }
+}
+
+/// Asks a webhook: POSTs the request as JSON and expects, within the
+/// deadline, `{"outcome": "APPROVED"|"DENIED", "approver": {"iss", "sub"}}`.
+/// Anything else (an error, a timeout, another answer) is TIMED_OUT.
+#[derive(Debug)]
+pub struct WebhookApprover {
+    url: String,
+    agent: ureq::Agent,
+}
+
+impl WebhookApprover {
+    /// POST approval requests to `url`.
+    pub fn new(url: &str) -> Self {
+        WebhookApprover {
+            url: url.to_owned(),
+            agent: ureq::Agent::config_builder().http_status_as_error(false).build().into(),
+        }
+    }
+}
+
+impl Approver for WebhookApprover {
+    fn channel(&self) -> &str {
+        "webhook"
+    }
+
+    fn ask(&self, r: &ApprovalRequest, deadline: Duration) -> ApprovalAnswer {
+        let body = json!({
+            "request_id": r.request_id,
+            "binding_message": r.binding_message,
+            "arguments": r.arguments,
+            "requested_at": r.requested_at.to_rfc3339(),
+            "expires_at": r.expires_at.to_rfc3339(),
+        });
+        let Ok(mut resp) = self
+            .agent
+            .post(&self.url)
+            .config()
+            .timeout_global(Some(deadline))
+            .build()
+            .header("Content-Type", "application/json")
+            .send(body.to_string().as_bytes())
+        else {
+            return ApprovalAnswer::timed_out();
+        };
+        if resp.status().as_u16() != 200 {
+            return ApprovalAnswer::timed_out();
+        }
+        let Ok(bytes) = resp.body_mut().with_config().limit(MAX_WEBHOOK_ANSWER).read_to_vec() else {
+            return ApprovalAnswer::timed_out();
+        };
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let outcome = match v["outcome"].as_str() {
+            Some("APPROVED") => ApprovalOutcome::Approved,
+            Some("DENIED") => ApprovalOutcome::Denied,
+            _ => return ApprovalAnswer::timed_out(),
+        };
+        let approver = match (v["approver"]["iss"].as_str(), v["approver"]["sub"].as_str()) {
+            (Some(iss), Some(sub)) if !iss.is_empty() && !sub.is_empty() => Some(ApproverId {
+                iss: iss.into(),
+                sub: sub.into(),
+            }),
+            _ => return ApprovalAnswer::timed_out(),
+        };
+        ApprovalAnswer { outcome, approver }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn request() -> ApprovalRequest {
+        ApprovalRequest {
+            request_id: "req-1".into(),
+            binding_message: "Approve drop_database on postgres:prod?".into(),
+            arguments: json!({"database": "prod"}),
+            requested_at: Timestamp::from_millis(1_000).unwrap(),
+            expires_at: Timestamp::from_millis(61_000).unwrap(),
+        }
+    }
+
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_terminal_shows_the_arguments_and_reads_the_answer() {
+        let out = Shared::default();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        // A reader that yields lines as the test sends them.
+        struct Lines(Receiver<String>, Vec<u8>);
+        impl std::io::Read for Lines {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.1.is_empty() {
+                    match self.0.recv() {
+                        Ok(l) => self.1 = format!("{l}\n").into_bytes(),
+                        Err(_) => return Ok(0),
+                    }
+                }
+                let n = buf.len().min(self.1.len());
+                buf[..n].copy_from_slice(&self.1[..n]);
+                self.1.drain(..n);
+                Ok(n)
+            }
+        }
+        let t = TerminalApprover::new(
+            Box::new(std::io::BufReader::new(Lines(rx, Vec::new()))),
+            Box::new(out.clone()),
+            "alice",
+        );
+        let asker = std::thread::spawn(move || t.ask(&request(), Duration::from_secs(10)));
+        std::thread::sleep(Duration::from_millis(100));
+        tx.send("maybe".into()).unwrap();
+        tx.send("y".into()).unwrap();
+        let a = asker.join().unwrap();
+        assert_eq!(a.outcome, ApprovalOutcome::Approved);
+        assert_eq!(a.approver.unwrap().sub, "alice");
+        let shown = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(shown.contains("Approve drop_database on postgres:prod?"));
+        assert!(shown.contains("{\"database\":\"prod\"}"));
+    }
+
+    #[test]
+    fn silence_and_a_closed_input_time_out() {
+        let t = TerminalApprover::new(Box::new(Cursor::new(Vec::new())), Box::new(std::io::sink()), "bob");
+        assert_eq!(
+            t.ask(&request(), Duration::from_millis(50)),
+            ApprovalAnswer::timed_out()
+        );
+        let (_tx, rx) = std::sync::mpsc::channel::<String>();
+        struct Never(Receiver<String>);
+        impl std::io::Read for Never {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                let _ = self.0.recv();
+                Ok(0)
+            }
+        }
+        let t = TerminalApprover::new(
+            Box::new(std::io::BufReader::new(Never(rx))),
+            Box::new(std::io::sink()),
+            "bob",
+        );
+        let started = Instant::now();
+        assert_eq!(
+            t.ask(&request(), Duration::from_millis(200)).outcome,
+            ApprovalOutcome::TimedOut
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn an_unreachable_webhook_times_out() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/approve", l.local_addr().unwrap());
+        drop(l);
+        let w = WebhookApprover::new(&url);
+        assert_eq!(
+            w.ask(&request(), Duration::from_millis(500)),
+            ApprovalAnswer::timed_out()
+        );
+    }
+}

@@ -1,0 +1,213 @@
+//! The gate's side of the ledger's write API: submit a signed receipt with a
+//! deadline, and believe the acknowledgement only when its tlog-proof
+//! verifies under the log key the gate was configured with.
+//!
+//! Blocking (ureq): a gate calls this on the path of one tool call and
+//! waits for the answer or the deadline, whichever comes first.
+
+use std::time::Duration;
+
+use cairn_api::entry::Entry;
+use cairn_api::keys::VerifierKey;
+use cairn_api::proof::TlogProof;
+use cairn_api::receipt::SignedReceipt;
+
+/// Largest acknowledgement read from a ledger, in bytes.
+pub const MAX_ACK_BYTES: u64 = 256 * 1024;
+
+/// A durable acknowledgement, checked.
+#[derive(Debug, Clone)]
+pub struct Acknowledged {
+    /// The entry's index.
+    pub index: u64,
+    /// True when the ledger already had it (a retry, or the same idempotency key).
+    pub existing: bool,
+    /// The proof bundle: index, inclusion proof, signed checkpoint.
+    pub proof: TlogProof,
+    /// When the ledger answered a retry with the entry it already had for
+    /// the same (gate, idempotency key): that entry's body (the receipt the
+    /// gate signed the first time), proven included.
+    pub original: Option<Vec<u8>>,
+}
+
+/// Why a submission has no acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// No answer in time, no connection, or a server-side failure (5xx,
+    /// 503 with a full queue): the receipt may or may not be logged; retry
+    /// with the same idempotency key.
+    #[error("ledger unavailable: {0}")]
+    Unavailable(String),
+    /// The ledger refused the receipt (4xx): retrying the same bytes will
+    /// not help.
+    #[error("ledger refused the receipt: HTTP {status} {problem}: {detail}")]
+    Refused {
+        /// The status.
+        status: u16,
+        /// The problem type.
+        problem: String,
+        /// The problem detail.
+        detail: String,
+    },
+    /// The ledger answered, but its answer does not prove the receipt is
+    /// logged (bad JSON, a proof that does not verify): treated as no
+    /// acknowledgement at all.
+    #[error("the ledger's acknowledgement does not hold: {0}")]
+    BadAcknowledgement(String),
+}
+
+/// Somewhere receipts can be submitted.
+pub trait Ledger: Send + Sync {
+    /// Submit one COSE_Sign1 receipt; answer within `deadline`.
+    fn submit(&self, body: &[u8], deadline: Duration) -> Result<Acknowledged, LedgerError>;
+}
+
+/// A ledger over HTTP(S).
+#[derive(Debug, Clone)]
+pub struct HttpLedger {
+    base: String,
+    log_key: VerifierKey,
+    agent: ureq::Agent,
+}
+
+impl HttpLedger {
+    /// A client for the ledger at `base` whose checkpoints `log_key` signs.
+    pub fn new(base: &str, log_key: VerifierKey) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        HttpLedger {
+            base: base.trim_end_matches('/').to_owned(),
+            log_key,
+            agent,
+        }
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// POST `body` to `path` with `content_type`; the status and a bounded body.
+    pub fn post(
+        &self,
+        path: &str,
+        content_type: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        deadline: Duration,
+    ) -> Result<(u16, Vec<u8>), LedgerError> {
+        let mut req = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .config()
+            .timeout_global(Some(deadline))
+            .build()
+            .header("Content-Type", content_type);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut resp = req.send(body).map_err(|e| LedgerError::Unavailable(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_ACK_BYTES)
+            .read_to_vec()
+            .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
+        Ok((status, bytes))
+    }
+}
+
+impl HttpLedger {
+    /// Fetch the entry a retry was answered with and prove it: included
+    /// under the log key, signed by the same gate, same idempotency key.
+    fn original(&self, body: &[u8], proof: TlogProof, deadline: Duration) -> Result<Acknowledged, LedgerError> {
+        let bad = |m: String| LedgerError::BadAcknowledgement(m);
+        let url = format!("{}/v1/entries/{}", self.base, proof.index);
+        let mut resp = self
+            .agent
+            .get(&url)
+            .config()
+            .timeout_global(Some(deadline))
+            .build()
+            .call()
+            .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
+        if resp.status().as_u16() != 200 {
+            return Err(LedgerError::Unavailable(format!(
+                "{url}: HTTP {}",
+                resp.status().as_u16()
+            )));
+        }
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(cairn_api::entry::MAX_ENTRY_BYTES as u64)
+            .read_to_vec()
+            .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
+        let entry = Entry::from_cbor(&bytes).map_err(|e| bad(format!("entry {}: {e}", proof.index)))?;
+        proof
+            .verify(&entry.leaf_hash(), &self.log_key, &[])
+            .map_err(|e| bad(format!("the original's proof does not verify: {e}")))?;
+        let first = entry
+            .receipt()
+            .map_err(|e| bad(format!("the original is not a receipt: {e}")))?;
+        let ours = SignedReceipt::parse(body).map_err(|e| bad(e.to_string()))?;
+        let (a, b) = (first.unverified().parts(), ours.unverified().parts());
+        if first.kid() != ours.kid() || a.idempotency_key != b.idempotency_key {
+            return Err(bad(
+                "the ledger answered with another gate's or another key's receipt".into()
+            ));
+        }
+        Ok(Acknowledged {
+            index: proof.index,
+            existing: true,
+            proof,
+            original: Some(entry.body().to_vec()),
+        })
+    }
+}
+
+/// Turn a non-2xx answer into the error it means.
+pub fn problem(status: u16, body: &[u8]) -> LedgerError {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let field = |k: &str| v[k].as_str().unwrap_or("").to_owned();
+    if status >= 500 || status == 408 || status == 429 {
+        LedgerError::Unavailable(format!("HTTP {status} {}", field("detail")))
+    } else {
+        LedgerError::Refused {
+            status,
+            problem: field("type"),
+            detail: field("detail"),
+        }
+    }
+}
+
+impl Ledger for HttpLedger {
+    fn submit(&self, body: &[u8], deadline: Duration) -> Result<Acknowledged, LedgerError> {
+        let (status, bytes) = self.post("/v1/receipts", "application/cose", &[], body, deadline)?;
+        if status != 200 && status != 201 {
+            return Err(problem(status, &bytes));
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| LedgerError::BadAcknowledgement(format!("not JSON: {e}")))?;
+        let text = v["tlog_proof"]
+            .as_str()
+            .ok_or_else(|| LedgerError::BadAcknowledgement("no tlog_proof".into()))?;
+        let proof = TlogProof::parse(text.as_bytes()).map_err(|e| LedgerError::BadAcknowledgement(e.to_string()))?;
+        let existing = v["existing"].as_bool().unwrap_or(false);
+        match proof.verify_body(body, &self.log_key, &[]) {
+            Ok(_) => Ok(Acknowledged {
+                index: proof.index,
+                existing,
+                proof,
+                original: None,
+            }),
+            // A retry under the same idempotency key: the ledger answers with
+            // the first receipt, whose bytes differ (another clock, another id).
+            Err(_) if status == 200 && existing => self.original(body, proof, deadline),
+            Err(e) => Err(LedgerError::BadAcknowledgement(format!(
+                "the proof does not verify: {e}"
+            ))),
+        }
+    }
+}
