@@ -63,21 +63,19 @@ pub trait Ledger: Send + Sync {
     fn submit(&self, body: &[u8], deadline: Duration) -> Result<Acknowledged, LedgerError>;
 }
 
-/// A ledger over HTTP(S).
+/// A ledger's HTTP API, for the calls that need no proof (admin POSTs).
 #[derive(Debug, Clone)]
-pub struct HttpLedger {
+pub struct Http {
     base: String,
-    log_key: VerifierKey,
     agent: ureq::Agent,
 }
 
-impl HttpLedger {
-    /// A client for the ledger at `base` whose checkpoints `log_key` signs.
-    pub fn new(base: &str, log_key: VerifierKey) -> Self {
+impl Http {
+    /// A client for the ledger at `base`.
+    pub fn new(base: &str) -> Self {
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        HttpLedger {
+        Http {
             base: base.trim_end_matches('/').to_owned(),
-            log_key,
             agent,
         }
     }
@@ -116,34 +114,60 @@ impl HttpLedger {
             .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
         Ok((status, bytes))
     }
-}
 
-impl HttpLedger {
-    /// Fetch the entry a retry was answered with and prove it: included
-    /// under the log key, signed by the same gate, same idempotency key.
-    fn original(&self, body: &[u8], proof: TlogProof, deadline: Duration) -> Result<Acknowledged, LedgerError> {
-        let bad = |m: String| LedgerError::BadAcknowledgement(m);
-        let url = format!("{}/v1/entries/{}", self.base, proof.index);
+    /// GET `path`; the status and a body of at most `limit` bytes.
+    pub fn get(&self, path: &str, limit: u64, deadline: Duration) -> Result<(u16, Vec<u8>), LedgerError> {
         let mut resp = self
             .agent
-            .get(&url)
+            .get(format!("{}{path}", self.base))
             .config()
             .timeout_global(Some(deadline))
             .build()
             .call()
             .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
-        if resp.status().as_u16() != 200 {
-            return Err(LedgerError::Unavailable(format!(
-                "{url}: HTTP {}",
-                resp.status().as_u16()
-            )));
-        }
+        let status = resp.status().as_u16();
         let bytes = resp
             .body_mut()
             .with_config()
-            .limit(cairn_api::entry::MAX_ENTRY_BYTES as u64)
+            .limit(limit)
             .read_to_vec()
             .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
+        Ok((status, bytes))
+    }
+}
+
+/// A ledger over HTTP(S) whose acknowledgements are proven under its log key.
+#[derive(Debug, Clone)]
+pub struct HttpLedger {
+    http: Http,
+    log_key: VerifierKey,
+}
+
+impl HttpLedger {
+    /// A client for the ledger at `base` whose checkpoints `log_key` signs.
+    pub fn new(base: &str, log_key: VerifierKey) -> Self {
+        HttpLedger {
+            http: Http::new(base),
+            log_key,
+        }
+    }
+
+    /// The plain HTTP client.
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+
+    /// Fetch the entry a retry was answered with and prove it: included
+    /// under the log key, signed by the same gate, same idempotency key.
+    fn original(&self, body: &[u8], proof: TlogProof, deadline: Duration) -> Result<Acknowledged, LedgerError> {
+        let bad = |m: String| LedgerError::BadAcknowledgement(m);
+        let path = format!("/v1/entries/{}", proof.index);
+        let (status, bytes) = self
+            .http
+            .get(&path, cairn_api::entry::MAX_ENTRY_BYTES as u64, deadline)?;
+        if status != 200 {
+            return Err(LedgerError::Unavailable(format!("{path}: HTTP {status}")));
+        }
         let entry = Entry::from_cbor(&bytes).map_err(|e| bad(format!("entry {}: {e}", proof.index)))?;
         proof
             .verify(&entry.leaf_hash(), &self.log_key, &[])
@@ -184,7 +208,9 @@ pub fn problem(status: u16, body: &[u8]) -> LedgerError {
 
 impl Ledger for HttpLedger {
     fn submit(&self, body: &[u8], deadline: Duration) -> Result<Acknowledged, LedgerError> {
-        let (status, bytes) = self.post("/v1/receipts", "application/cose", &[], body, deadline)?;
+        let (status, bytes) = self
+            .http
+            .post("/v1/receipts", "application/cose", &[], body, deadline)?;
         if status != 200 && status != 201 {
             return Err(problem(status, &bytes));
         }

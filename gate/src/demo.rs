@@ -65,6 +65,11 @@ pub(crate) fn bundle() -> Result<Bundle, String> {
 }
 
 pub(crate) fn key_statement(role: KeyRole, key: &SignerKey) -> Result<Vec<u8>, String> {
+    key_statement_by(role, key, &examples::authority_key())
+}
+
+/// A registration of `key` in `role`, signed by `authority`.
+pub(crate) fn key_statement_by(role: KeyRole, key: &SignerKey, authority: &SignerKey) -> Result<Vec<u8>, String> {
     KeyStatement {
         action: KeyAction::Register,
         role,
@@ -72,7 +77,7 @@ pub(crate) fn key_statement(role: KeyRole, key: &SignerKey) -> Result<Vec<u8>, S
         issued_at: now()?,
         reason: None,
     }
-    .sign(&examples::authority_key())
+    .sign(authority)
     .map_err(|e| e.to_string())
 }
 

@@ -74,6 +74,13 @@ fn load(path: &Path) -> Result<Bundle, Failure> {
     Bundle::from_bytes(&bytes).map_err(|e| Failure::Bad(format!("{}: {e}", path.display())))
 }
 
+/// A bundle file or a policy directory, for the other commands.
+pub(crate) fn load_bundle(path: &Path) -> Result<Bundle, String> {
+    load(path).map_err(|f| match f {
+        Failure::Bad(m) | Failure::Io(m) => m,
+    })
+}
+
 fn compile(b: &Bundle, origin: &Path) -> Result<Policy, Failure> {
     Policy::compile(b).map_err(|e| Failure::Bad(format!("{}: {e}", origin.display())))
 }

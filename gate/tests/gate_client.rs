@@ -58,8 +58,7 @@ fn ledger(dir: &Path, listen: Option<std::net::SocketAddr>) -> EmbeddedLedger {
 }
 
 fn admin_post(l: &EmbeddedLedger, path: &str, body: &[u8]) -> u16 {
-    let client = HttpLedger::new(&l.url(), examples::log_key().verifier());
-    client
+    cairn_gate::client::Http::new(&l.url())
         .post(
             path,
             "application/cose",

@@ -1,0 +1,260 @@
+//! `cairn-gate load`: the load generator. N receipts (decided by the
+//! devops-staging policy, signed before the timed part) sent to a ledger at
+//! a given concurrency and, optionally, a given offered rate, one per POST
+//! or in batches; reports throughput and latency percentiles.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use cairn_api::cbor::CBOR;
+use cairn_api::entry::{KeyRole, POLICY_CONTENT_TYPE};
+use cairn_api::examples;
+use cairn_api::keys::SignerKey;
+use cairn_api::policy::Policy;
+use cairn_api::receipt::Mode;
+use cairn_gate::client::Http;
+use cairn_gate::record::{Stamp, sign_decision};
+use cairn_gate::scenarios::requests;
+use cairn_ledger::keyfile;
+use rayon::prelude::*;
+
+use crate::demo::bundle;
+use crate::ops::{Fail, LedgerArgs};
+
+/// The most receipts one run sends.
+pub const MAX_LOAD: u64 = 10_000_000;
+/// The most connections at once.
+pub const MAX_LOAD_CONCURRENCY: usize = 4096;
+/// The most receipts in one batch POST (the ledger's own limit).
+pub const MAX_LOAD_BATCH: usize = 256;
+
+/// Arguments of `cairn-gate load`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    ledger: LedgerArgs,
+    /// How many receipts.
+    #[arg(long, default_value_t = 10_000)]
+    receipts: u64,
+    /// How many clients at once (one connection each).
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Offered load in receipts per second (all clients together); as fast as possible when absent.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Receipts per POST: 1 is `POST /v1/receipts`, more is `POST /v1/receipts/batch`.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// The gate key that signs (default: the public TEST gate key).
+    #[arg(long)]
+    gate_key: Option<PathBuf>,
+    /// An authority key file: register the gate key and archive the bundle
+    /// first (needs the admin credential).
+    #[arg(long)]
+    setup_with: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    sorted
+        .get(((sorted.len() as f64 - 1.0) * p).round() as usize)
+        .copied()
+        .unwrap_or_default()
+}
+
+/// Sign `n` receipts on every core.
+fn sign_all(n: u64, gate: &SignerKey) -> Result<Vec<Vec<u8>>, Fail> {
+    let bundle = bundle().map_err(|e| Fail(1, e))?;
+    let policy = Policy::compile(&bundle).map_err(|e| Fail(1, e.to_string()))?;
+    let cases = requests("devops-staging");
+    let run = now()?.millis();
+    (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let (_, mut input) = cases[(i as usize * 7) % cases.len()].clone();
+            input.nd_inputs.clock = now()?;
+            let d = policy.decide(&input);
+            let stamp = Stamp::new(
+                examples::receipt_id(input.nd_inputs.clock.millis(), i),
+                format!("load-{run}-{i}"),
+                Mode::Enforce,
+                gate,
+            );
+            sign_decision(&bundle, &input, d, stamp)
+                .map(|(_, body)| body)
+                .map_err(|e| Fail(1, e.to_string()))
+        })
+        .collect()
+}
+
+fn now() -> Result<cairn_api::timestamp::Timestamp, Fail> {
+    crate::demo::now().map_err(|e| Fail(3, e))
+}
+
+fn setup(ledger: &LedgerArgs, authority: &PathBuf, gate: &SignerKey) -> Result<(), Fail> {
+    let authority = keyfile::read_key(authority).map_err(|e| Fail(3, e.to_string()))?;
+    let body = crate::demo::key_statement_by(KeyRole::Gate, gate, &authority).map_err(|e| Fail(1, e))?;
+    ledger.admin_post("/v1/keys", &body)?;
+    let b = bundle().map_err(|e| Fail(1, e))?;
+    let signed =
+        cairn_api::cose::sign(b.as_bytes(), POLICY_CONTENT_TYPE, &authority).map_err(|e| Fail(1, e.to_string()))?;
+    ledger.admin_post("/v1/policies", &signed)?;
+    Ok(())
+}
+
+/// Whether every item of a batch answer was acknowledged.
+fn batch_ok(answer: &[u8]) -> bool {
+    let v: serde_json::Value = serde_json::from_slice(answer).unwrap_or_default();
+    v["results"]
+        .as_array()
+        .is_some_and(|r| r.iter().all(|i| matches!(i["status"].as_u64(), Some(200 | 201))))
+}
+
+/// Run it.
+pub fn run(a: &Args) -> Result<(), Fail> {
+    if a.receipts == 0 || a.receipts > MAX_LOAD {
+        return Err(Fail(4, format!("--receipts must be 1 to {MAX_LOAD}")));
+    }
+    if a.concurrency == 0 || a.concurrency > MAX_LOAD_CONCURRENCY {
+        return Err(Fail(4, format!("--concurrency must be 1 to {MAX_LOAD_CONCURRENCY}")));
+    }
+    if a.batch == 0 || a.batch > MAX_LOAD_BATCH {
+        return Err(Fail(4, format!("--batch must be 1 to {MAX_LOAD_BATCH}")));
+    }
+    if a.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        return Err(Fail(4, "--rate must be a positive number".into()));
+    }
+    let gate = match &a.gate_key {
+        Some(p) => keyfile::read_key(p).map_err(|e| Fail(3, e.to_string()))?,
+        None => examples::gate_key(),
+    };
+    if let Some(auth) = &a.setup_with {
+        setup(&a.ledger, auth, &gate)?;
+    }
+    let started_signing = Instant::now();
+    let bodies = sign_all(a.receipts, &gate)?;
+    let signing = started_signing.elapsed();
+    // Requests: single receipts, or CBOR arrays of byte strings.
+    let requests: Vec<Vec<u8>> = if a.batch == 1 {
+        bodies
+    } else {
+        bodies
+            .chunks(a.batch)
+            .map(|c| {
+                cairn_api::cbor::encode(&CBOR::from(
+                    c.iter().map(|b| CBOR::to_byte_string(b.as_slice())).collect::<Vec<_>>(),
+                ))
+            })
+            .collect()
+    };
+    let requests = Arc::new(requests);
+    let next = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let interval = a.rate.map(|r| Duration::from_secs_f64(a.batch as f64 / r));
+    let started = Instant::now();
+    let progress = !a.json && std::io::stderr().is_terminal();
+    let mut workers = Vec::new();
+    for _ in 0..a.concurrency {
+        let (requests, next, failed, done) = (requests.clone(), next.clone(), failed.clone(), done.clone());
+        let http = Http::new(&a.ledger.url);
+        let batch = a.batch;
+        workers.push(std::thread::spawn(move || {
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = requests.get(i) else { return lat };
+                // Open-loop pacing: request i is due at i * interval.
+                if let Some(iv) = interval {
+                    let due = started + iv.mul_f64(i as f64);
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                }
+                let t = Instant::now();
+                let ok = if batch == 1 {
+                    matches!(
+                        http.post("/v1/receipts", "application/cose", &[], body, Duration::from_secs(30)),
+                        Ok((200 | 201, _))
+                    )
+                } else {
+                    match http.post(
+                        "/v1/receipts/batch",
+                        "application/cbor",
+                        &[],
+                        body,
+                        Duration::from_secs(60),
+                    ) {
+                        Ok((200, answer)) => batch_ok(&answer),
+                        _ => false,
+                    }
+                };
+                lat.push(t.elapsed());
+                if !ok {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    if progress {
+        let total = requests.len() as u64;
+        while done.load(Ordering::Relaxed) < total && workers.iter().any(|w| !w.is_finished()) {
+            std::thread::sleep(Duration::from_millis(250));
+            let d = done.load(Ordering::Relaxed);
+            eprint!(
+                "\r\x1b[K  {d}/{total} requests ({:.0}/s)",
+                d as f64 / started.elapsed().as_secs_f64()
+            );
+        }
+        eprint!("\r\x1b[K");
+    }
+    let mut lat = Vec::new();
+    for w in workers {
+        lat.extend(w.join().map_err(|_| Fail(1, "a load thread panicked".into()))?);
+    }
+    let elapsed = started.elapsed();
+    lat.sort_unstable();
+    let receipts = a.receipts;
+    let failed = failed.load(Ordering::Relaxed);
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let v = serde_json::json!({
+        "receipts": receipts,
+        "requests": lat.len(),
+        "batch": a.batch,
+        "concurrency": a.concurrency,
+        "offered_rate": a.rate,
+        "failed_requests": failed,
+        "seconds": elapsed.as_secs_f64(),
+        "receipts_per_second": receipts as f64 / elapsed.as_secs_f64(),
+        "latency_ms": {"p50": ms(pct(&lat, 0.5)), "p90": ms(pct(&lat, 0.9)), "p99": ms(pct(&lat, 0.99)), "max": ms(pct(&lat, 1.0))},
+        "signing_seconds": signing.as_secs_f64(),
+    });
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        println!(
+            "load: {receipts} receipts in {} requests (batch {}, concurrency {}{}) in {:.2} s: {:.0} receipts/s; latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {failed} failed (signed beforehand in {:.1} s)",
+            lat.len(),
+            a.batch,
+            a.concurrency,
+            a.rate.map(|r| format!(", offered {r:.0}/s")).unwrap_or_default(),
+            elapsed.as_secs_f64(),
+            receipts as f64 / elapsed.as_secs_f64(),
+            ms(pct(&lat, 0.5)),
+            ms(pct(&lat, 0.9)),
+            ms(pct(&lat, 0.99)),
+            ms(pct(&lat, 1.0)),
+            signing.as_secs_f64()
+        );
+    }
+    if failed > 0 {
+        return Err(Fail(1, format!("{failed} requests failed")));
+    }
+    Ok(())
+}

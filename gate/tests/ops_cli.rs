@@ -1,0 +1,157 @@
+//! `cairn-gate keygen | register | publish | decide | load` against an
+//! embedded ledger, as an operator would type them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use cairn_api::keys::VerifierKey;
+use cairn_gate::embedded::{EmbeddedLedger, LedgerSetup};
+
+struct TempDir(PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn gate(args: &[&dyn AsRef<std::ffi::OsStr>], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cairn-gate"));
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn an_operator_sets_up_a_gate_and_decides() {
+    let dir = TempDir(std::env::temp_dir().join(format!("cairn-gate-ops-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let d = &dir.0;
+    let keygen = |name: &str, file: &str| {
+        let o = gate(&[&"keygen", &"--name", &name, &"--out", &d.join(file)], &[]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        VerifierKey::parse(String::from_utf8_lossy(&o.stdout).trim()).unwrap()
+    };
+    let auth = keygen("authority.example/root", "auth.key");
+    let gate_vkey = keygen("gate.example/ci", "gate.key");
+    // Never over an existing key.
+    assert_eq!(
+        gate(&[&"keygen", &"--name", &"x", &"--out", &d.join("gate.key")], &[])
+            .status
+            .code(),
+        Some(3)
+    );
+    let log_key =
+        cairn_api::keys::SignerKey::from_seed("ops.example/log", cairn_api::keys::KeyType::Ed25519, &[3; 32]).unwrap();
+    let mut setup = LedgerSetup::new(&d.join("ledger.redb"), log_key.clone(), vec![auth]);
+    setup.admin_token = Some("ops-token".into());
+    let ledger = EmbeddedLedger::start(setup).unwrap();
+    let url = ledger.url();
+    let env = [("CAIRN_LEDGER_URL", url.as_str()), ("CAIRN_ADMIN_TOKEN", "ops-token")];
+    let gate_key_arg = format!("{gate_vkey}");
+    let o = gate(
+        &[
+            &"register",
+            &"--authority-key",
+            &d.join("auth.key"),
+            &"--key",
+            &gate_key_arg,
+        ],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("registered gate key gate.example/ci"), "{}", text(&o));
+    let policy = root().join("examples/policies/devops-staging/cairn-rules");
+    let o = gate(&[&"publish", &policy, &"--authority-key", &d.join("auth.key")], &env);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A wrong admin credential: refused, exit 1.
+    let o = gate(
+        &[&"publish", &policy, &"--authority-key", &d.join("auth.key")],
+        &[("CAIRN_LEDGER_URL", url.as_str()), ("CAIRN_ADMIN_TOKEN", "wrong")],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let log_vkey = log_key.verifier().to_string();
+    let decide = |req: &str| {
+        gate(
+            &[
+                &"decide",
+                &root().join(format!("examples/requests/{req}.json")),
+                &"--gate-key",
+                &d.join("gate.key"),
+                &"--log-key",
+                &log_vkey,
+                &"--bundle",
+                &policy,
+                &"--spool",
+                &d.join("spool"),
+            ],
+            &env,
+        )
+    };
+    let o = decide("devops-delete-staging");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["decision"], "PERMIT");
+    assert_eq!(v["logged"]["durable"], true);
+    let o = decide("devops-delete-production");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["decision"], "DENY");
+    // The load generator, single and batch POSTs (with the TEST gate key,
+    // registered by --setup-with).
+    let o = gate(
+        &[
+            &"load",
+            &"--receipts",
+            &"200",
+            &"--concurrency",
+            &"4",
+            &"--json",
+            &"--setup-with",
+            &d.join("auth.key"),
+        ],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["failed_requests"], 0);
+    assert_eq!(v["requests"], 200);
+    let o = gate(
+        &[
+            &"load",
+            &"--receipts",
+            &"300",
+            &"--concurrency",
+            &"2",
+            &"--batch",
+            &"64",
+            &"--json",
+        ],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["requests"], 5);
+    // Bad arguments: usage.
+    assert_eq!(gate(&[&"load", &"--batch", &"0"], &env).status.code(), Some(4));
+    ledger.stop();
+    // The ledger is gone: decide fails closed (exit 1) and spools.
+    let o = decide("devops-delete-staging");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["logged"]["spooled"], true);
+}
