@@ -96,7 +96,7 @@ fn now() -> Result<cairn_api::timestamp::Timestamp, Fail> {
     crate::demo::now().map_err(|e| Fail(3, e))
 }
 
-fn setup(ledger: &LedgerArgs, authority: &PathBuf, gate: &SignerKey) -> Result<(), Fail> {
+fn setup(ledger: &LedgerArgs, authority: &std::path::Path, gate: &SignerKey) -> Result<(), Fail> {
     let authority = keyfile::read_key(authority).map_err(|e| Fail(3, e.to_string()))?;
     let body = crate::demo::key_statement_by(KeyRole::Gate, gate, &authority).map_err(|e| Fail(1, e))?;
     ledger.admin_post("/v1/keys", &body)?;
