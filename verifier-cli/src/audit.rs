@@ -6,7 +6,6 @@ use cairn_api::merkle::{Blake3, Hash, verify_consistency};
 use cairn_api::note::Checkpoint;
 use cairn_api::timestamp::Timestamp;
 
-use crate::EXIT_CANNOT_EVALUATE;
 use crate::engine::Engine;
 use crate::report::Report;
 use crate::source::{Ledger, Source, SourceArgs};
@@ -39,28 +38,36 @@ pub fn run(args: &Args) -> u8 {
         Ok(t) => t,
         Err(e) => return crate::usage(&format!("trust file {}: {e}", args.trust.display())),
     };
-    let state = match args.state.as_deref().map(State::load).transpose() {
-        Ok(s) => s.flatten(),
-        Err(e) => {
-            eprintln!("cairn-verify: {e}");
-            return EXIT_CANNOT_EVALUATE;
-        }
+    let report = audit(&source, &trust, args.state.as_deref(), args.json);
+    crate::print(&report, "audit", args.json);
+    report.exit_code()
+}
+
+/// Audit `source` under `trust`, comparing with and then updating the
+/// state file at `state` when given; `quiet` hides the progress line. A
+/// state file that cannot be read or written is `cannot_evaluate`.
+pub fn audit(source: &Source, trust: &Trust, state: Option<&std::path::Path>, quiet: bool) -> Report {
+    let cannot = |e: String| Report {
+        source: source.describe(),
+        cannot_evaluate: Some(e),
+        ..Report::default()
     };
-    let expect = match (&state, &args.state) {
+    let last = match state.map(State::load).transpose() {
+        Ok(s) => s.flatten(),
+        Err(e) => return cannot(e.to_string()),
+    };
+    let expect = match (&last, state) {
         (Some(s), Some(p)) => match s.root_hash(p) {
             Ok(h) => Some((s.size, h)),
-            Err(e) => {
-                eprintln!("cairn-verify: {e}");
-                return EXIT_CANNOT_EVALUATE;
-            }
+            Err(e) => return cannot(e.to_string()),
         },
         _ => None,
     };
     let mut engine = Engine::new(Some(trust.clone()), None, expect);
-    crate::stream::run(&source, &mut engine, args.json);
-    let final_checkpoint = finish(&mut engine, &trust, &source, state.as_ref(), args.state.is_some());
-    let report = &engine.report;
-    if let (Some(path), 0, Some((size, root, note))) = (&args.state, report.exit_code(), final_checkpoint) {
+    crate::stream::run(source, &mut engine, quiet);
+    let final_checkpoint = finish(&mut engine, trust, source, last.as_ref(), state.is_some());
+    let mut report = engine.report;
+    if let (Some(path), 0, Some((size, root, note))) = (state, report.exit_code(), final_checkpoint) {
         let new = State {
             version: STATE_VERSION,
             origin: report.origin.clone(),
@@ -70,12 +77,10 @@ pub fn run(args: &Args) -> u8 {
             audited_at: now(),
         };
         if let Err(e) = new.save(path) {
-            eprintln!("cairn-verify: the audit holds, but the state file was not updated: {e}");
-            return EXIT_CANNOT_EVALUATE;
+            report.cannot_evaluate = Some(format!("the audit holds, but the state file was not updated: {e}"));
         }
     }
-    crate::print(report, "audit", args.json);
-    report.exit_code()
+    report
 }
 
 fn now() -> String {

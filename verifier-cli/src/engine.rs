@@ -32,6 +32,7 @@ use crate::trust::Trust;
 pub const BATCH_ENTRIES: usize = 8192;
 
 /// What replay compares receipts with.
+#[derive(Debug)]
 pub enum ReplayWith {
     /// The bundle each receipt names, as archived in the log.
     Archived,
@@ -40,6 +41,7 @@ pub enum ReplayWith {
 }
 
 /// The replay part of a run.
+#[derive(Debug)]
 pub struct ReplayPlan {
     /// Which receipts.
     pub filters: Filters,
@@ -77,6 +79,7 @@ struct Job<'a> {
 }
 
 /// The verifier's state across batches.
+#[derive(Debug)]
 pub struct Engine {
     trust: Option<Trust>,
     log_key: Option<VerifierKey>,

@@ -9,7 +9,8 @@ use cairn_api::policy::{Bundle, MAX_BUNDLE_BYTES, Policy};
 use crate::EXIT_CANNOT_EVALUATE;
 use crate::engine::{Engine, ReplayPlan, ReplayWith};
 use crate::filters::{FilterArgs, Filters};
-use crate::source::SourceArgs;
+use crate::report::Report;
+use crate::source::{Source, SourceArgs};
 use crate::trust::Trust;
 
 /// Arguments of `cairn-verify replay`.
@@ -56,15 +57,28 @@ pub fn run(args: &Args) -> u8 {
             }
         },
     };
-    let what_if = match &with {
+    let report = replay(&source, trust, ReplayPlan { filters, with }, args.json);
+    let command = if args.bundle.is_some() {
+        "replay --bundle"
+    } else {
+        "replay"
+    };
+    crate::print(&report, command, args.json);
+    report.exit_code()
+}
+
+/// Replay the receipts of `source` that `plan` selects; with `trust`, also
+/// every check `audit` makes. `quiet` hides the progress line.
+pub fn replay(source: &Source, trust: Option<Trust>, plan: ReplayPlan, quiet: bool) -> Report {
+    let what_if = match &plan.with {
         ReplayWith::Candidate(_, h) => Some(*h),
         ReplayWith::Archived => None,
     };
-    let any_filter = filters.any();
+    let any_filter = plan.filters.any();
     let has_trust = trust.is_some();
-    let mut engine = Engine::new(trust, Some(ReplayPlan { filters, with }), None);
-    crate::stream::run(&source, &mut engine, args.json);
-    let r = &mut engine.report;
+    let mut engine = Engine::new(trust, Some(plan), None);
+    crate::stream::run(source, &mut engine, quiet);
+    let mut r = engine.report;
     if !has_trust {
         r.not_checked.push(
             "signatures, key history and checkpoint signatures: no --trust file (the decisions were replayed, the evidence was not authenticated)"
@@ -74,20 +88,15 @@ pub fn run(args: &Args) -> u8 {
     if any_filter {
         r.notes.push("only receipts matching the filters were replayed".into());
     }
-    let command = match what_if {
-        Some(h) => {
-            r.notes.push(format!(
-                "what-if on bundle {h}: {} of {} decisions would change ({} more would keep the decision on other determining rules)",
-                r.decisions_changed,
-                r.replayed,
-                r.mismatches_total - r.decisions_changed
-            ));
-            "replay --bundle"
-        }
-        None => "replay",
-    };
-    crate::print(r, command, args.json);
-    r.exit_code()
+    if let Some(h) = what_if {
+        r.notes.push(format!(
+            "what-if on bundle {h}: {} of {} decisions would change ({} more would keep the decision on other determining rules)",
+            r.decisions_changed,
+            r.replayed,
+            r.mismatches_total - r.decisions_changed
+        ));
+    }
+    r
 }
 
 fn load_bundle(path: &std::path::Path) -> Result<(Policy, Bundle), String> {
