@@ -115,8 +115,11 @@ pub struct Authorization {
     pub decided: Decision,
     /// Why, for the agent and for the administrator.
     pub reason: Reason,
-    /// The receipt the gate signed for the decision.
+    /// The receipt the gate signed for the decision (for a retry answered
+    /// with the first receipt, that one).
     pub receipt: Box<Receipt>,
+    /// Its COSE_Sign1 bytes, as logged.
+    pub body: Vec<u8>,
     /// What the ledger did with it.
     pub logged: Logged,
 }
@@ -189,6 +192,11 @@ impl Gate {
         })
     }
 
+    /// Change how long approvals may take.
+    pub fn set_approval_deadline(&mut self, d: Duration) {
+        self.config.approval_deadline = d;
+    }
+
     /// The spool (to deliver what waits in it).
     pub fn spool(&self) -> &Spool {
         &self.spool
@@ -242,14 +250,13 @@ impl Gate {
         );
         stamp.initiator = call.initiator.clone();
         let decided = d.decision;
-        let reason = d.reason.clone();
         let (receipt, body) = match o {
             None => sign_decision(&self.bundle, &input, d, stamp)?,
             Some(o) => self.sign_override(&input, d, stamp, o)?,
         };
         let decided = if o.is_some() { Decision::Permit } else { decided };
         let shadow = self.config.mode == Mode::Shadow;
-        let (mut receipt, mut decided) = (receipt, decided);
+        let (mut receipt, mut decided, mut logged_body) = (receipt, decided, body.clone());
         let logged = match self.ledger.submit(&body, self.config.submit_deadline) {
             Ok(ack) => {
                 // A retry answered with the first receipt for this
@@ -258,6 +265,7 @@ impl Gate {
                     let first = cairn_api::receipt::SignedReceipt::parse(original)?;
                     receipt = first.unverified().clone();
                     decided = receipt.parts().decision;
+                    logged_body = original.clone();
                 }
                 Logged::Durable(ack)
             }
@@ -271,11 +279,14 @@ impl Gate {
             }
         };
         let durable_permit = decided == Decision::Permit && matches!(logged, Logged::Durable(_));
+        // What the agent is told is what the receipt on record says.
+        let reason = receipt.parts().reason.clone();
         Ok(Authorization {
             allowed: shadow || durable_permit,
             decided,
             reason,
             receipt: Box::new(receipt),
+            body: logged_body,
             logged,
         })
     }
@@ -376,7 +387,7 @@ impl Gate {
             determining_rules: Vec::new(),
             errors: vec![format!("receipt {original} not acknowledged: {cause}")],
             reason: Reason {
-                code: "ledger_unavailable".into(),
+                code: cairn_api::policy::LEDGER_UNAVAILABLE.into(),
                 user_message: "Action blocked: the audit ledger did not confirm the decision in time".into(),
                 admin_message: format!("receipt {original} was not durably acknowledged: {cause}"),
             },

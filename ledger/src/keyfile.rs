@@ -110,16 +110,26 @@ pub fn read_key(path: &Path) -> Result<SignerKey, KeyFileError> {
     })
 }
 
+/// The log's public verifier key, beside the private one, for auditors and gates.
+pub const LOG_VKEY_FILE: &str = "log.vkey";
+
 /// The log key of the data directory `dir`, created (named `origin`) on
-/// first use; `true` when it was created now.
+/// first use; `true` when it was created now. Its verifier key is written
+/// to `dir/log.vkey` when that file is missing.
 pub fn log_key(dir: &Path, origin: &str) -> Result<(SignerKey, bool), KeyFileError> {
     let path = dir.join(LOG_KEY_FILE);
-    if path.exists() {
-        return Ok((read_key(&path)?, false));
+    let (k, created) = if path.exists() {
+        (read_key(&path)?, false)
+    } else {
+        let k = new_key(origin, KeyType::Ed25519)?;
+        write_secret(&path, &k.to_private_string())?;
+        (k, true)
+    };
+    let public = dir.join(LOG_VKEY_FILE);
+    if !public.exists() {
+        std::fs::write(&public, format!("{}\n", k.verifier())).map_err(io(&public))?;
     }
-    let k = new_key(origin, KeyType::Ed25519)?;
-    write_secret(&path, &k.to_private_string())?;
-    Ok((k, true))
+    Ok((k, created))
 }
 
 #[cfg(test)]
@@ -133,6 +143,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let (k, created) = log_key(&dir, "t.example/log").unwrap();
         assert!(created);
+        assert_eq!(
+            std::fs::read_to_string(dir.join(LOG_VKEY_FILE)).unwrap().trim(),
+            k.verifier().to_string()
+        );
         let (again, created) = log_key(&dir, "other").unwrap();
         assert!(!created);
         assert_eq!(k.verifier(), again.verifier());

@@ -20,7 +20,7 @@ use cairn_api::export::ExportItem;
 use cairn_api::keys::VerifierKey;
 use cairn_api::merkle::{Blake3, Frontier, Hash, MerkleHasher};
 use cairn_api::note::Checkpoint;
-use cairn_api::policy::{Bundle, Policy, replay};
+use cairn_api::policy::{Bundle, Policy, Recorded, recorded, replay};
 use cairn_api::receipt::SignedReceipt;
 use rayon::prelude::*;
 
@@ -296,8 +296,16 @@ impl Engine {
                 bg.operator
             )),
         });
+        let selected = self.replay.as_ref().is_some_and(|plan| plan.filters.matches(parts));
+        match recorded(parts) {
+            Recorded::PolicyDecision => {}
+            // Not a policy's decision: counted, never compared.
+            Recorded::Override if selected => self.report.overrides += 1,
+            _ if selected => self.report.fail_closed += 1,
+            _ => {}
+        }
         let replay = match &self.replay {
-            Some(plan) if plan.filters.matches(parts) => match &plan.with {
+            Some(plan) if selected && recorded(parts) == Recorded::PolicyDecision => match &plan.with {
                 ReplayWith::Candidate(p, _) => Some(p.clone()),
                 ReplayWith::Archived => match self.policies.get(&bundle) {
                     Some(Ok(p)) => Some(p.clone()),

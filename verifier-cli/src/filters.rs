@@ -34,12 +34,22 @@ pub struct FilterArgs {
     pub break_glass: Option<bool>,
 }
 
-/// Parsed filters.
-#[derive(Debug, Clone, Default)]
+/// Parsed filters; the default selects every receipt.
+#[derive(Debug, Clone)]
 pub struct Filters {
     args: FilterArgs,
     since: u64,
     until: u64,
+}
+
+impl Default for Filters {
+    fn default() -> Self {
+        Filters {
+            args: FilterArgs::default(),
+            since: 0,
+            until: u64::MAX,
+        }
+    }
 }
 
 impl Filters {
@@ -131,6 +141,7 @@ mod tests {
     fn filters_match_and_encode() {
         let p = examples::receipt_parts(4);
         assert!(!Filters::new(FilterArgs::default()).unwrap().any());
+        assert!(!Filters::default().any() && Filters::default().matches(&p));
         let f = Filters::new(FilterArgs {
             subject: Some(p.request.subject.id.clone()),
             decision: Some(p.decision.as_str().to_owned()),

@@ -66,6 +66,10 @@ pub struct Report {
     pub checkpoints_valid: u64,
     /// Receipts replayed.
     pub replayed: u64,
+    /// Selected break-glass receipts (an operator's override: not compared).
+    pub overrides: u64,
+    /// Selected fail-closed SILENCE receipts (no policy decided: not compared).
+    pub fail_closed: u64,
     /// Whether the state file's checkpoint was compared with the tree.
     pub state_checked: bool,
     /// Failed checks (the first [`MAX_LISTED`]).
@@ -177,6 +181,7 @@ impl Report {
             "policy_bundles": {"valid": self.bundles_valid, "total": self.bundles_total},
             "checkpoints": {"valid": self.checkpoints_valid, "total": self.checkpoints_total},
             "replayed": self.replayed,
+            "not_compared": {"break_glass_overrides": self.overrides, "fail_closed_silences": self.fail_closed},
             "replay_mismatches": {"total": self.mismatches_total, "decisions_changed": self.decisions_changed, "listed": mismatches},
             "unreplayable": {"total": self.unreplayable_total, "listed": unreplayable},
             "failures": {"total": self.failures_total, "listed": failures},
@@ -205,6 +210,12 @@ impl Report {
             out += &format!(
                 "  {} receipts replayed, {} replay mismatches, {} could not be replayed\n",
                 self.replayed, self.mismatches_total, self.unreplayable_total
+            );
+        }
+        if self.overrides > 0 || self.fail_closed > 0 {
+            out += &format!(
+                "  not compared (no policy decided them): {} break-glass overrides, {} fail-closed SILENCE receipts\n",
+                self.overrides, self.fail_closed
             );
         }
         for n in &self.notes {

@@ -166,6 +166,35 @@ pub fn decide(bundle: &Bundle, input: &DecisionInput) -> PolicyDecision {
     }
 }
 
+/// The reason code of a SILENCE a gate records when the ledger did not
+/// acknowledge its receipt in time: the gate failed closed; no policy
+/// decided it.
+pub const LEDGER_UNAVAILABLE: &str = "ledger_unavailable";
+
+/// What a receipt records (docs/spec.md section 15): a policy's decision,
+/// which replay compares, or something replay must not compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Recorded {
+    /// The decision of the bundle the receipt names.
+    PolicyDecision,
+    /// A break-glass override: an operator's PERMIT over the policy.
+    Override,
+    /// A gate's fail-closed SILENCE (reason [`LEDGER_UNAVAILABLE`]).
+    FailClosed,
+}
+
+/// What `receipt` records.
+pub fn recorded(receipt: &ReceiptParts) -> Recorded {
+    if receipt.break_glass.is_some() {
+        Recorded::Override
+    } else if receipt.decision == Decision::Silence && receipt.reason.code == LEDGER_UNAVAILABLE {
+        Recorded::FailClosed
+    } else {
+        Recorded::PolicyDecision
+    }
+}
+
 /// A recorded decision re-run on a policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Replay {

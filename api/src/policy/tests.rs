@@ -511,3 +511,21 @@ fn replay_compares_decision_and_rules() {
     assert!(!rep.matches);
     assert_eq!(rep.replayed.decision, Decision::Deny);
 }
+
+#[test]
+fn overrides_and_fail_closed_silences_are_not_policy_decisions() {
+    let mut p = crate::examples::receipt_parts(1);
+    p.break_glass = None;
+    assert_eq!(recorded(&p), Recorded::PolicyDecision);
+    let bg = crate::examples::receipt_parts(9);
+    assert!(bg.break_glass.is_some());
+    assert_eq!(recorded(&bg), Recorded::Override);
+    p.decision = crate::receipt::Decision::Silence;
+    assert_eq!(
+        recorded(&p),
+        Recorded::PolicyDecision,
+        "a policy's own SILENCE is compared"
+    );
+    p.reason.code = LEDGER_UNAVAILABLE.into();
+    assert_eq!(recorded(&p), Recorded::FailClosed);
+}
