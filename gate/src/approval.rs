@@ -312,6 +312,54 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 
+    /// A webhook that answers every request with `answer`; what it was sent.
+    fn webhook(answer: &'static str) -> (String, std::sync::mpsc::Receiver<String>) {
+        use std::io::Read as _;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/approve", l.local_addr().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let mut s = s.unwrap();
+                let mut buf = vec![0u8; 65536];
+                let n = s.read(&mut buf).unwrap_or(0);
+                let _ = tx.send(String::from_utf8_lossy(&buf[..n]).into_owned());
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+            }
+        });
+        (url, rx)
+    }
+
+    #[test]
+    fn a_webhook_answer_is_taken_only_when_complete() {
+        let (url, sent) = webhook(r#"{"outcome":"APPROVED","approver":{"iss":"https://idp.example","sub":"carol"}}"#);
+        let a = WebhookApprover::new(&url).ask(&request(), Duration::from_secs(5));
+        assert_eq!(a.outcome, ApprovalOutcome::Approved);
+        assert_eq!(a.approver.unwrap().sub, "carol");
+        let req = sent.recv().unwrap();
+        assert!(req.contains("Approve drop_database on postgres:prod?") && req.contains("\"database\":\"prod\""));
+        let (url, _) = webhook(r#"{"outcome":"DENIED","approver":{"iss":"i","sub":"dave"}}"#);
+        assert_eq!(
+            WebhookApprover::new(&url)
+                .ask(&request(), Duration::from_secs(5))
+                .outcome,
+            ApprovalOutcome::Denied
+        );
+        // An approval without an approver, or a made-up outcome: not an answer.
+        for answer in [r#"{"outcome":"APPROVED"}"#, r#"{"outcome":"SURE"}"#, "not json"] {
+            let (url, _) = webhook(answer);
+            assert_eq!(
+                WebhookApprover::new(&url).ask(&request(), Duration::from_secs(5)),
+                ApprovalAnswer::timed_out(),
+                "{answer}"
+            );
+        }
+    }
+
     #[test]
     fn an_unreachable_webhook_times_out() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

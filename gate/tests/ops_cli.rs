@@ -148,10 +148,26 @@ fn an_operator_sets_up_a_gate_and_decides() {
     assert_eq!(v["requests"], 5);
     // Bad arguments: usage.
     assert_eq!(gate(&[&"load", &"--batch", &"0"], &env).status.code(), Some(4));
+    let addr = ledger.addr();
     ledger.stop();
     // The ledger is gone: decide fails closed (exit 1) and spools.
     let o = decide("devops-delete-staging");
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["logged"]["spooled"], true);
+    let spooled = || {
+        std::fs::read_dir(d.join("spool"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "cose"))
+            .count()
+    };
+    assert_eq!(spooled(), 1);
+    // Back: the next run (a new process) delivers the spool first.
+    let mut setup = LedgerSetup::new(&d.join("ledger.redb"), log_key.clone(), vec![]);
+    setup.listen = addr;
+    let ledger = EmbeddedLedger::start(setup).unwrap();
+    let o = decide("devops-delete-staging");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(spooled(), 0);
+    ledger.stop();
 }
