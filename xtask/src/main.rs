@@ -130,6 +130,31 @@ fn fuzz_seeds() -> ExitCode {
             }
         }
     }
+    // An export stream of the entries above, with one checkpoint, split
+    // every 7 bytes (the first byte of an export seed is the push size).
+    let mut stream = vec![7u8];
+    stream.extend(
+        cairn_api::export::ExportItem::Header {
+            origin: "log.example/cairn".into(),
+            from: 0,
+        }
+        .encode(),
+    );
+    let mut n = 0;
+    for (_, v) in vectors::all() {
+        if let Some(b) = v["entry_cbor"].as_str().and_then(|h| hex::decode(h).ok()) {
+            stream.extend(cairn_api::export::ExportItem::Entry { index: n, bytes: b }.encode());
+            n += 1;
+        }
+    }
+    stream.extend(
+        cairn_api::export::ExportItem::Checkpoint {
+            size: n,
+            note: format!("log.example/cairn\n{n}\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n"),
+        }
+        .encode(),
+    );
+    put("export", "entries", &stream);
     for scenario in cairn_gate::scenarios::SCENARIOS {
         let path = root()
             .join("examples/policies")
