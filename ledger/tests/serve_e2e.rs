@@ -3,10 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use cairn_api::entry::{KeyAction, POLICY_CONTENT_TYPE};
 use cairn_api::examples;
@@ -15,69 +12,7 @@ use cairn_api::note::Checkpoint;
 use cairn_api::policy::Bundle;
 use cairn_api::proof::TlogProof;
 use common::now_ms;
-
-const TOKEN: &str = "e2e-admin-token";
-
-struct Server {
-    child: Child,
-    addr: String,
-    log_key: VerifierKey,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--origin",
-            "e2e.example/log",
-            "--data-dir",
-        ])
-        .arg(dir)
-        .arg("--authority")
-        .arg(examples::authority_key().verifier().to_string())
-        .env("CAIRN_ADMIN_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let key = lines.next().unwrap().unwrap();
-    let listen = lines.next().unwrap().unwrap();
-    Server {
-        child,
-        addr: listen.trim_start_matches("listening on http://").to_owned(),
-        log_key: VerifierKey::parse(key.trim_start_matches("log key: ")).unwrap(),
-    }
-}
-
-fn http(addr: &str, method: &str, path: &str, body: &[u8], admin: bool) -> (u16, Vec<u8>) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let auth = if admin {
-        format!("Authorization: Bearer {TOKEN}\r\n")
-    } else {
-        String::new()
-    };
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/cose\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp).unwrap();
-    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let status: u16 = String::from_utf8_lossy(&resp[9..12]).parse().unwrap();
-    (status, resp[split + 4..].to_vec())
-}
+use common::server::{TempDir, http, start};
 
 fn bundle() -> Bundle {
     common::bundle("empty", b"")
@@ -85,13 +20,6 @@ fn bundle() -> Bundle {
 
 fn receipt(n: u64) -> Vec<u8> {
     common::receipt(n, &examples::gate_key(), now_ms(), bundle().hash(), "e2e")
-}
-
-struct TempDir(PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]

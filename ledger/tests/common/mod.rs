@@ -1,6 +1,8 @@
 //! Helpers shared by the ledger's tests and benchmarks.
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cairn_api::entry::{KeyAction, KeyRole, KeyStatement};

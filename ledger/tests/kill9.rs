@@ -1,0 +1,229 @@
+//! Kill -9 durability: `cairn-ledger serve` under concurrent load, SIGKILLed
+//! at random moments and restarted, again and again. After every kill:
+//! `cairn-ledger fsck` passes on the data directory; after every restart:
+//! the new checkpoint verifies, every checkpoint a client saw since the
+//! last restart is consistent with it (earlier ones follow by transitivity,
+//! each having been checked against the checkpoint of its own round), and
+//! every receipt acknowledged since then is included under it (earlier
+//! ones likewise). At the end every acknowledged receipt is checked
+//! directly: included, its entry's bytes the ones acknowledged, and a
+//! resubmission answered with the original index.
+//!
+//! `CAIRN_KILLS` (default 50) and `CAIRN_KILL_SEED` (default: the clock,
+//! printed) reproduce a run; the long run is `CAIRN_KILLS=1000 cargo test
+//! --release -p cairn-ledger --test kill9 -- --nocapture`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use cairn_api::entry::{KeyAction, POLICY_CONTENT_TYPE};
+use cairn_api::examples;
+use cairn_api::keys::VerifierKey;
+use cairn_api::merkle::{Blake3, Hash, verify_consistency, verify_inclusion};
+use cairn_api::note::Checkpoint;
+use cairn_api::proof::TlogProof;
+use common::now_ms;
+use common::server::{TempDir, http, start, try_http};
+
+/// Submitters at once.
+const CLIENTS: usize = 8;
+
+struct Acked {
+    index: u64,
+    leaf: Hash,
+    body: Vec<u8>,
+}
+
+/// What clients saw in one round: acknowledgements and checkpoints.
+#[derive(Default)]
+struct Seen {
+    acked: Vec<Acked>,
+    checkpoints: BTreeMap<u64, Hash>,
+}
+
+fn lcg(seed: &mut u64) -> u64 {
+    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *seed >> 33
+}
+
+fn hashes(v: &serde_json::Value) -> Vec<Hash> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            Hash::from_slice(
+                &base64::engine::general_purpose::STANDARD
+                    .decode(h.as_str().unwrap())
+                    .unwrap(),
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+/// The ledger's newest checkpoint, verified.
+fn checkpoint(addr: &str, key: &VerifierKey) -> Checkpoint {
+    let (status, note) = http(addr, "GET", "/v1/checkpoint", b"", false);
+    assert_eq!(status, 200);
+    Checkpoint::verify(&note, key, &[]).unwrap().0
+}
+
+fn fsck(dir: &std::path::Path) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
+        .args(["fsck", "--data-dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "fsck after a kill: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn acknowledged_receipts_survive_sigkill_at_random_moments() {
+    let kills: u64 = std::env::var("CAIRN_KILLS")
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(50);
+    let mut seed: u64 = std::env::var("CAIRN_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(now_ms);
+    println!("kill9: {kills} kills, CAIRN_KILL_SEED={seed}");
+    let dir = TempDir::new("kill9");
+    let bundle = common::bundle("empty", b"");
+    let mut server = start(&dir.0);
+    let key = server.log_key.clone();
+    let reg = common::key_statement(KeyAction::Register, &examples::gate_key());
+    assert_eq!(http(&server.addr, "POST", "/v1/keys", &reg, true).0, 201);
+    let b = cairn_api::cose::sign(bundle.as_bytes(), POLICY_CONTENT_TYPE, &examples::authority_key()).unwrap();
+    assert_eq!(http(&server.addr, "POST", "/v1/policies", &b, true).0, 201);
+    let next = Arc::new(AtomicU64::new(0));
+    let mut all: Vec<Acked> = Vec::new();
+    let mut last = checkpoint(&server.addr, &key);
+    let mut survived = 0;
+    for round in 0..kills {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut clients = Vec::new();
+        for _ in 0..CLIENTS {
+            let (seen, stop, next, addr, key, hash) = (
+                seen.clone(),
+                stop.clone(),
+                next.clone(),
+                server.addr.clone(),
+                key.clone(),
+                bundle.hash(),
+            );
+            clients.push(std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let body = common::receipt(n, &examples::gate_key(), now_ms(), hash, "kill9");
+                    // The server may die at any moment: no answer is fine,
+                    // an answer is a promise.
+                    let Some((status, resp)) = try_http(&addr, "POST", "/v1/receipts", &body, false) else {
+                        return;
+                    };
+                    assert!(status == 201 || status == 200 || status == 503, "status {status}");
+                    if status == 503 {
+                        continue;
+                    }
+                    let ack: serde_json::Value = serde_json::from_slice(&resp).unwrap();
+                    let proof = TlogProof::parse(ack["tlog_proof"].as_str().unwrap().as_bytes()).unwrap();
+                    let (entry, cp, _) = proof.verify_body(&body, &key, &[]).unwrap();
+                    let mut s = seen.lock().unwrap();
+                    s.checkpoints.insert(cp.size, cp.root);
+                    s.acked.push(Acked {
+                        index: proof.index,
+                        leaf: entry.leaf_hash(),
+                        body,
+                    });
+                }
+            }));
+        }
+        std::thread::sleep(Duration::from_millis(20 + lcg(&mut seed) % 230));
+        // SIGKILL: no shutdown, no flush, nothing.
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        for c in clients {
+            c.join().unwrap();
+        }
+        fsck(&dir.0);
+        server = start(&dir.0);
+        assert_eq!(server.log_key, key, "the same log key after restart");
+        let now = checkpoint(&server.addr, &key);
+        let seen = Arc::try_unwrap(seen).ok().unwrap().into_inner().unwrap();
+        // Consistent with the last round's checkpoint and every one seen since.
+        let mut check = seen.checkpoints.clone();
+        check.insert(last.size, last.root);
+        for (&size, root) in &check {
+            assert!(
+                size <= now.size,
+                "round {round}: a client saw size {size}, the log has {}",
+                now.size
+            );
+            let (status, p) = http(
+                &server.addr,
+                "GET",
+                &format!("/v1/proofs/consistency?from={size}&to={}", now.size),
+                b"",
+                false,
+            );
+            assert_eq!(status, 200);
+            let p: serde_json::Value = serde_json::from_slice(&p).unwrap();
+            verify_consistency::<Blake3>(size, now.size, &hashes(&p["proof"]), &root.0, &now.root.0)
+                .unwrap_or_else(|e| panic!("round {round}: checkpoint {size} not consistent with {}: {e}", now.size));
+        }
+        // This round's acknowledged receipts are included under it.
+        for a in &seen.acked {
+            let (status, p) = http(
+                &server.addr,
+                "GET",
+                &format!("/v1/proofs/inclusion?index={}&size={}", a.index, now.size),
+                b"",
+                false,
+            );
+            assert_eq!(status, 200, "round {round}: acknowledged entry {} is gone", a.index);
+            let p: serde_json::Value = serde_json::from_slice(&p).unwrap();
+            verify_inclusion::<Blake3>(&a.leaf, a.index, now.size, &hashes(&p["proof"]), &now.root.0)
+                .unwrap_or_else(|e| panic!("round {round}: acknowledged entry {} not included: {e}", a.index));
+        }
+        all.extend(seen.acked);
+        last = now;
+        survived += 1;
+    }
+    // Everything ever acknowledged, directly: the entry is there with the
+    // acknowledged bytes, and a resubmission returns the original index.
+    let now = checkpoint(&server.addr, &key);
+    for a in &all {
+        let (status, entry) = http(&server.addr, "GET", &format!("/v1/entries/{}", a.index), b"", false);
+        assert_eq!(status, 200);
+        let entry = cairn_api::entry::Entry::from_cbor(&entry).unwrap();
+        assert_eq!(entry.leaf_hash(), a.leaf);
+        assert_eq!(entry.body(), a.body.as_slice());
+    }
+    for a in all.iter().step_by(all.len().div_ceil(50).max(1)) {
+        let (status, resp) = http(&server.addr, "POST", "/v1/receipts", &a.body, false);
+        assert_eq!(status, 200, "resubmission of {}", a.index);
+        let ack: serde_json::Value = serde_json::from_slice(&resp).unwrap();
+        assert_eq!(ack["index"].as_u64(), Some(a.index));
+    }
+    drop(server);
+    fsck(&dir.0);
+    println!(
+        "kill9: survived {survived} kills; {} receipts acknowledged, all present; log size {}",
+        all.len(),
+        now.size
+    );
+    assert!(!all.is_empty(), "the load never got an acknowledgement");
+}
