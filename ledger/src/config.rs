@@ -99,6 +99,10 @@ pub struct FileSequencer {
     pub queue: Option<usize>,
     /// Largest accepted distance between `decided_at` and the ledger's clock, in seconds.
     pub max_clock_skew_s: Option<u64>,
+    /// Receipts per second each gate key may submit (0 or absent: no limit).
+    pub gate_rate_per_s: Option<u32>,
+    /// How many receipts a gate may submit at once (default: twice the rate).
+    pub gate_burst: Option<u32>,
 }
 
 /// `[http]`.
@@ -201,6 +205,8 @@ impl FileConfig {
                 max_wait_us: over.sequencer.max_wait_us.or(self.sequencer.max_wait_us),
                 queue: over.sequencer.queue.or(self.sequencer.queue),
                 max_clock_skew_s: over.sequencer.max_clock_skew_s.or(self.sequencer.max_clock_skew_s),
+                gate_rate_per_s: over.sequencer.gate_rate_per_s.or(self.sequencer.gate_rate_per_s),
+                gate_burst: over.sequencer.gate_burst.or(self.sequencer.gate_burst),
             },
             http: FileHttp {
                 body_deadline_ms: over.http.body_deadline_ms.or(self.http.body_deadline_ms),
@@ -226,6 +232,22 @@ impl FileConfig {
         let queue = self.sequencer.queue.unwrap_or(defaults.queue);
         range("sequencer.max_batch", max_batch, MAX_BATCH_LIMIT)?;
         range("sequencer.queue", queue, MAX_QUEUE_LIMIT)?;
+        let gate_rate = match self.sequencer.gate_rate_per_s.filter(|r| *r > 0) {
+            None => None,
+            Some(rate) => {
+                let burst = self.sequencer.gate_burst.unwrap_or(rate.saturating_mul(2));
+                if burst == 0 {
+                    return Err(ConfigError::Invalid {
+                        name: "sequencer.gate_burst",
+                        detail: "must be at least 1".into(),
+                    });
+                }
+                Some(crate::ratelimit::GateRate {
+                    per_second: f64::from(rate),
+                    burst: f64::from(burst),
+                })
+            }
+        };
         let body_deadline_ms = self.http.body_deadline_ms.unwrap_or(DEFAULT_BODY_DEADLINE_MS);
         if body_deadline_ms == 0 {
             return Err(ConfigError::Invalid {
@@ -250,6 +272,7 @@ impl FileConfig {
                     .sequencer
                     .max_clock_skew_s
                     .map_or(defaults.max_clock_skew, Duration::from_secs),
+                gate_rate,
             },
             body_deadline: Duration::from_millis(body_deadline_ms),
             tls: self.tls,
@@ -289,6 +312,13 @@ mod tests {
         assert_eq!(c.sequencer.max_wait, Duration::from_micros(500));
         assert_eq!(c.sequencer.queue, 8192);
         assert_eq!(c.sequencer.max_clock_skew, Duration::from_secs(300));
+        assert_eq!(
+            c.sequencer.gate_rate,
+            Some(crate::ratelimit::GateRate {
+                per_second: 1000.0,
+                burst: 2000.0
+            })
+        );
         assert_eq!(c.body_deadline, Duration::from_secs(10));
         let tls = c.tls.unwrap();
         assert_eq!(tls.cert, Path::new("/etc/cairn/tls/cert.pem"));
@@ -340,6 +370,10 @@ mod tests {
             ("[sequencer]\nmax_batch = 0\n", "sequencer.max_batch"),
             ("[sequencer]\nqueue = 99999999\n", "sequencer.queue"),
             ("[http]\nbody_deadline_ms = 0\n", "http.body_deadline_ms"),
+            (
+                "[sequencer]\ngate_rate_per_s = 5\ngate_burst = 0\n",
+                "sequencer.gate_burst",
+            ),
         ] {
             let text = format!("data_dir = \"d\"\nauthorities = [\"k\"]\n{text}");
             match parse(&text).unwrap().resolve() {

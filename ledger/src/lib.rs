@@ -19,6 +19,7 @@ pub mod fsck;
 pub mod http;
 pub mod keyfile;
 pub mod metrics;
+pub mod ratelimit;
 pub mod sequencer;
 pub mod store;
 pub mod tls;

@@ -114,6 +114,12 @@ struct ServeArgs {
     /// in seconds [default: 300].
     #[arg(long, env = "CAIRN_MAX_CLOCK_SKEW_S")]
     max_clock_skew_s: Option<u64>,
+    /// Receipts per second each gate key may submit [default: no limit].
+    #[arg(long, env = "CAIRN_GATE_RATE_PER_S")]
+    gate_rate_per_s: Option<u32>,
+    /// Receipts a gate may submit at once [default: twice the rate].
+    #[arg(long, env = "CAIRN_GATE_BURST")]
+    gate_burst: Option<u32>,
     /// The longest a client may take to send a request body, in
     /// milliseconds [default: 10000].
     #[arg(long, env = "CAIRN_BODY_DEADLINE_MS")]
@@ -144,6 +150,8 @@ impl ServeArgs {
                 max_wait_us: self.max_wait_us,
                 queue: self.queue,
                 max_clock_skew_s: self.max_clock_skew_s,
+                gate_rate_per_s: self.gate_rate_per_s,
+                gate_burst: self.gate_burst,
             },
             http: FileHttp {
                 body_deadline_ms: self.body_deadline_ms,

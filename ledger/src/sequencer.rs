@@ -41,6 +41,8 @@ pub struct SequencerConfig {
     /// Largest accepted distance between a receipt's `decided_at` and the
     /// ledger's clock.
     pub max_clock_skew: Duration,
+    /// Per-gate rate limit (`None`: none).
+    pub gate_rate: Option<crate::ratelimit::GateRate>,
 }
 
 impl Default for SequencerConfig {
@@ -50,6 +52,7 @@ impl Default for SequencerConfig {
             max_wait: Duration::from_micros(500),
             queue: 8192,
             max_clock_skew: Duration::from_secs(300),
+            gate_rate: None,
         }
     }
 }
@@ -98,6 +101,12 @@ pub enum SubmitError {
     /// The ledger is shutting down.
     #[error("the ledger is shutting down")]
     ShuttingDown,
+    /// The gate is over its rate (client's fault): retry after the wait.
+    #[error("rate limit: retry after {} ms", retry_after.as_millis())]
+    RateLimited {
+        /// How long until the gate may submit again.
+        retry_after: Duration,
+    },
     /// Storage failed; nothing was acknowledged (server's fault).
     #[error("storage: {0}")]
     Storage(#[from] StoreError),
@@ -177,6 +186,7 @@ struct Job {
 
 /// Shared between submitters and the sequencer task.
 struct Shared {
+    limiter: crate::ratelimit::RateLimiter,
     store: Arc<dyn Store>,
     metrics: Arc<crate::metrics::Metrics>,
     keys: RwLock<HashMap<String, KeyState>>,
@@ -241,6 +251,7 @@ impl Sequencer {
         let metrics = Arc::new(crate::metrics::Metrics::new());
         metrics.set_tree_size(state.frontier.size());
         let shared = Arc::new(Shared {
+            limiter: crate::ratelimit::RateLimiter::new(config.gate_rate),
             store,
             metrics,
             keys: RwLock::new(keys),
@@ -282,6 +293,10 @@ impl Sequencer {
             }
             k.key.clone()
         };
+        self.shared
+            .limiter
+            .check(&kid, std::time::Instant::now())
+            .map_err(|retry_after| SubmitError::RateLimited { retry_after })?;
         let receipt = signed.verify(&key)?.clone();
         let p = receipt.parts();
         let now = now();

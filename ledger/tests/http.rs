@@ -35,12 +35,16 @@ fn receipt(n: u64) -> Vec<u8> {
 }
 
 async fn app() -> (axum::Router, Arc<dyn Store>) {
+    app_with(SequencerConfig::default()).await
+}
+
+async fn app_with(config: SequencerConfig) -> (axum::Router, Arc<dyn Store>) {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let (seq, _) = Sequencer::start(
         store.clone(),
         examples::log_key(),
         vec![examples::authority_key().verifier()],
-        SequencerConfig::default(),
+        config,
     )
     .await
     .unwrap();
@@ -520,4 +524,38 @@ async fn a_trickling_body_is_cut_off_at_the_deadline() {
     problem(s, &ct, &b, "body-deadline");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     assert_eq!(store.state().unwrap().frontier.size(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gate_over_its_rate_gets_429_with_retry_after_and_nothing_changes() {
+    let (app, store) = app_with(SequencerConfig {
+        gate_rate: Some(cairn_ledger::ratelimit::GateRate {
+            per_second: 0.5,
+            burst: 2.0,
+        }),
+        ..SequencerConfig::default()
+    })
+    .await;
+    bootstrap(&app).await;
+    let size = store.size().unwrap();
+    // At the limit: the burst goes through.
+    for n in 0..2 {
+        assert_eq!(
+            call(&app, post("/v1/receipts", receipt(n), None)).await.0,
+            StatusCode::CREATED
+        );
+    }
+    // Beyond it: 429, a Retry-After, a problem naming the limit, no entry.
+    let resp = app
+        .clone()
+        .oneshot(post("/v1/receipts", receipt(2), None))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = resp.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(problem["type"], "https://cairn.dev/problems/rate-limited");
+    assert_eq!(store.size().unwrap(), size + 2);
 }

@@ -22,6 +22,8 @@ pub struct ApiError {
     pub slug: &'static str,
     /// What exactly was wrong.
     pub detail: String,
+    /// Seconds for Retry-After (429 and 503; 503 defaults to 1).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -31,6 +33,7 @@ impl ApiError {
             status,
             slug,
             detail: detail.into(),
+            retry_after: None,
         }
     }
 
@@ -67,8 +70,11 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("application/problem+json"),
         );
         match self.status {
-            StatusCode::SERVICE_UNAVAILABLE => {
-                h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => {
+                let secs = self.retry_after.unwrap_or(1).max(1);
+                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                    h.insert(header::RETRY_AFTER, v);
+                }
             }
             StatusCode::UNAUTHORIZED => {
                 h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -114,6 +120,11 @@ impl From<SubmitError> for ApiError {
             SubmitError::Bundle(_) => (S::UNPROCESSABLE_ENTITY, "bad-policy-bundle"),
             SubmitError::ClockSkew { .. } => (S::UNPROCESSABLE_ENTITY, "clock-skew"),
             SubmitError::Busy => (S::SERVICE_UNAVAILABLE, "busy"),
+            SubmitError::RateLimited { retry_after } => {
+                let mut err = ApiError::new(S::TOO_MANY_REQUESTS, "rate-limited", e.to_string());
+                err.retry_after = Some(retry_after.as_secs_f64().ceil() as u64);
+                return err;
+            }
             SubmitError::ShuttingDown => (S::SERVICE_UNAVAILABLE, "shutting-down"),
             SubmitError::Storage(_) | SubmitError::NotDurable(_) => (S::SERVICE_UNAVAILABLE, "not-durable"),
             _ => (S::INTERNAL_SERVER_ERROR, "internal"),
