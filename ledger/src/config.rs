@@ -20,6 +20,8 @@ pub const MAX_CONFIG_FILE: u64 = 64 * 1024;
 pub const MAX_BATCH_LIMIT: usize = 65_536;
 /// Largest submission queue a configuration may ask for.
 pub const MAX_QUEUE_LIMIT: usize = 1 << 20;
+/// Largest connection cap a configuration may ask for.
+pub const MAX_CONNECTIONS_LIMIT: usize = 1 << 20;
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8417";
 /// The default origin (log key name) for a new log.
@@ -111,6 +113,8 @@ pub struct FileSequencer {
 pub struct FileHttp {
     /// The longest a client may take to send a request body, in milliseconds.
     pub body_deadline_ms: Option<u64>,
+    /// Most connections open at once.
+    pub max_connections: Option<usize>,
 }
 
 /// `[tls]`: PEM certificate chain and private key.
@@ -140,6 +144,8 @@ pub struct ServeConfig {
     pub sequencer: SequencerConfig,
     /// The request-body deadline.
     pub body_deadline: Duration,
+    /// Most connections open at once.
+    pub max_connections: usize,
     /// TLS files, if the ledger serves HTTPS.
     pub tls: Option<TlsFiles>,
 }
@@ -210,6 +216,7 @@ impl FileConfig {
             },
             http: FileHttp {
                 body_deadline_ms: over.http.body_deadline_ms.or(self.http.body_deadline_ms),
+                max_connections: over.http.max_connections.or(self.http.max_connections),
             },
             tls: over.tls.or(self.tls),
         }
@@ -248,6 +255,11 @@ impl FileConfig {
                 })
             }
         };
+        let max_connections = self
+            .http
+            .max_connections
+            .unwrap_or(crate::conn::DEFAULT_MAX_CONNECTIONS);
+        range("http.max_connections", max_connections, MAX_CONNECTIONS_LIMIT)?;
         let body_deadline_ms = self.http.body_deadline_ms.unwrap_or(DEFAULT_BODY_DEADLINE_MS);
         if body_deadline_ms == 0 {
             return Err(ConfigError::Invalid {
@@ -275,6 +287,7 @@ impl FileConfig {
                 gate_rate,
             },
             body_deadline: Duration::from_millis(body_deadline_ms),
+            max_connections,
             tls: self.tls,
         })
     }
@@ -320,6 +333,7 @@ mod tests {
             })
         );
         assert_eq!(c.body_deadline, Duration::from_secs(10));
+        assert_eq!(c.max_connections, 1024);
         let tls = c.tls.unwrap();
         assert_eq!(tls.cert, Path::new("/etc/cairn/tls/cert.pem"));
         assert_eq!(tls.key, Path::new("/etc/cairn/tls/key.pem"));

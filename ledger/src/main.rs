@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use cairn_api::keys::{KeyType, VerifierKey};
 use cairn_ledger::config::{FileConfig, FileHttp, FileSequencer, ServeConfig, TlsFiles};
+use cairn_ledger::conn::Limited;
 use cairn_ledger::http::{AppState, router};
 use cairn_ledger::keyfile::{self, new_key, read_secret, write_secret};
 use cairn_ledger::sequencer::Sequencer;
@@ -124,6 +125,9 @@ struct ServeArgs {
     /// milliseconds [default: 10000].
     #[arg(long, env = "CAIRN_BODY_DEADLINE_MS")]
     body_deadline_ms: Option<u64>,
+    /// Most connections open at once [default: 1024].
+    #[arg(long, env = "CAIRN_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
     /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
     #[arg(long, env = "CAIRN_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -155,6 +159,7 @@ impl ServeArgs {
             },
             http: FileHttp {
                 body_deadline_ms: self.body_deadline_ms,
+                max_connections: self.max_connections,
             },
             tls: match (self.tls_cert, self.tls_key) {
                 (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
@@ -209,6 +214,7 @@ async fn serve(config: ServeConfig) -> Result<(), Fail> {
         admin_token_file,
         sequencer: sequencer_config,
         body_deadline,
+        max_connections,
         tls,
     } = config;
     // TLS files are checked before anything is created on disk.
@@ -251,14 +257,14 @@ async fn serve(config: ServeConfig) -> Result<(), Fail> {
         Some(tls) => {
             println!("listening on https://{addr}");
             let _ = std::io::stdout().flush();
-            axum::serve(TlsListener::new(listener, tls)?, app)
+            axum::serve(Limited::new(TlsListener::new(listener, tls)?, max_connections), app)
                 .with_graceful_shutdown(shutdown_signal())
                 .await?;
         }
         None => {
             println!("listening on http://{addr}");
             let _ = std::io::stdout().flush();
-            axum::serve(listener, app)
+            axum::serve(Limited::new(listener, max_connections), app)
                 .with_graceful_shutdown(shutdown_signal())
                 .await?;
         }
