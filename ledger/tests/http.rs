@@ -559,3 +559,33 @@ async fn a_gate_over_its_rate_gets_429_with_retry_after_and_nothing_changes() {
     assert_eq!(problem["type"], "https://cairn.dev/problems/rate-limited");
     assert_eq!(store.size().unwrap(), size + 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_query_strings_get_problem_details() {
+    let (app, _) = app().await;
+    for path in [
+        "/v1/checkpoints?to=-1",
+        "/v1/entries?start=x&end=2",
+        "/v1/proofs/inclusion?index=1.5",
+        "/v1/proofs/consistency?from=abc",
+        "/v1/export?from=-3",
+        "/v1/receipts?break_glass=maybe",
+        "/v1/receipts?nonsense=1",
+        "/v1/receipts?subject=",
+        "/v1/checkpoints?to=4611686018427387905",
+        "/v1/entries/4611686018427387905",
+        "/v1/proofs/consistency?from=99999999999999999999",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain([format!("/v1/receipts?target={}", "x".repeat(257))])
+    {
+        let path = path.as_str();
+        let (status, ct, body) = call(&app, get(path)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(ct, "application/problem+json", "{path}");
+        let p: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(p["type"], "https://cairn.dev/problems/bad-parameter", "{path}");
+        assert!(!p["detail"].as_str().unwrap().is_empty());
+    }
+}

@@ -132,3 +132,40 @@ impl From<SubmitError> for ApiError {
         ApiError::new(status, slug, e.to_string())
     }
 }
+
+/// `axum::extract::Query` whose rejection is a problem (400
+/// `bad-parameter` naming the parameter), not axum's plain-text answer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Query<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(q)) => Ok(Query(q)),
+            Err(e) => Err(ApiError::bad_param(e.body_text())),
+        }
+    }
+}
+
+/// A query integer: an index or a tree size, at most
+/// [`cairn_api::merkle::MAX_TREE_SIZE`].
+pub(crate) fn bounded<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    use serde::Deserialize as _;
+    use serde::de::Error as _;
+    let v = u64::deserialize(d)?;
+    if v > cairn_api::merkle::MAX_TREE_SIZE {
+        return Err(D::Error::custom(format!("{v} is beyond the largest tree size, 2^62")));
+    }
+    Ok(v)
+}
+
+/// [`bounded`], optional (with `#[serde(default)]`).
+pub(crate) fn bounded_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    bounded(d).map(Some)
+}

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
-pub use error::ApiError;
+pub use error::{ApiError, Query};
 
 use crate::sequencer::{Ack, Sequencer};
 use crate::store::{Store, StoreError, StoreNodes};
@@ -295,7 +295,9 @@ async fn get_checkpoint(State(s): State<AppState>) -> Result<Response, ApiError>
 
 #[derive(Deserialize)]
 struct Range {
+    #[serde(default, deserialize_with = "error::bounded_opt")]
     from: Option<u64>,
+    #[serde(default, deserialize_with = "error::bounded_opt")]
     to: Option<u64>,
 }
 
@@ -319,7 +321,9 @@ fn cbor_response(bytes: Vec<u8>) -> Response {
 async fn get_entry(State(s): State<AppState>, Path(index): Path<String>) -> Result<Response, ApiError> {
     let index: u64 = index
         .parse()
-        .map_err(|_| ApiError::bad_param("index must be a non-negative integer"))?;
+        .ok()
+        .filter(|i| *i <= cairn_api::merkle::MAX_TREE_SIZE)
+        .ok_or_else(|| ApiError::bad_param("index must be an integer from 0 to 2^62"))?;
     let st = s.store.clone();
     match blocking(move || st.entry(index)).await? {
         Some(b) => Ok(cbor_response(b)),
@@ -329,7 +333,9 @@ async fn get_entry(State(s): State<AppState>, Path(index): Path<String>) -> Resu
 
 #[derive(Deserialize)]
 struct Entries {
+    #[serde(deserialize_with = "error::bounded")]
     start: u64,
+    #[serde(deserialize_with = "error::bounded")]
     end: u64,
 }
 
@@ -371,8 +377,10 @@ fn split(r: Result<Vec<Hash>, GenerateError<StoreError>>) -> Result<Result<Vec<H
 
 #[derive(Deserialize)]
 struct InclusionQuery {
+    #[serde(default, deserialize_with = "error::bounded_opt")]
     index: Option<u64>,
     leaf_hash: Option<String>,
+    #[serde(default, deserialize_with = "error::bounded_opt")]
     size: Option<u64>,
 }
 
@@ -407,7 +415,9 @@ async fn get_inclusion(State(s): State<AppState>, Query(q): Query<InclusionQuery
 
 #[derive(Deserialize)]
 struct ConsistencyQuery {
+    #[serde(deserialize_with = "error::bounded")]
     from: u64,
+    #[serde(default, deserialize_with = "error::bounded_opt")]
     to: Option<u64>,
 }
 
@@ -433,6 +443,7 @@ async fn get_consistency(State(s): State<AppState>, Query(q): Query<ConsistencyQ
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExportQuery {
+    #[serde(default, deserialize_with = "error::bounded_opt")]
     from: Option<u64>,
 }
 

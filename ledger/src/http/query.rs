@@ -5,18 +5,20 @@
 //! time range, else break-glass, else the whole log in index order); every
 //! candidate is then checked against all filters.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use cairn_api::entry::{Entry, EntryKind};
 use cairn_api::timestamp::Timestamp;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ApiError, AppState, blocking};
+use super::{ApiError, AppState, Query, blocking};
 use crate::store::{Field, Store, StoreError};
 
 /// Most hits one page returns.
 pub const MAX_QUERY_LIMIT: usize = 1000;
+/// Longest filter value (receipt names are at most this long).
+pub const MAX_FILTER_BYTES: usize = cairn_api::receipt::MAX_NAME_BYTES;
 /// Default page size.
 pub const DEFAULT_QUERY_LIMIT: usize = 100;
 /// Most candidates one page examines before returning what it has.
@@ -93,6 +95,21 @@ pub async fn get_receipts(State(s): State<AppState>, Query(q): Query<ReceiptQuer
         && !["PERMIT", "DENY", "SILENCE"].contains(&d.as_str())
     {
         return Err(ApiError::bad_param("decision must be PERMIT, DENY or SILENCE"));
+    }
+    for (name, v) in [
+        ("subject", &q.subject),
+        ("surface", &q.surface),
+        ("action", &q.action),
+        ("target", &q.target),
+        ("gate", &q.gate),
+    ] {
+        if let Some(v) = v
+            && (v.is_empty() || v.len() > MAX_FILTER_BYTES)
+        {
+            return Err(ApiError::bad_param(format!(
+                "{name} must be 1 to {MAX_FILTER_BYTES} bytes"
+            )));
+        }
     }
     let mut fields = Vec::new();
     for (f, v) in [
