@@ -617,6 +617,11 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
 /// Answer every job with the storage error and reload the state from the
 /// store: if the write landed after all, the log continues from it.
 async fn fail_all(shared: &Arc<Shared>, state: LogState, jobs: Vec<Job>, e: &SubmitError) -> LogState {
+    // The operator's log line: writes fail, nothing was acknowledged.
+    eprintln!(
+        "cairn-ledger: storage failure, {} submission(s) answered 503 and not acknowledged: {e}",
+        jobs.len()
+    );
     for job in jobs {
         let _ = job.reply.send(Err(SubmitError::NotDurable(e.to_string())));
     }

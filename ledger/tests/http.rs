@@ -16,7 +16,7 @@ use cairn_api::policy::Bundle;
 use cairn_api::proof::TlogProof;
 use cairn_ledger::http::{AppState, MAX_RECEIPT_BODY, router};
 use cairn_ledger::sequencer::{Sequencer, SequencerConfig};
-use cairn_ledger::store::{MemoryStore, Store};
+use cairn_ledger::store::{Fault, FaultyStore, MemoryStore, Store};
 use common::now_ms;
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
@@ -39,7 +39,10 @@ async fn app() -> (axum::Router, Arc<dyn Store>) {
 }
 
 async fn app_with(config: SequencerConfig) -> (axum::Router, Arc<dyn Store>) {
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    app_on(Arc::new(MemoryStore::new()), config).await
+}
+
+async fn app_on(store: Arc<dyn Store>, config: SequencerConfig) -> (axum::Router, Arc<dyn Store>) {
     let (seq, _) = Sequencer::start(
         store.clone(),
         examples::log_key(),
@@ -588,4 +591,50 @@ async fn malformed_query_strings_get_problem_details() {
         assert_eq!(p["type"], "https://cairn.dev/problems/bad-parameter", "{path}");
         assert!(!p["detail"].as_str().unwrap().is_empty());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_writes_with_503_and_reads_keep_working() {
+    let faulty = Arc::new(FaultyStore::new(MemoryStore::new()));
+    let (app, store) = app_on(faulty.clone(), SequencerConfig::default()).await;
+    bootstrap(&app).await;
+    assert_eq!(
+        call(&app, post("/v1/receipts", receipt(0), None)).await.0,
+        StatusCode::CREATED
+    );
+    let size = store.size().unwrap();
+    faulty.arm(Fault::Full);
+    for n in 1..4 {
+        let resp = app
+            .clone()
+            .oneshot(post("/v1/receipts", receipt(n), None))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(resp.headers().contains_key(header::RETRY_AFTER));
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let p: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(p["type"], "https://cairn.dev/problems/not-durable");
+        assert!(p["detail"].as_str().unwrap().contains("no space left"), "{p}");
+    }
+    assert_eq!(store.size().unwrap(), size, "nothing written");
+    // Reads keep working.
+    for path in [
+        "/v1/checkpoint",
+        "/v1/entries/0",
+        "/v1/export",
+        "/readyz",
+        "/v1/proofs/inclusion?index=2",
+    ] {
+        assert_eq!(call(&app, get(path)).await.0, StatusCode::OK, "{path}");
+    }
+    // Space again: writes resume, the same receipts are accepted.
+    faulty.clear();
+    for n in 1..4 {
+        assert_eq!(
+            call(&app, post("/v1/receipts", receipt(n), None)).await.0,
+            StatusCode::CREATED
+        );
+    }
+    assert_eq!(store.size().unwrap(), size + 3);
 }

@@ -20,6 +20,8 @@ pub enum Fault {
     AfterWrite,
     /// Fail every read.
     Reads,
+    /// Fail every write until cleared: a full or read-only disk.
+    Full,
 }
 
 /// Wraps a store; faults are armed per call.
@@ -38,8 +40,8 @@ impl<S: Store> FaultyStore<S> {
         }
     }
 
-    /// Arm a fault for the next matching operation (`Reads` stays armed
-    /// until [`FaultyStore::clear`]).
+    /// Arm a fault for the next matching operation (`Reads` and `Full`
+    /// stay armed until [`FaultyStore::clear`]).
     pub fn arm(&self, fault: Fault) {
         self.armed
             .lock()
@@ -63,7 +65,7 @@ impl<S: Store> FaultyStore<S> {
     fn take(&self, f: Fault) -> bool {
         let mut a = self.armed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match a.iter().position(|x| *x == f) {
-            Some(i) if f != Fault::Reads => {
+            Some(i) if f != Fault::Reads && f != Fault::Full => {
                 a.remove(i);
                 true
             }
@@ -91,6 +93,9 @@ impl<S: Store> Store for FaultyStore<S> {
         self.inner.size()
     }
     fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        if self.take(Fault::Full) {
+            return Err(StoreError::Injected("commit: no space left on device"));
+        }
         if self.take(Fault::BeforeWrite) {
             return Err(StoreError::Injected("commit (before write)"));
         }
