@@ -9,7 +9,10 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(c) = Checkpoint::parse(n.text()) {
             assert_eq!(c.to_text(), n.text());
         }
-        let _ = n.verify(&[cairn_api::examples::log_key().verifier(), cairn_api::examples::witness_key().verifier()]);
+        let _ = n.verify(&[
+            cairn_api::examples::log_key().verifier(),
+            cairn_api::examples::witness_key().verifier(),
+        ]);
     }
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(c) = Checkpoint::parse(text) {

@@ -108,6 +108,8 @@ fn fuzz_seeds() -> ExitCode {
         }
         if let Some(b) = hex_of("cose_sign1") {
             put("cose", &name, &b);
+            // The receipts route (the first byte picks the route).
+            put("http_bodies", &name, &[&[0u8][..], &b].concat());
         }
         if let Some(b) = hex_of("entry_cbor") {
             put("entry", &name, &b);
