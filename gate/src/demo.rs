@@ -36,7 +36,6 @@ use cairn_gate::approval::{ApprovalAnswer, ApprovalRequest, Approver};
 use cairn_gate::client::{Acknowledged, Http, HttpLedger, Ledger, LedgerError};
 use cairn_gate::embedded::{EmbeddedLedger, LedgerSetup};
 use cairn_gate::gate::{Authorization, Gate, GateConfig, Logged, Override, ToolCall};
-use cairn_gate::scenarios::request;
 use cairn_gate::spool::Spool;
 
 /// The devops-staging rules, as in `examples/policies/devops-staging/cairn-rules`.
@@ -220,12 +219,7 @@ fn scenario_dir(scenario: &str) -> PathBuf {
 }
 
 fn call(subject: &str, action: &str, surface: &str, target: &str, key: &str) -> ToolCall {
-    ToolCall {
-        request: request(subject, action, surface, target),
-        lineage: examples::receipt_parts(0).lineage,
-        initiator: None,
-        idempotency_key: key.into(),
-    }
+    cairn_gate::scenarios::tool_call(subject, action, surface, target, key)
 }
 
 /// Run the demo.

@@ -28,6 +28,22 @@ pub fn request(subject: &str, action: &str, surface: &str, target: &str) -> cair
     base(subject, action, surface, target).request
 }
 
+/// A tool call of [`request`] with the example delegation chain.
+pub fn tool_call(
+    subject: &str,
+    action: &str,
+    surface: &str,
+    target: &str,
+    idempotency_key: &str,
+) -> crate::gate::ToolCall {
+    crate::gate::ToolCall {
+        request: request(subject, action, surface, target),
+        lineage: examples::receipt_parts(0).lineage,
+        initiator: None,
+        idempotency_key: idempotency_key.into(),
+    }
+}
+
 fn approval(outcome: Option<ApprovalOutcome>) -> Option<Approval> {
     let mut a = examples::receipt_parts(0).approval?;
     a.outcome = outcome;

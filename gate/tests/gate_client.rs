@@ -18,7 +18,6 @@ use cairn_gate::approval::{ApprovalAnswer, ApprovalRequest, Approver};
 use cairn_gate::client::{HttpLedger, Ledger};
 use cairn_gate::embedded::{EmbeddedLedger, LedgerSetup};
 use cairn_gate::gate::{Gate, GateConfig, Logged, Override, ToolCall};
-use cairn_gate::scenarios::request;
 use cairn_gate::spool::Spool;
 
 const TOKEN: &str = "gate-test-admin";
@@ -109,12 +108,7 @@ fn gate(url: &str, scenario: &str, spool: &Path, approver: Option<Arc<dyn Approv
 }
 
 fn call(subject: &str, action: &str, surface: &str, target: &str, key: &str) -> ToolCall {
-    ToolCall {
-        request: request(subject, action, surface, target),
-        lineage: examples::receipt_parts(0).lineage,
-        initiator: None,
-        idempotency_key: key.into(),
-    }
+    cairn_gate::scenarios::tool_call(subject, action, surface, target, key)
 }
 
 /// An approver that answers as told, or never.
