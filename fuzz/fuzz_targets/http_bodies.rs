@@ -66,6 +66,7 @@ fn app() -> &'static (tokio::runtime::Runtime, axum::Router) {
                 store,
                 admin_token: Some("fuzz".into()),
                 body_deadline: std::time::Duration::from_secs(10),
+                limits: cairn_ledger::http::Limits::default(),
             })
         });
         (rt, app)

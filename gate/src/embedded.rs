@@ -85,6 +85,7 @@ impl EmbeddedLedger {
                         store,
                         admin_token: setup.admin_token.map(Into::into),
                         body_deadline: Duration::from_secs(10),
+                        limits: cairn_ledger::http::Limits::default(),
                     });
                     Ok::<_, String>((listener, addr, app, task))
                 };

@@ -91,6 +91,7 @@ fn main() {
             store: store.clone(),
             admin_token: None,
             body_deadline: Duration::from_secs(10),
+            limits: cairn_ledger::http::Limits::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -115,6 +115,16 @@ pub struct FileHttp {
     pub body_deadline_ms: Option<u64>,
     /// Most connections open at once.
     pub max_connections: Option<usize>,
+    /// Largest receipt POST body, in bytes (at most the default).
+    pub max_receipt_body: Option<usize>,
+    /// Largest admin body, in bytes (at most the default).
+    pub max_admin_body: Option<usize>,
+    /// Most receipts per batch (at most the default).
+    pub max_batch_items: Option<usize>,
+    /// Largest batch body, in bytes (at most the default).
+    pub max_batch_body: Option<usize>,
+    /// Most entries, checkpoints or query hits per page (at most the default).
+    pub max_page: Option<usize>,
 }
 
 /// `[tls]`: PEM certificate chain and private key.
@@ -146,6 +156,8 @@ pub struct ServeConfig {
     pub body_deadline: Duration,
     /// Most connections open at once.
     pub max_connections: usize,
+    /// Request limits.
+    pub limits: crate::http::Limits,
     /// TLS files, if the ledger serves HTTPS.
     pub tls: Option<TlsFiles>,
 }
@@ -217,6 +229,11 @@ impl FileConfig {
             http: FileHttp {
                 body_deadline_ms: over.http.body_deadline_ms.or(self.http.body_deadline_ms),
                 max_connections: over.http.max_connections.or(self.http.max_connections),
+                max_receipt_body: over.http.max_receipt_body.or(self.http.max_receipt_body),
+                max_admin_body: over.http.max_admin_body.or(self.http.max_admin_body),
+                max_batch_items: over.http.max_batch_items.or(self.http.max_batch_items),
+                max_batch_body: over.http.max_batch_body.or(self.http.max_batch_body),
+                max_page: over.http.max_page.or(self.http.max_page),
             },
             tls: over.tls.or(self.tls),
         }
@@ -260,6 +277,19 @@ impl FileConfig {
             .max_connections
             .unwrap_or(crate::conn::DEFAULT_MAX_CONNECTIONS);
         range("http.max_connections", max_connections, MAX_CONNECTIONS_LIMIT)?;
+        let d = crate::http::Limits::default();
+        let limit = |name: &'static str, v: Option<usize>, max: usize| -> Result<usize, ConfigError> {
+            let v = v.unwrap_or(max);
+            range(name, v, max)?;
+            Ok(v)
+        };
+        let limits = crate::http::Limits {
+            receipt_body: limit("http.max_receipt_body", self.http.max_receipt_body, d.receipt_body)?,
+            admin_body: limit("http.max_admin_body", self.http.max_admin_body, d.admin_body)?,
+            batch_items: limit("http.max_batch_items", self.http.max_batch_items, d.batch_items)?,
+            batch_body: limit("http.max_batch_body", self.http.max_batch_body, d.batch_body)?,
+            page: limit("http.max_page", self.http.max_page, d.page)?,
+        };
         let body_deadline_ms = self.http.body_deadline_ms.unwrap_or(DEFAULT_BODY_DEADLINE_MS);
         if body_deadline_ms == 0 {
             return Err(ConfigError::Invalid {
@@ -288,6 +318,7 @@ impl FileConfig {
             },
             body_deadline: Duration::from_millis(body_deadline_ms),
             max_connections,
+            limits,
             tls: self.tls,
         })
     }
@@ -334,6 +365,8 @@ mod tests {
         );
         assert_eq!(c.body_deadline, Duration::from_secs(10));
         assert_eq!(c.max_connections, 1024);
+        assert_eq!(c.limits.batch_items, 64);
+        assert_eq!(c.limits.receipt_body, crate::http::MAX_RECEIPT_BODY);
         let tls = c.tls.unwrap();
         assert_eq!(tls.cert, Path::new("/etc/cairn/tls/cert.pem"));
         assert_eq!(tls.key, Path::new("/etc/cairn/tls/key.pem"));

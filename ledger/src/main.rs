@@ -160,6 +160,7 @@ impl ServeArgs {
             http: FileHttp {
                 body_deadline_ms: self.body_deadline_ms,
                 max_connections: self.max_connections,
+                ..FileHttp::default()
             },
             tls: match (self.tls_cert, self.tls_key) {
                 (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
@@ -215,6 +216,7 @@ async fn serve(config: ServeConfig) -> Result<(), Fail> {
         sequencer: sequencer_config,
         body_deadline,
         max_connections,
+        limits,
         tls,
     } = config;
     // TLS files are checked before anything is created on disk.
@@ -247,6 +249,7 @@ async fn serve(config: ServeConfig) -> Result<(), Fail> {
         store,
         admin_token,
         body_deadline,
+        limits,
     });
     let listener = tokio::net::TcpListener::bind(listen)
         .await

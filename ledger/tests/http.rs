@@ -43,6 +43,14 @@ async fn app_with(config: SequencerConfig) -> (axum::Router, Arc<dyn Store>) {
 }
 
 async fn app_on(store: Arc<dyn Store>, config: SequencerConfig) -> (axum::Router, Arc<dyn Store>) {
+    app_limited(store, config, cairn_ledger::http::Limits::default()).await
+}
+
+async fn app_limited(
+    store: Arc<dyn Store>,
+    config: SequencerConfig,
+    limits: cairn_ledger::http::Limits,
+) -> (axum::Router, Arc<dyn Store>) {
     let (seq, _) = Sequencer::start(
         store.clone(),
         examples::log_key(),
@@ -56,6 +64,7 @@ async fn app_on(store: Arc<dyn Store>, config: SequencerConfig) -> (axum::Router
         store: store.clone(),
         admin_token: Some(TOKEN.into()),
         body_deadline: std::time::Duration::from_millis(300),
+        limits,
     };
     (router(state), store)
 }
@@ -637,4 +646,62 @@ async fn a_full_disk_refuses_writes_with_503_and_reads_keep_working() {
         );
     }
     assert_eq!(store.size().unwrap(), size + 3);
+}
+
+fn batch(items: &[Vec<u8>]) -> Request<Body> {
+    let items: Vec<cairn_api::cbor::CBOR> = items.iter().map(cairn_api::cbor::CBOR::to_byte_string).collect();
+    Request::post("/v1/receipts/batch")
+        .header(header::CONTENT_TYPE, "application/cbor")
+        .body(Body::from(cairn_api::cbor::encode(&cairn_api::cbor::CBOR::from(items))))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_limits_hold_at_and_beyond_the_limit() {
+    let limits = cairn_ledger::http::Limits {
+        receipt_body: 2000,
+        admin_body: cairn_ledger::http::MAX_ADMIN_BODY,
+        batch_items: 2,
+        batch_body: 100_000,
+        page: 5,
+    };
+    let (app, _) = app_limited(Arc::new(MemoryStore::new()), SequencerConfig::default(), limits).await;
+    bootstrap(&app).await;
+    // Body size: at the limit it is read (and refused as garbage), beyond it 413.
+    assert_eq!(
+        call(&app, post("/v1/receipts", vec![0; 2000], None)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        call(&app, post("/v1/receipts", vec![0; 2001], None)).await.0,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    // Batch size.
+    let (s, _, b) = call(&app, batch(&[receipt(1), receipt(2)])).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let (s, _, b) = call(&app, batch(&[receipt(3), receipt(4), receipt(5)])).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(json(&b)["type"], "https://cairn.dev/problems/bad-batch");
+    // Page size.
+    assert_eq!(call(&app, get("/v1/entries?start=0&end=4")).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&app, get("/v1/entries?start=0&end=6")).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(call(&app, get("/v1/receipts?limit=5")).await.0, StatusCode::OK);
+    assert_eq!(call(&app, get("/v1/receipts?limit=6")).await.0, StatusCode::BAD_REQUEST);
+    // The defaults: a receipt body at MAX_RECEIPT_BODY is read, one byte more is 413.
+    let (default, _) = self::app().await;
+    assert_eq!(
+        call(&default, post("/v1/receipts", vec![0; MAX_RECEIPT_BODY], None))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        call(&default, post("/v1/receipts", vec![0; MAX_RECEIPT_BODY + 1], None))
+            .await
+            .0,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
 }

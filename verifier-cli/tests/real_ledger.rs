@@ -64,6 +64,7 @@ fn start_ledger(dir: &TempDir) -> String {
                 store,
                 admin_token: Some(TOKEN.into()),
                 body_deadline: Duration::from_secs(10),
+                limits: cairn_ledger::http::Limits::default(),
             });
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap().to_string()).unwrap();

@@ -39,10 +39,37 @@ pub const MAX_ADMIN_BODY: usize = 2 * 1024 * 1024 + 1024;
 pub const MAX_BATCH_ITEMS: usize = 256;
 /// Largest batch submission body, in bytes.
 pub const MAX_BATCH_BODY: usize = 4 * 1024 * 1024;
-/// Most entries one `GET /v1/entries` page returns.
-pub const MAX_ENTRIES_PAGE: u64 = 1000;
-/// Most checkpoints one `GET /v1/checkpoints` page returns.
-pub const MAX_CHECKPOINTS_PAGE: usize = 1000;
+
+/// The request limits a ledger enforces; each at most its named constant
+/// (the default), each configurable downwards (`[http]` in the config file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest `POST /v1/receipts` body ([`MAX_RECEIPT_BODY`]).
+    pub receipt_body: usize,
+    /// Largest admin body ([`MAX_ADMIN_BODY`]).
+    pub admin_body: usize,
+    /// Most receipts in one batch ([`MAX_BATCH_ITEMS`]).
+    pub batch_items: usize,
+    /// Largest batch body ([`MAX_BATCH_BODY`]).
+    pub batch_body: usize,
+    /// Most entries, checkpoints or query hits in one page ([`MAX_PAGE`]).
+    pub page: usize,
+}
+
+/// Most entries, checkpoints or query hits one page returns.
+pub const MAX_PAGE: usize = 1000;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            receipt_body: MAX_RECEIPT_BODY,
+            admin_body: MAX_ADMIN_BODY,
+            batch_items: MAX_BATCH_ITEMS,
+            batch_body: MAX_BATCH_BODY,
+            page: MAX_PAGE,
+        }
+    }
+}
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -56,6 +83,8 @@ pub struct AppState {
     /// The longest a client may take to send a request body: a client
     /// trickling bytes is cut off with 408, whatever its pace.
     pub body_deadline: std::time::Duration,
+    /// Request limits.
+    pub limits: Limits,
 }
 
 /// The default [`AppState::body_deadline`].
@@ -175,8 +204,8 @@ fn ack_json(ack: Ack) -> Result<(StatusCode, serde_json::Value), ApiError> {
 /// and acknowledgement or problem; the response is 200 when the batch
 /// itself was readable.
 async fn post_receipts_batch(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
-    let bytes = body_bytes(&headers, body, MAX_BATCH_BODY, "application/cbor").await?;
-    let bodies = batch_items(&bytes)?;
+    let bytes = body_bytes(&headers, body, s.limits.batch_body, "application/cbor").await?;
+    let bodies = batch_items(&bytes, &s.limits)?;
     let results = futures_util::future::join_all(bodies.into_iter().map(|b| {
         let seq = s.sequencer.clone();
         async move { seq.submit_receipt(b).await }
@@ -193,13 +222,14 @@ async fn post_receipts_batch(State(s): State<AppState>, headers: HeaderMap, body
 }
 
 /// The receipts of a batch body (a strict CBOR array of byte strings).
-fn batch_items(bytes: &[u8]) -> Result<Vec<Vec<u8>>, ApiError> {
+fn batch_items(bytes: &[u8], limits: &Limits) -> Result<Vec<Vec<u8>>, ApiError> {
     let bad = |d: String| ApiError::new(StatusCode::BAD_REQUEST, "bad-batch", d);
-    let c = cbor::decode_with_limit(bytes, MAX_BATCH_BODY).map_err(|e| bad(format!("batch: {e}")))?;
+    let c = cbor::decode_with_limit(bytes, limits.batch_body).map_err(|e| bad(format!("batch: {e}")))?;
     let items = cbor::array(&c, "batch").map_err(|e| bad(e.to_string()))?;
-    if items.is_empty() || items.len() > MAX_BATCH_ITEMS {
+    let max_items = limits.batch_items;
+    if items.is_empty() || items.len() > max_items {
         return Err(bad(format!(
-            "a batch holds 1 to {MAX_BATCH_ITEMS} receipts, got {}",
+            "a batch holds 1 to {max_items} receipts, got {}",
             items.len()
         )));
     }
@@ -211,7 +241,7 @@ fn batch_items(bytes: &[u8]) -> Result<Vec<Vec<u8>>, ApiError> {
 }
 
 async fn post_receipt(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
-    let bytes = body_bytes(&headers, body, MAX_RECEIPT_BODY, "application/cose").await?;
+    let bytes = body_bytes(&headers, body, s.limits.receipt_body, "application/cose").await?;
     ack_response(s.sequencer.submit_receipt(bytes).await?)
 }
 
@@ -240,13 +270,13 @@ fn check_admin(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
 
 async fn post_key(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     check_admin(&s, &headers)?;
-    let bytes = body_bytes(&headers, body, MAX_ADMIN_BODY, "application/cose").await?;
+    let bytes = body_bytes(&headers, body, s.limits.admin_body, "application/cose").await?;
     ack_response(s.sequencer.submit_key(bytes).await?)
 }
 
 async fn post_policy(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     check_admin(&s, &headers)?;
-    let bytes = body_bytes(&headers, body, MAX_ADMIN_BODY, "application/cose").await?;
+    let bytes = body_bytes(&headers, body, s.limits.admin_body, "application/cose").await?;
     ack_response(s.sequencer.submit_policy(bytes).await?)
 }
 
@@ -303,9 +333,10 @@ struct Range {
 
 async fn get_checkpoints(State(s): State<AppState>, Query(q): Query<Range>) -> Result<Response, ApiError> {
     let st = s.store.clone();
+    let page = s.limits.page;
     let (from, to) = (q.from.unwrap_or(0), q.to.unwrap_or(u64::MAX));
     let list = blocking(move || {
-        st.checkpoint_sizes(from, to, MAX_CHECKPOINTS_PAGE)?
+        st.checkpoint_sizes(from, to, page)?
             .into_iter()
             .map(|size| Ok(json!({"size": size, "note": st.checkpoint(size)?})))
             .collect::<Result<Vec<_>, StoreError>>()
@@ -340,9 +371,10 @@ struct Entries {
 }
 
 async fn get_entries(State(s): State<AppState>, Query(q): Query<Entries>) -> Result<Response, ApiError> {
-    if q.end <= q.start || q.end - q.start > MAX_ENTRIES_PAGE {
+    let page = s.limits.page as u64;
+    if q.end <= q.start || q.end - q.start > page {
         return Err(ApiError::bad_param(format!(
-            "need start < end and at most {MAX_ENTRIES_PAGE} entries"
+            "need start < end and at most {page} entries"
         )));
     }
     let st = s.store.clone();

@@ -81,8 +81,9 @@ fn matches(f: &Filters, entry: &Entry) -> Option<serde_json::Value> {
 /// The handler.
 pub async fn get_receipts(State(s): State<AppState>, Query(q): Query<ReceiptQuery>) -> Result<Response, ApiError> {
     let limit = q.limit.unwrap_or(DEFAULT_QUERY_LIMIT);
-    if limit == 0 || limit > MAX_QUERY_LIMIT {
-        return Err(ApiError::bad_param(format!("limit must be 1 to {MAX_QUERY_LIMIT}")));
+    let max = s.limits.page.min(MAX_QUERY_LIMIT);
+    if limit == 0 || limit > max {
+        return Err(ApiError::bad_param(format!("limit must be 1 to {max}")));
     }
     let after: Option<u64> = match &q.cursor {
         None => None,
