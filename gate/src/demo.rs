@@ -22,14 +22,14 @@
 //! reports. Every receipt the ledger acknowledged is written to OUT with
 //! its tlog-proof. The keys are public TEST keys.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cairn_api::entry::{KeyAction, KeyRole, KeyStatement, POLICY_CONTENT_TYPE};
 use cairn_api::examples;
 use cairn_api::keys::SignerKey;
-use cairn_api::policy::{Bundle, EngineRef};
+use cairn_api::policy::Bundle;
 use cairn_api::receipt::{Mode, Receipt};
 use cairn_api::timestamp::Timestamp;
 use cairn_gate::approval::{ApprovalAnswer, ApprovalRequest, Approver};
@@ -40,8 +40,25 @@ use cairn_gate::spool::Spool;
 
 /// The devops-staging rules, as in `examples/policies/devops-staging/cairn-rules`.
 const RULES: &str = include_str!("../../examples/policies/devops-staging/cairn-rules/rules.toml");
-/// The policy directories the demo archives.
-const SCENARIO_DIRS: [&str; 3] = ["devops-staging", "databases", "payments"];
+/// The bundles the demo archives, compiled in from
+/// `examples/policies/<scenario>/cairn-rules/` (so the demo runs anywhere).
+const SCENARIO_DIRS: [(&str, &str, &str); 3] = [
+    (
+        "devops-staging",
+        include_str!("../../examples/policies/devops-staging/cairn-rules/bundle.json"),
+        RULES,
+    ),
+    (
+        "databases",
+        include_str!("../../examples/policies/databases/cairn-rules/bundle.json"),
+        include_str!("../../examples/policies/databases/cairn-rules/rules.toml"),
+    ),
+    (
+        "payments",
+        include_str!("../../examples/policies/payments/cairn-rules/bundle.json"),
+        include_str!("../../examples/policies/payments/cairn-rules/rules.toml"),
+    ),
+];
 /// The admin credential of the demo's embedded ledger.
 const DEMO_TOKEN: &str = "demo-admin-token";
 
@@ -68,16 +85,10 @@ fn write(path: PathBuf, bytes: impl AsRef<[u8]>) -> Result<(), String> {
     std::fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// The devops-staging bundle (compiled in, so `populate` and `load` need no files).
+/// The devops-staging bundle (compiled in, so `populate` and `load` need no
+/// files; the same bytes as `cairn-gate policy pack` of its directory).
 pub(crate) fn bundle() -> Result<Bundle, String> {
-    let mut files = std::collections::BTreeMap::new();
-    files.insert("rules.toml".to_owned(), RULES.as_bytes().to_vec());
-    let engine = EngineRef {
-        name: "cairn-rules".into(),
-        version: "1".into(),
-    };
-    let created = Timestamp::parse_rfc3339("2026-11-21T00:00:00.000Z").map_err(|e| e.to_string())?;
-    Bundle::new("devops-staging", 1, engine, created, files).map_err(|e| e.to_string())
+    scenario_bundle("devops-staging")
 }
 
 pub(crate) fn key_statement(role: KeyRole, key: &SignerKey) -> Result<Vec<u8>, String> {
@@ -152,7 +163,7 @@ impl Demo {
         ledger: Arc<dyn Ledger>,
         approver: Option<Arc<dyn Approver>>,
     ) -> Result<Gate, String> {
-        let bundle = crate::policy_cli::load_bundle(&scenario_dir(scenario))?;
+        let bundle = scenario_bundle(scenario)?;
         Gate::new(
             examples::gate_key(),
             bundle,
@@ -214,8 +225,17 @@ impl Demo {
     }
 }
 
-fn scenario_dir(scenario: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../examples/policies/{scenario}/cairn-rules"))
+/// A scenario's bundle, packed exactly as `cairn-gate policy pack` packs
+/// its directory.
+fn scenario_bundle(scenario: &str) -> Result<Bundle, String> {
+    let (_, meta, rules) = SCENARIO_DIRS
+        .iter()
+        .find(|(name, _, _)| *name == scenario)
+        .ok_or_else(|| format!("no scenario {scenario}"))?;
+    let mut files = std::collections::BTreeMap::new();
+    files.insert("rules.toml".to_owned(), rules.as_bytes().to_vec());
+    let path = PathBuf::from(format!("examples/policies/{scenario}/cairn-rules/bundle.json"));
+    cairn_gate::policy_dir::pack_parts(&path, meta.as_bytes(), files).map_err(|e| e.to_string())
 }
 
 fn call(subject: &str, action: &str, surface: &str, target: &str, key: &str) -> ToolCall {
@@ -297,8 +317,8 @@ pub fn run(args: &Args) -> Result<(), String> {
         gate.verifier().key_ref(),
         operator.verifier().key_ref()
     );
-    for s in SCENARIO_DIRS {
-        let b = crate::policy_cli::load_bundle(&scenario_dir(s))?;
+    for (s, _, _) in SCENARIO_DIRS {
+        let b = scenario_bundle(s)?;
         post(
             "/v1/policies",
             &cairn_api::cose::sign(b.as_bytes(), POLICY_CONTENT_TYPE, &authority).map_err(|e| e.to_string())?,
@@ -424,4 +444,20 @@ pub fn run(args: &Args) -> Result<(), String> {
         return Err("the audit or the replay of the demo's log did not pass".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compiled_in_bundles_are_the_packed_directories() {
+        for (scenario, _, _) in SCENARIO_DIRS {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("../examples/policies/{scenario}/cairn-rules"));
+            let packed = cairn_gate::policy_dir::pack_dir(&dir).unwrap();
+            assert_eq!(scenario_bundle(scenario).unwrap().hash(), packed.hash(), "{scenario}");
+        }
+        assert_eq!(bundle().unwrap().manifest().bundle_id, "devops-staging");
+    }
 }

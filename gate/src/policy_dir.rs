@@ -149,16 +149,23 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> Result<
 pub fn pack_dir(dir: &Path) -> Result<Bundle, PackError> {
     let meta_path = dir.join(BUNDLE_META);
     let meta_bytes = read_bounded(&meta_path, 64 * 1024)?;
-    let meta: Meta = serde_json::from_slice(&meta_bytes).map_err(|e| PackError::Meta {
-        path: meta_path.clone(),
+    let mut files = BTreeMap::new();
+    walk(dir, dir, &mut files)?;
+    pack_parts(&meta_path, &meta_bytes, files)
+}
+
+/// Pack a bundle from the bytes of its `bundle.json` (read from `meta_path`,
+/// named in errors) and its files: what [`pack_dir`] does once it has read
+/// the directory, for bundles compiled into a program.
+pub fn pack_parts(meta_path: &Path, meta_bytes: &[u8], files: BTreeMap<String, Vec<u8>>) -> Result<Bundle, PackError> {
+    let meta: Meta = serde_json::from_slice(meta_bytes).map_err(|e| PackError::Meta {
+        path: meta_path.to_owned(),
         problem: e.to_string(),
     })?;
     let created_at = Timestamp::parse_rfc3339(&meta.created_at).map_err(|e| PackError::Meta {
-        path: meta_path.clone(),
+        path: meta_path.to_owned(),
         problem: format!("created_at: {e}"),
     })?;
-    let mut files = BTreeMap::new();
-    walk(dir, dir, &mut files)?;
     let engine = EngineRef {
         name: meta.engine.name,
         version: meta.engine.version,
