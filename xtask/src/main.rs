@@ -5,6 +5,7 @@
 //! on disk differ from what the generator writes, listing the differences.
 //! `cargo run -p xtask -- fuzz-seeds` seeds `fuzz/corpus/` from the vectors.
 
+mod limits;
 mod vectors;
 
 use std::collections::BTreeMap;
@@ -176,8 +177,10 @@ fn main() -> ExitCode {
         ["testvectors"] => testvectors(false),
         ["testvectors", "--check"] => testvectors(true),
         ["fuzz-seeds"] => fuzz_seeds(),
+        ["machine-limits"] => limits::run(&std::env::temp_dir()),
+        ["machine-limits", dir] => limits::run(std::path::Path::new(dir)),
         _ => {
-            eprintln!("usage: cargo run -p xtask -- testvectors [--check] | fuzz-seeds");
+            eprintln!("usage: cargo run -p xtask -- testvectors [--check] | fuzz-seeds | machine-limits [DIR]");
             ExitCode::from(4)
         }
     }
