@@ -7,8 +7,9 @@
 #   fsync=on, one row per transaction, the same receipt bytes, a table with
 #   the indexes cairn keeps (leaf hash, (gate, idempotency key), subject,
 #   surface, action, target, decision, decided_at), driven by pgbench;
-# at concurrencies 1, 16, 64, 256 for SECONDS each (default 10). Prints a
-# Markdown table (receipts/s, p50, p99 for both, and the ratio).
+# at concurrencies 1, 16, 64, 256 for SECONDS each (default 10); and, in the
+# same run, the machine's limits (xtask machine-limits: verify_strict/s on
+# every core, fdatasync/s, BLAKE3). Prints Markdown tables.
 #
 #   bench/pg-compare.sh [SECONDS]
 set -euo pipefail
@@ -19,7 +20,7 @@ if [ -z "$pgbin" ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 fi
-cargo build --quiet --release -p cairn-ledger -p cairn-gate
+cargo build --quiet --release -p cairn-ledger -p cairn-gate -p xtask
 work=$(mktemp -d /tmp/cairn-pgcmp.XXXXXX)
 chmod 755 "$work"
 pgport=55432
@@ -68,6 +69,10 @@ CAIRN_ADMIN_TOKEN=bench target/release/cairn-ledger serve --data-dir "$work/cair
 ledger_pid=$!
 for _ in $(seq 1 100); do grep -q '^listening on' "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
 export CAIRN_LEDGER_URL=$(sed -n 's/^listening on //p' "$work/serve.out") CAIRN_ADMIN_TOKEN=bench
+echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(rustc --version), $("$pgbin/postgres" --version)"
+echo
+cargo run --quiet --release -p xtask -- machine-limits "$work"
+echo
 echo "| concurrency | cairn receipts/s | cairn p50 | cairn p99 | PostgreSQL rows/s | PostgreSQL p50 | PostgreSQL p99 | cairn / PostgreSQL |"
 echo "|---|---|---|---|---|---|---|---|"
 first=1
