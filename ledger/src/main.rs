@@ -105,7 +105,8 @@ struct ServeArgs {
     /// Most entries in one group commit [default: 512].
     #[arg(long, env = "CAIRN_MAX_BATCH")]
     max_batch: Option<usize>,
-    /// Longest a batch waits, in microseconds [default: 500].
+    /// Longest a batch waits for more entries, in microseconds [default: 0:
+    /// commit what is queued; what arrives meanwhile is the next batch].
     #[arg(long, env = "CAIRN_MAX_WAIT_US")]
     max_wait_us: Option<u64>,
     /// Submission queue capacity [default: 8192].

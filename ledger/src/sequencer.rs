@@ -34,7 +34,8 @@ use crate::store::{BatchNodes, CommitBatch, EntryRecord, LogState, RecordError, 
 pub struct SequencerConfig {
     /// Most entries in one group commit.
     pub max_batch: usize,
-    /// Longest a batch waits for more entries after its first.
+    /// Longest a batch waits for more entries after its first (0: take
+    /// what is queued; arrivals during a commit form the next batch).
     pub max_wait: Duration,
     /// Capacity of the submission queue.
     pub queue: usize,
@@ -49,7 +50,7 @@ impl Default for SequencerConfig {
     fn default() -> Self {
         SequencerConfig {
             max_batch: 512,
-            max_wait: Duration::from_micros(500),
+            max_wait: Duration::from_micros(0),
             queue: 8192,
             max_clock_skew: Duration::from_secs(300),
             gate_rate: None,
