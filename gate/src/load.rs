@@ -22,7 +22,7 @@ use cairn_ledger::keyfile;
 use rayon::prelude::*;
 
 use crate::demo::bundle;
-use crate::ops::{Fail, LedgerArgs};
+use crate::ops::{Fail, LedgerArgs, now};
 
 /// The most receipts one run sends.
 pub const MAX_LOAD: u64 = 10_000_000;
@@ -90,10 +90,6 @@ fn sign_all(n: u64, gate: &SignerKey) -> Result<Vec<Vec<u8>>, Fail> {
                 .map_err(|e| Fail(1, e.to_string()))
         })
         .collect()
-}
-
-fn now() -> Result<cairn_api::timestamp::Timestamp, Fail> {
-    crate::demo::now().map_err(|e| Fail(3, e))
 }
 
 fn setup(ledger: &LedgerArgs, authority: &std::path::Path, gate: &SignerKey) -> Result<(), Fail> {

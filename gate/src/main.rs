@@ -1,8 +1,8 @@
 //! `cairn-gate`: the reference gate's command line.
 //!
-//! - `demo`: the write path on the embedded default: an embedded ledger,
-//!   decisions by a real policy, signed receipts, durable acknowledgements
-//!   with tlog-proofs, and replay against the archived bundle (`demo.rs`).
+//! - `demo`: the seed stories on the embedded default (an embedded ledger
+//!   over HTTP, gates that fail closed, approvals, break-glass, a ledger
+//!   stopped mid-run), then cairn-verify's audit and replay (`demo.rs`).
 //! - `populate --data-dir DIR --receipts N`: a ledger data directory with N
 //!   real receipts, for audits, fsck and benchmarks at scale (`populate.rs`).
 //! - `keygen`, `register`, `publish`, `decide`: a gate's operations against
@@ -31,7 +31,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Sign example receipts, log them in memory, write receipts and proofs.
+    /// The seed stories end to end on an embedded ledger, then audit and replay.
     Demo(demo::Args),
     /// Fill a ledger data directory with N real, durably logged receipts.
     Populate(populate::Args),

@@ -75,14 +75,13 @@ impl LedgerArgs {
 }
 
 fn vkey(arg: &str) -> Result<VerifierKey, Fail> {
-    let text = match arg.strip_prefix('@') {
-        Some(p) => std::fs::read_to_string(p).map_err(|e| Fail(3, format!("{p}: {e}")))?,
-        None => arg.to_owned(),
-    };
-    VerifierKey::parse(text.trim()).map_err(|e| Fail(4, format!("key {}: {e}", text.trim())))
+    keyfile::read_vkey_arg(arg).map_err(|e| match e {
+        keyfile::KeyFileError::Key { .. } => Fail(4, format!("key: {e}")),
+        other => Fail(3, other.to_string()),
+    })
 }
 
-fn now() -> Result<cairn_api::timestamp::Timestamp, Fail> {
+pub(crate) fn now() -> Result<cairn_api::timestamp::Timestamp, Fail> {
     crate::demo::now().map_err(io)
 }
 

@@ -3,9 +3,13 @@
 //! durably logged, and nothing is lost (SILENCE receipts spooled, delivered
 //! after a restart of the gate).
 
+mod common;
+
+use common::TempDir;
+
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,21 +25,6 @@ use cairn_gate::gate::{Gate, GateConfig, Logged, Override, ToolCall};
 use cairn_gate::spool::Spool;
 
 const TOKEN: &str = "gate-test-admin";
-
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let d = std::env::temp_dir().join(format!("cairn-gate-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn bundle(scenario: &str) -> Bundle {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../examples/policies/{scenario}/cairn-rules"));

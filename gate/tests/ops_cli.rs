@@ -1,18 +1,15 @@
 //! `cairn-gate keygen | register | publish | decide | load` against an
 //! embedded ledger, as an operator would type them.
 
+mod common;
+
+use common::TempDir;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use cairn_api::keys::VerifierKey;
 use cairn_gate::embedded::{EmbeddedLedger, LedgerSetup};
-
-struct TempDir(PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn gate(args: &[&dyn AsRef<std::ffi::OsStr>], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cairn-gate"));
@@ -37,9 +34,7 @@ fn root() -> PathBuf {
 
 #[test]
 fn an_operator_sets_up_a_gate_and_decides() {
-    let dir = TempDir(std::env::temp_dir().join(format!("cairn-gate-ops-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&dir.0);
-    std::fs::create_dir_all(&dir.0).unwrap();
+    let dir = TempDir::new("ops");
     let d = &dir.0;
     let keygen = |name: &str, file: &str| {
         let o = gate(&[&"keygen", &"--name", &name, &"--out", &d.join(file)], &[]);

@@ -1,15 +1,11 @@
 //! `cairn-gate populate`: a data directory the ledger's fsck accepts,
 //! appended to by a second run.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-struct TempDir(PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::TempDir;
+
+use std::process::{Command, Output};
 
 fn populate(dir: &std::path::Path, n: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cairn-gate"))
@@ -27,8 +23,7 @@ fn fsck(dir: &std::path::Path) -> u64 {
 
 #[test]
 fn populates_a_ledger_fsck_accepts_and_appends() {
-    let dir = TempDir(std::env::temp_dir().join(format!("cairn-populate-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&dir.0);
+    let dir = TempDir::new("populate");
     let out = populate(&dir.0, "60");
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("log size 62 entries"));

@@ -92,6 +92,28 @@ pub fn write_secret(path: &Path, text: &str) -> Result<(), KeyFileError> {
     f.sync_all().map_err(io(path))
 }
 
+/// A verifier key given as a C2SP vkey string or as `@FILE` holding one
+/// (read with a size bound).
+pub fn read_vkey_arg(arg: &str) -> Result<cairn_api::keys::VerifierKey, KeyFileError> {
+    let text = match arg.strip_prefix('@') {
+        Some(p) => {
+            let path = Path::new(p);
+            let f = std::fs::File::open(path).map_err(io(path))?;
+            let mut s = String::new();
+            f.take(MAX_SECRET_FILE + 1).read_to_string(&mut s).map_err(io(path))?;
+            if s.len() as u64 > MAX_SECRET_FILE {
+                return Err(KeyFileError::TooLarge(path.to_owned()));
+            }
+            s
+        }
+        None => arg.to_owned(),
+    };
+    cairn_api::keys::VerifierKey::parse(text.trim()).map_err(|source| KeyFileError::Key {
+        path: PathBuf::from(arg),
+        source,
+    })
+}
+
 /// A new random signing key.
 pub fn new_key(name: &str, key_type: KeyType) -> Result<SignerKey, KeyFileError> {
     let mut seed = [0u8; 32];
@@ -157,6 +179,13 @@ mod tests {
         let junk = dir.join("junk.key");
         write_secret(&junk, "not a key").unwrap();
         assert!(matches!(read_key(&junk), Err(KeyFileError::Key { .. })));
+        // Verifier keys inline or from a file, bounded.
+        let vk = k.verifier().to_string();
+        assert_eq!(read_vkey_arg(&vk).unwrap(), k.verifier());
+        let vfile = dir.join("log.vkey");
+        assert_eq!(read_vkey_arg(&format!("@{}", vfile.display())).unwrap(), k.verifier());
+        assert!(matches!(read_vkey_arg("nonsense"), Err(KeyFileError::Key { .. })));
+        assert!(matches!(read_vkey_arg("@/no/such/file"), Err(KeyFileError::Io { .. })));
         let big = dir.join("big.key");
         write_secret(&big, &"a".repeat(MAX_SECRET_FILE as usize + 1)).unwrap();
         assert!(matches!(read_secret(&big), Err(KeyFileError::TooLarge(_))));

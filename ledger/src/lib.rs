@@ -6,8 +6,10 @@
 //! - [`sequencer`]: one task owns every write; group commit; an
 //!   acknowledgement only after a durable commit.
 //! - [`http`]: `router(state)`, the HTTP API (`schemas/openapi.yaml`).
-//! - [`config`] (the TOML file), [`tls`] (rustls), [`export`] (docs/spec.md
-//!   section 18), [`fsck`], [`metrics`].
+//! - [`config`] (the TOML file), [`tls`] (rustls), [`conn`] (the connection
+//!   cap), [`ratelimit`] (per-gate token buckets), [`keyfile`] (key and
+//!   credential files), [`export`] (docs/spec.md section 18), [`fsck`],
+//!   [`metrics`].
 //!
 //! The binary `cairn-ledger` has `serve`, `keygen`, `export` and `fsck`.
 

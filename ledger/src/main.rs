@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use cairn_api::keys::{KeyType, VerifierKey};
+use cairn_api::keys::KeyType;
 use cairn_ledger::config::{FileConfig, FileHttp, FileSequencer, ServeConfig, TlsFiles};
 use cairn_ledger::conn::Limited;
 use cairn_ledger::http::{AppState, router};
@@ -181,14 +181,6 @@ impl<E: std::fmt::Display> From<E> for Fail {
     }
 }
 
-fn load_vkey(arg: &str) -> Result<VerifierKey, Fail> {
-    let text = match arg.strip_prefix('@') {
-        Some(p) => std::fs::read_to_string(p).map_err(|e| Fail(format!("{p}: {e}")))?,
-        None => arg.to_owned(),
-    };
-    VerifierKey::parse(text.trim()).map_err(|e| Fail(format!("authority key {}: {e}", text.trim())))
-}
-
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -231,7 +223,7 @@ async fn serve(config: ServeConfig) -> Result<(), Fail> {
     }
     let authorities = authorities
         .iter()
-        .map(|a| load_vkey(a))
+        .map(|a| keyfile::read_vkey_arg(a).map_err(|e| Fail(format!("authority key: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
     let admin_token: Option<Arc<str>> = match admin_token_file {
         Some(p) => Some(read_secret(&p)?.into()),
