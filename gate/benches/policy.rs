@@ -34,17 +34,8 @@ fn scenarios(c: &mut Criterion) {
     g.finish();
 }
 
-fn generated_input(k: usize) -> DecisionInput {
-    let mut i = requests("devops-staging").remove(0).1;
-    i.request.subject.id = format!("agent:team-{}-bot", k % 17);
-    i.request.resource.kind = ["eks", "github", "postgres", "s3", "gmail"][k % 5].into();
-    i.request.action.name = format!("op{}_run", k % 23);
-    i.request.resource.id = format!("target-{}:x", k % 31);
-    i
-}
-
 fn generated(c: &mut Criterion) {
-    let inputs: Vec<DecisionInput> = (0..64).map(generated_input).collect();
+    let inputs: Vec<DecisionInput> = (0..64).map(generated::input).collect();
     let mut g = c.benchmark_group("decide_generated");
     g.throughput(Throughput::Elements(inputs.len() as u64));
     for n in [100usize, 1000] {

@@ -71,3 +71,16 @@ pub fn cedar_bundle(n: usize) -> Result<Bundle, BundleError> {
     files.insert("policies.cedar".to_owned(), src.into_bytes());
     Bundle::new(&format!("generated-{n}"), 1, engine("cedar", "4.14.1"), epoch(), files)
 }
+
+/// The k-th of the inputs the generated bundles are benchmarked with: the
+/// first devops-staging request with its subject, surface, action and
+/// target cycled through the names the generated rules use.
+pub fn input(k: usize) -> cairn_api::policy::DecisionInput {
+    let mut requests = crate::scenarios::requests("devops-staging");
+    let mut i = requests.swap_remove(0).1;
+    i.request.subject.id = format!("agent:team-{}-bot", k % 17);
+    i.request.resource.kind = SURFACES[k % SURFACES.len()].into();
+    i.request.action.name = format!("op{}_run", k % 23);
+    i.request.resource.id = format!("target-{}:x", k % 31);
+    i
+}

@@ -165,14 +165,17 @@ pub fn run(a: &Args) -> Result<(), Fail> {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(body) = requests.get(i) else { return lat };
-                // Open-loop pacing: request i is due at i * interval.
+                // Open-loop pacing: request i is due at i * interval, and
+                // its latency counts from then, so a request that waits for
+                // a free client (the ledger is behind) is not flattered.
+                let mut t = Instant::now();
                 if let Some(iv) = interval {
                     let due = started + iv.mul_f64(i as f64);
-                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    if let Some(wait) = due.checked_duration_since(t) {
                         std::thread::sleep(wait);
                     }
+                    t = due;
                 }
-                let t = Instant::now();
                 let ok = if batch == 1 {
                     matches!(
                         http.post("/v1/receipts", "application/cose", &[], body, Duration::from_secs(30)),

@@ -17,6 +17,7 @@ mod load;
 mod ops;
 mod policy_cli;
 mod populate;
+mod readload;
 
 use std::process::ExitCode;
 
@@ -79,6 +80,8 @@ enum Command {
     Decide(ops::DecideArgs),
     /// The load generator: N receipts at a concurrency and an offered rate.
     Load(load::Args),
+    /// The read side under load: inclusion or consistency proofs, or a query, for a fixed time.
+    ReadLoad(readload::Args),
     /// Policy bundles: pack, hash, eval, check.
     #[command(subcommand)]
     Policy(policy_cli::Command),
@@ -128,6 +131,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Load(args) => ops(load::run(&args), "load"),
+        Command::ReadLoad(args) => ops(readload::run(&args), "read-load"),
         Command::Populate(args) => match populate::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

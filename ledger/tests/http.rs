@@ -345,6 +345,22 @@ async fn incident_queries_filter_and_paginate_and_admin_reads_work() {
         .collect();
     assert_eq!(idx(&both), want);
     assert_eq!(both["receipts"][0]["receipt"]["decision"], "PERMIT");
+    // The intersection, filters in another order, one hit per page: the
+    // same hits, each once, and a final page without a cursor.
+    let (mut paged, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let more = cursor.as_deref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+        let page = q(format!("/v1/receipts?decision=PERMIT&surface=eks&limit=1{more}")).await;
+        paged.extend(idx(&page));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(paged, idx(&both));
+    // An empty intersection.
+    let none = q("/v1/receipts?surface=github&decision=SILENCE&action=nope".into()).await;
+    assert!(idx(&none).is_empty());
     // Pagination over everything.
     let p1 = q("/v1/receipts?limit=5".into()).await;
     assert_eq!(idx(&p1), vec![2, 3, 4, 5, 6]);

@@ -29,7 +29,7 @@ use crate::report::{Mismatch, Report};
 use crate::trust::Trust;
 
 /// Entries verified together (one batch in memory).
-pub const BATCH_ENTRIES: usize = 8192;
+pub const BATCH_ENTRIES: usize = 2048;
 
 /// What replay compares receipts with.
 #[derive(Debug)]

@@ -15,7 +15,7 @@ use cairn_api::merkle::{Blake3, MerkleHasher};
 
 const RUN: Duration = Duration::from_secs(3);
 
-fn verify_rate() -> (usize, f64) {
+pub(crate) fn verify_rate() -> (usize, f64) {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let key = examples::gate_key();
     let msg = vec![0x5au8; 1300];
@@ -48,7 +48,7 @@ fn verify_rate() -> (usize, f64) {
     )
 }
 
-fn fdatasync_rate(dir: &Path) -> f64 {
+pub(crate) fn fdatasync_rate(dir: &Path) -> f64 {
     let path = dir.join(format!("cairn-fdatasync-{}", std::process::id()));
     let mut f = std::fs::File::create(&path).expect("create the probe file");
     let block = [0u8; 4096];
@@ -64,7 +64,7 @@ fn fdatasync_rate(dir: &Path) -> f64 {
     rate
 }
 
-fn blake3_rate() -> f64 {
+pub(crate) fn blake3_rate() -> f64 {
     let entry = vec![0xa5u8; 1300];
     let t = Instant::now();
     let mut n = 0u64;

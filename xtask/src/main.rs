@@ -4,7 +4,11 @@
 //! `cargo run -p xtask -- testvectors --check` fails (exit 1) when the files
 //! on disk differ from what the generator writes, listing the differences.
 //! `cargo run -p xtask -- fuzz-seeds` seeds `fuzz/corpus/` from the vectors.
+//! `cargo run --release -p xtask -- machine-limits [DIR]` measures the
+//! machine's limits; `cargo run --release -p xtask -- bench` (`bench/run`)
+//! runs the performance suite and writes docs/benchmarks.md.
 
+mod bench;
 mod limits;
 mod vectors;
 
@@ -179,8 +183,14 @@ fn main() -> ExitCode {
         ["fuzz-seeds"] => fuzz_seeds(),
         ["machine-limits"] => limits::run(&std::env::temp_dir()),
         ["machine-limits", dir] => limits::run(std::path::Path::new(dir)),
+        ["bench", rest @ ..] => {
+            let rest: Vec<String> = rest.iter().map(|s| (*s).to_owned()).collect();
+            bench::run(&root(), &rest)
+        }
         _ => {
-            eprintln!("usage: cargo run -p xtask -- testvectors [--check] | fuzz-seeds | machine-limits [DIR]");
+            eprintln!(
+                "usage: cargo run -p xtask -- testvectors [--check] | fuzz-seeds | machine-limits [DIR] | bench [--help]"
+            );
             ExitCode::from(4)
         }
     }

@@ -29,7 +29,7 @@ use subtle::ConstantTimeEq as _;
 pub use error::{ApiError, Query};
 
 use crate::sequencer::{Ack, Sequencer};
-use crate::store::{Store, StoreError, StoreNodes};
+use crate::store::{Store, StoreError, prefetched};
 
 /// Largest receipt submission body, in bytes.
 pub const MAX_RECEIPT_BODY: usize = 128 * 1024;
@@ -313,7 +313,7 @@ async fn get_policy(
 
 async fn latest_size(store: &Arc<dyn Store>) -> Result<(u64, Option<String>), ApiError> {
     let st = store.clone();
-    blocking(move || st.state().map(|s| (s.frontier.size(), s.checkpoint))).await
+    blocking(move || st.head()).await
 }
 
 async fn get_checkpoint(State(s): State<AppState>) -> Result<Response, ApiError> {
@@ -434,9 +434,13 @@ async fn get_inclusion(State(s): State<AppState>, Query(q): Query<InclusionQuery
         _ => return Err(ApiError::bad_param("give exactly one of index and leaf_hash")),
     };
     let st = s.store.clone();
-    let proof = blocking(move || split(inclusion_proof::<Blake3, _>(&StoreNodes(st.as_ref()), index, size)))
-        .await?
-        .map_err(|e| ApiError::bad_param(e.to_string()))?;
+    let proof = blocking(move || {
+        split(prefetched(st.as_ref(), |n| {
+            inclusion_proof::<Blake3, _>(n, index, size)
+        }))
+    })
+    .await?
+    .map_err(|e| ApiError::bad_param(e.to_string()))?;
     Ok(axum::Json(json!({
         "index": index,
         "size": size,
@@ -461,7 +465,7 @@ async fn get_consistency(State(s): State<AppState>, Query(q): Query<ConsistencyQ
     }
     let st = s.store.clone();
     let from = q.from;
-    let proof = blocking(move || split(consistency_proof::<Blake3, _>(&StoreNodes(st.as_ref()), from, to)))
+    let proof = blocking(move || split(prefetched(st.as_ref(), |n| consistency_proof::<Blake3, _>(n, from, to))))
         .await?
         .map_err(|e| ApiError::bad_param(e.to_string()))?;
     Ok(axum::Json(json!({

@@ -1,9 +1,10 @@
 //! `GET /v1/receipts`: incident review. Filters: subject, surface, action,
 //! target, decision, gate, since, until (RFC 3339), break_glass; `limit`
 //! (at most [`MAX_QUERY_LIMIT`]) and an opaque `cursor` from the previous
-//! page. One index drives the scan (the first field filter given, else the
-//! time range, else break-glass, else the whole log in index order); every
-//! candidate is then checked against all filters.
+//! page. The field filters' indexes are intersected (a leapfrog join; one
+//! filter is one index scan); without field filters break-glass, else the
+//! whole log in index order, gives the candidates; every candidate is then
+//! read and checked against all filters (times and break-glass included).
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -139,28 +140,86 @@ pub async fn get_receipts(State(s): State<AppState>, Query(q): Query<ReceiptQuer
     Ok(axum::Json(json!({ "receipts": hits, "next_cursor": next.map(|c| c.to_string()) })).into_response())
 }
 
-/// Candidates in ascending index order after `after`, from the driving index.
-fn candidates(store: &dyn Store, f: &Filters, after: Option<u64>, n: usize) -> Result<Vec<u64>, StoreError> {
-    if let Some((field, v)) = f.fields.first() {
-        return store.scan(*field, v, after, n);
+/// Most index seeks one page makes before returning what it has (with a
+/// cursor), however sparse the intersection of its field filters.
+pub const MAX_SEEKS_PER_PAGE: usize = 200_000;
+
+/// Candidates in ascending index order after `after`, at most `n`, and how
+/// far the search got (the cursor to resume from when the seek budget ran
+/// out before `n` were found).
+fn candidates(
+    store: &dyn Store,
+    f: &Filters,
+    after: Option<u64>,
+    n: usize,
+    seeks: &mut usize,
+) -> Result<(Vec<u64>, Option<u64>), StoreError> {
+    match f.fields.as_slice() {
+        [] => {}
+        [(field, v)] => {
+            *seeks += 1;
+            return Ok((store.scan(*field, v, after, n)?, None));
+        }
+        several => return intersect(store, several, after, n, seeks),
     }
     if f.break_glass == Some(true) {
-        return store.scan_break_glass(after, n);
+        return Ok((store.scan_break_glass(after, n)?, None));
     }
     let start = after.map_or(0, |a| a + 1);
     let size = store.state()?.frontier.size();
-    Ok((start..size).take(n).collect())
+    Ok(((start..size).take(n).collect(), None))
+}
+
+/// The indexes in every one of the field indexes (a leapfrog join): each
+/// index is asked for its first entry at or after the current candidate;
+/// a candidate all of them hold is a hit, a larger answer becomes the next
+/// candidate. Only hits are read and decoded.
+fn intersect(
+    store: &dyn Store,
+    fields: &[(Field, String)],
+    after: Option<u64>,
+    n: usize,
+    seeks: &mut usize,
+) -> Result<(Vec<u64>, Option<u64>), StoreError> {
+    let mut out = Vec::new();
+    let mut candidate = after.map_or(0, |a| a.saturating_add(1));
+    let mut agreed = 0;
+    for (field, value) in fields.iter().cycle() {
+        if out.len() == n {
+            break;
+        }
+        if *seeks >= MAX_SEEKS_PER_PAGE {
+            return Ok((out, candidate.checked_sub(1)));
+        }
+        *seeks += 1;
+        let Some(&next) = store.scan(*field, value, candidate.checked_sub(1), 1)?.first() else {
+            break;
+        };
+        if next == candidate {
+            agreed += 1;
+            if agreed == fields.len() {
+                out.push(candidate);
+                candidate = candidate.saturating_add(1);
+                agreed = 0;
+            }
+        } else {
+            candidate = next;
+            agreed = 1;
+        }
+    }
+    Ok((out, None))
 }
 
 type Page = (Vec<serde_json::Value>, Option<u64>);
 
 fn page(store: &dyn Store, f: &Filters, mut after: Option<u64>, limit: usize) -> Result<Page, StoreError> {
     let mut hits = Vec::new();
-    let mut scanned = 0;
+    let (mut scanned, mut seeks) = (0, 0);
     loop {
-        let batch = candidates(store, f, after, 256)?;
+        let (batch, stopped_at) = candidates(store, f, after, 256, &mut seeks)?;
         if batch.is_empty() {
-            return Ok((hits, None));
+            // Out of seeks: resume from where the search stopped.
+            return Ok((hits, stopped_at));
         }
         for index in batch {
             after = Some(index);

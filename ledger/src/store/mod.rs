@@ -16,7 +16,7 @@ pub(crate) mod tests;
 
 use cairn_api::entry::{Entry, EntryError, EntryKind, KeyAction, KeyRole, KeyStatement};
 use cairn_api::keys::SignerKey;
-use cairn_api::merkle::{Blake3, Frontier, Hash, NodeId, NodeReader};
+use cairn_api::merkle::{Blake3, Frontier, GenerateError, Hash, NodeId, NodeReader};
 use cairn_api::note::{Checkpoint, NoteError};
 use cairn_api::policy::{Bundle, BundleError};
 use cairn_api::receipt::ReceiptParts;
@@ -286,6 +286,17 @@ pub trait Store: Send + Sync {
     fn node(&self, id: NodeId) -> Result<Option<Hash>, StoreError>;
     /// The checkpoint signed at a tree size.
     fn checkpoint(&self, size: u64) -> Result<Option<String>, StoreError>;
+    /// The tree size and its checkpoint (none for an empty log), read
+    /// together, without the frontier.
+    fn head(&self) -> Result<(u64, Option<String>), StoreError> {
+        let size = self.size()?;
+        Ok((size, if size == 0 { None } else { self.checkpoint(size)? }))
+    }
+    /// Several completed tree nodes, in the order asked (one read
+    /// transaction where the backend has them).
+    fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Option<Hash>>, StoreError> {
+        ids.iter().map(|id| self.node(*id)).collect()
+    }
     /// The sizes of stored checkpoints in `[from, to]`, ascending, at most `limit`.
     fn checkpoint_sizes(&self, from: u64, to: u64, limit: usize) -> Result<Vec<u64>, StoreError>;
     /// The index of the entry with this leaf hash.
@@ -322,6 +333,66 @@ impl<S: Store + ?Sized> NodeReader for StoreNodes<'_, S> {
         self.0
             .node(id)?
             .ok_or_else(|| StoreError::Corrupt(format!("tree node level {} index {} is missing", id.level, id.index)))
+    }
+}
+
+/// A proof generated from nodes read in one call: which subtrees an RFC
+/// 9162 proof names depends only on its index and sizes, never on hash
+/// values, so a first pass with placeholder hashes lists them, one
+/// [`Store::nodes`] call reads them, and the second pass builds the proof.
+/// A node the first pass did not list is read on its own (never expected;
+/// correct either way).
+pub fn prefetched<S: Store + ?Sized, T>(
+    store: &S,
+    generate: impl Fn(&Prefetched<'_, S>) -> Result<T, GenerateError<StoreError>>,
+) -> Result<T, GenerateError<StoreError>> {
+    let listing = Prefetched {
+        store,
+        known: None,
+        wanted: std::cell::RefCell::new(Vec::new()),
+    };
+    generate(&listing)?;
+    let ids = listing.wanted.into_inner();
+    let hashes = store.nodes(&ids).map_err(GenerateError::Reader)?;
+    let mut known = std::collections::HashMap::with_capacity(ids.len());
+    for (id, h) in ids.into_iter().zip(hashes) {
+        if let Some(h) = h {
+            known.insert(id, h);
+        }
+    }
+    generate(&Prefetched {
+        store,
+        known: Some(known),
+        wanted: std::cell::RefCell::new(Vec::new()),
+    })
+}
+
+/// The node reader of [`prefetched`]: listing, then answering.
+pub struct Prefetched<'a, S: ?Sized> {
+    store: &'a S,
+    known: Option<std::collections::HashMap<NodeId, Hash>>,
+    wanted: std::cell::RefCell<Vec<NodeId>>,
+}
+
+impl<S: ?Sized> std::fmt::Debug for Prefetched<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prefetched").finish_non_exhaustive()
+    }
+}
+
+impl<S: Store + ?Sized> NodeReader for Prefetched<'_, S> {
+    type Error = StoreError;
+    fn node(&self, id: NodeId) -> Result<Hash, StoreError> {
+        match &self.known {
+            None => {
+                self.wanted.borrow_mut().push(id);
+                Ok(Hash([0; 32]))
+            }
+            Some(known) => match known.get(&id) {
+                Some(h) => Ok(*h),
+                None => StoreNodes(self.store).node(id),
+            },
+        }
     }
 }
 

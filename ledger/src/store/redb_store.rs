@@ -175,6 +175,35 @@ impl Store for RedbStore {
         }
     }
 
+    fn head(&self) -> Result<(u64, Option<String>), StoreError> {
+        let tx = self.db.begin_read().map_err(b("read"))?;
+        let size = tx
+            .open_table(META)
+            .map_err(b("read"))?
+            .get(SIZE)
+            .map_err(b("read"))?
+            .map_or(0, |v| v.value());
+        if size == 0 {
+            return Ok((0, None));
+        }
+        let t = tx.open_table(CHECKPOINTS).map_err(b("read"))?;
+        let note = t.get(size).map_err(b("read"))?.map(|v| v.value().to_owned());
+        Ok((size, note))
+    }
+
+    fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Option<Hash>>, StoreError> {
+        let tx = self.db.begin_read().map_err(b("read"))?;
+        let t = tx.open_table(NODES).map_err(b("read"))?;
+        ids.iter()
+            .map(|id| match t.get((id.level, id.index)).map_err(b("read"))? {
+                None => Ok(None),
+                Some(v) => Hash::from_slice(v.value())
+                    .map(Some)
+                    .map_err(|_| StoreError::Corrupt(format!("node {id:?} is not 32 bytes"))),
+            })
+            .collect()
+    }
+
     fn checkpoint(&self, size: u64) -> Result<Option<String>, StoreError> {
         let tx = self.db.begin_read().map_err(b("read"))?;
         let t = tx.open_table(CHECKPOINTS).map_err(b("read"))?;

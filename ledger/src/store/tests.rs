@@ -79,6 +79,26 @@ fn suite(store: &dyn Store) {
     .unwrap();
     let c = consistency_proof::<Blake3, _>(&StoreNodes(store), 5, 30).unwrap();
     verify_consistency::<Blake3>(5, 30, &c, &old.root.0, &cp.root.0).unwrap();
+    // Proofs from prefetched nodes are the same proofs, for every index and
+    // size and every pair of sizes; the head is the latest checkpoint.
+    for size in 1..=30u64 {
+        for i in 0..size {
+            assert_eq!(
+                prefetched(store, |n| inclusion_proof::<Blake3, _>(n, i, size)).unwrap(),
+                inclusion_proof::<Blake3, _>(&StoreNodes(store), i, size).unwrap()
+            );
+        }
+        for from in 1..=size {
+            assert_eq!(
+                prefetched(store, |n| consistency_proof::<Blake3, _>(n, from, size)).unwrap(),
+                consistency_proof::<Blake3, _>(&StoreNodes(store), from, size).unwrap()
+            );
+        }
+    }
+    assert!(prefetched(store, |n| inclusion_proof::<Blake3, _>(n, 30, 30)).is_err());
+    assert_eq!(store.head().unwrap(), (30, state.checkpoint.clone()));
+    let ids = [NodeId { level: 0, index: 3 }, NodeId { level: 9, index: 0 }];
+    assert_eq!(store.nodes(&ids).unwrap(), vec![Some(all[3].leaf_hash()), None]);
     // Idempotency, keys and query indexes.
     let r7 = examples::receipt(7);
     assert_eq!(
