@@ -65,12 +65,22 @@ fn err(path: &str, problem: &'static str) -> ViewError {
     }
 }
 
-fn child(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
+/// Descend into `key` of the map at `path` (one buffer for the whole walk,
+/// no string built per key); returns the length to truncate back to.
+fn push_key(path: &mut String, key: &str) -> usize {
+    let mark = path.len();
+    if !path.is_empty() {
+        path.push('.');
     }
+    path.push_str(key);
+    mark
+}
+
+/// Descend into the items of the array at `path`.
+fn push_items(path: &mut String) -> usize {
+    let mark = path.len();
+    path.push_str("[]");
+    mark
 }
 
 // ---------------------------------------------------------------------------
@@ -106,12 +116,12 @@ fn text(out: &mut Vec<u8>, s: &str, path: &str) -> Result<(), ViewError> {
 /// JSON view → deterministic CBOR bytes.
 pub fn encode(v: &Json, schema: &ViewSchema) -> Result<Vec<u8>, ViewError> {
     let mut out = Vec::with_capacity(1024);
-    enc(v, "", schema, &mut out, 0)?;
+    enc(v, &mut String::new(), schema, &mut out, 0)?;
     Ok(out)
 }
 
-fn enc(v: &Json, path: &str, s: &ViewSchema, out: &mut Vec<u8>, depth: usize) -> Result<(), ViewError> {
-    if s.times.contains(&path) {
+fn enc(v: &Json, path: &mut String, s: &ViewSchema, out: &mut Vec<u8>, depth: usize) -> Result<(), ViewError> {
+    if s.times.contains(&path.as_str()) {
         let Json::String(t) = v else {
             return Err(err(path, "a time must be an RFC 3339 string"));
         };
@@ -120,7 +130,7 @@ fn enc(v: &Json, path: &str, s: &ViewSchema, out: &mut Vec<u8>, depth: usize) ->
         header(out, 0, t.millis());
         return Ok(());
     }
-    if s.bytes.contains(&path) {
+    if s.bytes.contains(&path.as_str()) {
         let Json::String(h) = v else {
             return Err(err(path, "expected a lowercase hex string"));
         };
@@ -152,10 +162,11 @@ fn enc(v: &Json, path: &str, s: &ViewSchema, out: &mut Vec<u8>, depth: usize) ->
                 return Err(ViewError::Encoding(CborError::TooDeep { limit: MAX_DEPTH }));
             }
             header(out, 4, items.len() as u64);
-            let p = format!("{path}[]");
+            let mark = push_items(path);
             for i in items {
-                enc(i, &p, s, out, depth + 1)?;
+                enc(i, path, s, out, depth + 1)?;
             }
+            path.truncate(mark);
         }
         Json::Object(o) => {
             if depth >= MAX_DEPTH {
@@ -166,11 +177,12 @@ fn enc(v: &Json, path: &str, s: &ViewSchema, out: &mut Vec<u8>, depth: usize) ->
             let mut keys: Vec<&String> = o.keys().collect();
             keys.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.as_bytes().cmp(b.as_bytes())));
             for k in keys {
-                let p = child(path, k);
-                text(out, k, &p)?;
+                let mark = push_key(path, k);
+                text(out, k, path)?;
                 if let Some(val) = o.get(k) {
-                    enc(val, &p, s, out, depth + 1)?;
+                    enc(val, path, s, out, depth + 1)?;
                 }
+                path.truncate(mark);
             }
         }
     }
@@ -217,7 +229,7 @@ pub fn decode(bytes: &[u8], schema: &ViewSchema, limit: usize) -> Result<Json, V
         .into());
     }
     let mut r = Reader { bytes, pos: 0 };
-    let v = dec(&mut r, "", schema, 0)?;
+    let v = dec(&mut r, &mut String::new(), schema, 0)?;
     if r.pos < bytes.len() {
         return Err(CborError::TrailingBytes(bytes.len() - r.pos).into());
     }
@@ -233,16 +245,16 @@ fn dec_text(r: &mut Reader<'_>, arg: u64) -> Result<String, CborError> {
     Ok(s.to_owned())
 }
 
-fn dec(r: &mut Reader<'_>, path: &str, s: &ViewSchema, depth: usize) -> Result<Json, ViewError> {
+fn dec(r: &mut Reader<'_>, path: &mut String, s: &ViewSchema, depth: usize) -> Result<Json, ViewError> {
     let (major, info, arg) = r.header()?;
-    if s.times.contains(&path) {
+    if s.times.contains(&path.as_str()) {
         if major != 0 {
             return Err(err(path, "a time must be an unsigned integer of milliseconds"));
         }
         let t = Timestamp::from_millis(arg).map_err(|_| err(path, "time out of range"))?;
         return Ok(Json::String(t.to_rfc3339()));
     }
-    if s.bytes.contains(&path) {
+    if s.bytes.contains(&path.as_str()) {
         if major != 2 {
             return Err(err(path, "expected a byte string"));
         }
@@ -267,11 +279,12 @@ fn dec(r: &mut Reader<'_>, path: &str, s: &ViewSchema, depth: usize) -> Result<J
         4 => {
             // Every item takes at least one byte.
             let n = r.len(arg)?;
-            let p = format!("{path}[]");
+            let mark = push_items(path);
             let mut items = Vec::with_capacity(n.min(1024));
             for _ in 0..n {
-                items.push(dec(r, &p, s, depth + 1)?);
+                items.push(dec(r, path, s, depth + 1)?);
             }
+            path.truncate(mark);
             Json::Array(items)
         }
         5 => {
@@ -294,7 +307,9 @@ fn dec(r: &mut Reader<'_>, path: &str, s: &ViewSchema, depth: usize) -> Result<J
                     _ => {}
                 }
                 prev = Some(encoded);
-                let val = dec(r, &child(path, &key), s, depth + 1)?;
+                let mark = push_key(path, &key);
+                let val = dec(r, path, s, depth + 1)?;
+                path.truncate(mark);
                 out.insert(key, val);
             }
             Json::Object(out)
