@@ -60,7 +60,8 @@ pub struct Args {
     json: bool,
 }
 
-fn pct(sorted: &[Duration], p: f64) -> Duration {
+/// The `p` quantile of sorted latencies (zero for none).
+pub(crate) fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted
         .get(((sorted.len() as f64 - 1.0) * p).round() as usize)
         .copied()

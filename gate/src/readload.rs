@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use cairn_gate::client::Http;
 
+use crate::load::pct;
 use crate::ops::{Fail, LedgerArgs};
 
 /// The most clients at once.
@@ -81,13 +82,6 @@ fn newest_size(http: &Http) -> Result<u64, Fail> {
         .nth(1)
         .and_then(|l| l.parse().ok())
         .ok_or_else(|| Fail(3, "the checkpoint has no size line".into()))
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    sorted
-        .get(((sorted.len() as f64 - 1.0) * p).round() as usize)
-        .copied()
-        .unwrap_or_default()
 }
 
 /// Run it.
