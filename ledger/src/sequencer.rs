@@ -27,7 +27,7 @@ use cairn_api::receipt::{ReceiptError, SignedReceipt};
 use cairn_api::timestamp::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{BatchNodes, CommitBatch, EntryRecord, LogState, RecordError, Store, StoreError, StoreNodes};
+use crate::store::{BatchNodes, CommitBatch, EntryRecord, LogState, RecordError, Store, StoreError, prefetched};
 
 /// Tuning of the sequencer.
 #[derive(Debug, Clone)]
@@ -399,12 +399,9 @@ async fn existing_ack(store: Arc<dyn Store>, index: u64) -> Result<Ack, SubmitEr
             .ok_or_else(|| StoreError::Corrupt(format!("entry {index} is indexed but missing")))?;
         let entry =
             Entry::from_cbor(&bytes).map_err(|e| StoreError::Corrupt(format!("entry {index} does not decode: {e}")))?;
-        let state = store.state()?;
-        let checkpoint = state
-            .checkpoint
-            .ok_or_else(|| StoreError::Corrupt("no checkpoint".into()))?;
-        let size = state.frontier.size();
-        let proof = inclusion_proof::<Blake3, _>(&StoreNodes(store.as_ref()), index, size)
+        let (size, checkpoint) = store.head()?;
+        let checkpoint = checkpoint.ok_or_else(|| StoreError::Corrupt("no checkpoint".into()))?;
+        let proof = prefetched(store.as_ref(), |n| inclusion_proof::<Blake3, _>(n, index, size))
             .map_err(|e| StoreError::Corrupt(format!("proof for {index}: {e}")))?;
         Ok(Ack {
             index,

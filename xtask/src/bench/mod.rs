@@ -200,7 +200,7 @@ fn f(v: &serde_json::Value, path: &[&str]) -> f64 {
 }
 
 /// Ingest over HTTP: every configuration `reps` times against one fresh served ledger.
-fn ingest(bins: &Bins, o: &Opts, work: &Path) -> Result<(Vec<IngestRow>, u64, PathBuf), String> {
+fn ingest(bins: &Bins, o: &Opts, work: &Path) -> Result<(Vec<IngestRow>, u64), String> {
     let dir = work.join("ingest");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -292,7 +292,7 @@ fn ingest(bins: &Bins, o: &Opts, work: &Path) -> Result<(Vec<IngestRow>, u64, Pa
     }
     let rss = served.peak_rss_kb()?;
     drop(served);
-    Ok((rows, rss, data))
+    Ok((rows, rss))
 }
 
 fn postgres(o: &Opts, body: &[u8]) -> Result<(Vec<PgRow>, String), String> {
@@ -544,7 +544,7 @@ fn suite(root: &Path, o: &Opts, args: &[String]) -> Result<Results, String> {
     let blake3 = crate::limits::blake3_rate();
     eprintln!("bench: policy decisions");
     let policy = policy::rates(root, o.reps, Duration::from_secs(1))?;
-    let (ingest, ingest_rss_kb, _) = ingest(&bins, o, &work)?;
+    let (ingest, ingest_rss_kb) = ingest(&bins, o, &work)?;
     let (pg, pg_version) = if o.pg {
         let body = cairn_api::examples::signed_receipt(4);
         let (rows, v) = postgres(o, &body)?;
