@@ -201,14 +201,40 @@ pub enum KeyAction {
     Revoke,
 }
 
-/// What a registered key may sign.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What a registered key may sign. Written `gate` or `operator` in key
+/// statements, in the HTTP API and in storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum KeyRole {
     /// Decision receipts; the receipt's `gate` is the key's name.
     Gate,
     /// Break-glass counter-signatures.
     Operator,
+}
+
+impl KeyRole {
+    /// Every role.
+    pub const ALL: [KeyRole; 2] = [KeyRole::Gate, KeyRole::Operator];
+
+    /// Its name: `gate` or `operator`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyRole::Gate => "gate",
+            KeyRole::Operator => "operator",
+        }
+    }
+
+    /// The role named `s`, if any.
+    pub fn parse(s: &str) -> Option<KeyRole> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for KeyRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// An authority's statement that a key is registered or revoked. The
@@ -241,13 +267,7 @@ impl KeyStatement {
                 KeyAction::Revoke => "revoke",
             },
         );
-        m.insert(
-            "role",
-            match self.role {
-                KeyRole::Gate => "gate",
-                KeyRole::Operator => "operator",
-            },
-        );
+        m.insert("role", self.role.as_str());
         m.insert("key", self.key.to_string());
         m.insert("issued_at", self.issued_at.millis());
         if let Some(r) = &self.reason {
@@ -268,11 +288,8 @@ impl KeyStatement {
             "revoke" => KeyAction::Revoke,
             _ => return Err(EntryError::Statement("action must be register or revoke")),
         };
-        let role = match cbor::text(f.required("role")?, "key_statement.role")? {
-            "gate" => KeyRole::Gate,
-            "operator" => KeyRole::Operator,
-            _ => return Err(EntryError::Statement("role must be gate or operator")),
-        };
+        let role = KeyRole::parse(cbor::text(f.required("role")?, "key_statement.role")?)
+            .ok_or(EntryError::Statement("role must be gate or operator"))?;
         let key = VerifierKey::parse(cbor::text(f.required("key")?, "key_statement.key")?)?;
         if key.key_type() != crate::keys::KeyType::Ed25519 {
             return Err(EntryError::Statement("registered keys are Ed25519 (type 0x01)"));

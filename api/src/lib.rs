@@ -7,7 +7,8 @@
 //! Merkle trees and proofs ([`merkle`]), C2SP signed notes, checkpoints and
 //! cosignatures ([`note`]), C2SP tlog-proof bundles ([`proof`]), and policy
 //! bundles with the deterministic decision function ([`policy`]), and the
-//! export stream an offline audit reads ([`export`]).
+//! export stream an offline audit reads ([`export`]), and the HTTP bodies of
+//! the ledger's API as types ([`wire`]).
 //! `docs/spec.md` is the normative text.
 //!
 //! This crate does **no I/O**: no files, sockets, clocks or randomness. It is
@@ -37,3 +38,4 @@ pub mod proof;
 pub mod receipt;
 pub mod timestamp;
 pub mod view;
+pub mod wire;

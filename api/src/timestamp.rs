@@ -34,6 +34,11 @@ pub enum TimestampError {
 pub struct Timestamp(u64);
 
 impl Timestamp {
+    /// 1970-01-01T00:00:00.000Z.
+    pub const EPOCH: Timestamp = Timestamp(0);
+    /// The largest instant accepted ([`MAX_TIMESTAMP_MS`]).
+    pub const MAX: Timestamp = Timestamp(MAX_TIMESTAMP_MS);
+
     /// From milliseconds since the epoch.
     pub fn from_millis(ms: u64) -> Result<Self, TimestampError> {
         if ms > MAX_TIMESTAMP_MS {

@@ -10,8 +10,7 @@ use axum::http::{Request, StatusCode, header};
 use cairn_api::entry::{KeyAction, KeyRole, KeyStatement, POLICY_CONTENT_TYPE};
 use cairn_api::examples;
 use cairn_api::timestamp::Timestamp;
-use cairn_ledger::http::{AppState, router};
-use cairn_ledger::sequencer::{Sequencer, SequencerConfig};
+use cairn_ledger::start::{Ledger, LedgerConfig};
 use cairn_ledger::store::{MemoryStore, Store};
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt as _;
@@ -32,14 +31,12 @@ fn app() -> &'static (tokio::runtime::Runtime, axum::Router) {
             .unwrap();
         let app = rt.block_on(async {
             let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-            let (seq, _) = Sequencer::start(
-                store.clone(),
-                examples::log_key(),
-                vec![examples::authority_key().verifier()],
-                SequencerConfig::default(),
-            )
-            .await
-            .unwrap();
+            let config = LedgerConfig {
+                admin_token: Some("fuzz".into()),
+                ..LedgerConfig::new(examples::log_key(), vec![examples::authority_key().verifier()])
+            };
+            let ledger = Ledger::start(store, config).await.unwrap();
+            let seq = ledger.sequencer().clone();
             let key = KeyStatement {
                 action: KeyAction::Register,
                 role: KeyRole::Gate,
@@ -61,13 +58,7 @@ fn app() -> &'static (tokio::runtime::Runtime, axum::Router) {
             let signed =
                 cairn_api::cose::sign(bundle.as_bytes(), POLICY_CONTENT_TYPE, &examples::authority_key()).unwrap();
             seq.submit_policy(signed).await.unwrap();
-            router(AppState {
-                sequencer: seq,
-                store,
-                admin_token: Some("fuzz".into()),
-                body_deadline: std::time::Duration::from_secs(10),
-                limits: cairn_ledger::http::Limits::default(),
-            })
+            ledger.router()
         });
         (rt, app)
     })

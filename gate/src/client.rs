@@ -11,6 +11,7 @@ use cairn_api::entry::Entry;
 use cairn_api::keys::VerifierKey;
 use cairn_api::proof::TlogProof;
 use cairn_api::receipt::SignedReceipt;
+use cairn_api::wire::{Ack, Problem, ProblemType};
 
 /// Largest acknowledgement read from a ledger, in bytes.
 pub const MAX_ACK_BYTES: u64 = 256 * 1024;
@@ -39,14 +40,14 @@ pub enum LedgerError {
     /// with the same idempotency key.
     #[error("ledger unavailable: {0}")]
     Unavailable(String),
-    /// The ledger refused the receipt (4xx): retrying the same bytes will
-    /// not help.
-    #[error("ledger refused the receipt: HTTP {status} {problem}: {detail}")]
+    /// The ledger refused the submission (4xx): retrying the same bytes
+    /// will not help.
+    #[error("ledger refused the submission: HTTP {status} {}: {detail}", problem.map_or("(no problem type)", ProblemType::slug))]
     Refused {
         /// The status.
         status: u16,
-        /// The problem type.
-        problem: String,
+        /// The problem type, when the answer named one of cairn's.
+        problem: Option<ProblemType>,
         /// The problem detail.
         detail: String,
     },
@@ -191,17 +192,21 @@ impl HttpLedger {
     }
 }
 
-/// Turn a non-2xx answer into the error it means.
+/// Turn a non-2xx answer into the error it means: a 5xx, 408 or 429 is
+/// the ledger being unavailable (retry later, idempotently); any other is
+/// a refusal.
 pub fn problem(status: u16, body: &[u8]) -> LedgerError {
-    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    let field = |k: &str| v[k].as_str().unwrap_or("").to_owned();
+    let p: Option<Problem> = serde_json::from_slice(body).ok();
+    let detail = p
+        .as_ref()
+        .map_or_else(|| "(no problem details)".to_owned(), |p| p.detail.clone());
     if status >= 500 || status == 408 || status == 429 {
-        LedgerError::Unavailable(format!("HTTP {status} {}", field("detail")))
+        LedgerError::Unavailable(format!("HTTP {status}: {detail}"))
     } else {
         LedgerError::Refused {
             status,
-            problem: field("type"),
-            detail: field("detail"),
+            problem: p.as_ref().and_then(Problem::problem_type),
+            detail,
         }
     }
 }
@@ -214,13 +219,11 @@ impl Ledger for HttpLedger {
         if status != 200 && status != 201 {
             return Err(problem(status, &bytes));
         }
-        let v: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| LedgerError::BadAcknowledgement(format!("not JSON: {e}")))?;
-        let text = v["tlog_proof"]
-            .as_str()
-            .ok_or_else(|| LedgerError::BadAcknowledgement("no tlog_proof".into()))?;
-        let proof = TlogProof::parse(text.as_bytes()).map_err(|e| LedgerError::BadAcknowledgement(e.to_string()))?;
-        let existing = v["existing"].as_bool().unwrap_or(false);
+        let ack: Ack = serde_json::from_slice(&bytes)
+            .map_err(|e| LedgerError::BadAcknowledgement(format!("not an acknowledgement: {e}")))?;
+        let proof =
+            TlogProof::parse(ack.tlog_proof.as_bytes()).map_err(|e| LedgerError::BadAcknowledgement(e.to_string()))?;
+        let existing = ack.existing;
         match proof.verify_body(body, &self.log_key, &[]) {
             Ok(_) => Ok(Acknowledged {
                 index: proof.index,

@@ -10,14 +10,17 @@
 //! disk and delivered when the ledger is back.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use cairn_host::clock::ClockError;
+use cairn_host::id::IdError;
 
 use cairn_api::keys::SignerKey;
 use cairn_api::merkle::{Blake3, MerkleHasher};
 use cairn_api::policy::{Bundle, DecisionInput, Policy, PolicyDecision};
 use cairn_api::receipt::{
     Approval, BreakGlass, Decision, Initiator, LineageLink, Mode, NdInputs, Presented, Reason, Receipt, ReceiptError,
-    Request, Signature64, break_glass_message,
+    Request,
 };
 use cairn_api::timestamp::Timestamp;
 
@@ -60,7 +63,10 @@ pub enum GateError {
     Receipt(#[from] ReceiptError),
     /// The gate host's clock is unreadable or out of range.
     #[error("clock: {0}")]
-    Clock(String),
+    Clock(#[from] ClockError),
+    /// The gate host has no randomness for a receipt id.
+    #[error("{0}")]
+    Id(#[from] IdError),
     /// The SILENCE receipt could not be spooled (the gate host's disk).
     #[error("spool: {0}")]
     Spool(#[from] SpoolError),
@@ -146,27 +152,18 @@ impl std::fmt::Debug for Gate {
 }
 
 fn now() -> Result<Timestamp, GateError> {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_err(|e| GateError::Clock(e.to_string()))?
-        .as_millis();
-    Timestamp::from_millis(u64::try_from(ms).map_err(|e| GateError::Clock(e.to_string()))?)
-        .map_err(|e| GateError::Clock(e.to_string()))
+    Ok(cairn_host::clock::now()?)
 }
 
 fn later(t: Timestamp, d: Duration) -> Result<Timestamp, GateError> {
-    Timestamp::from_millis(t.millis().saturating_add(d.as_millis() as u64)).map_err(|e| GateError::Clock(e.to_string()))
+    let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    Timestamp::from_millis(t.millis().saturating_add(ms))
+        .map_err(|e| GateError::Clock(ClockError::OutOfRange(e.to_string())))
 }
 
-/// A fresh UUIDv7 (RFC 9562: 48-bit milliseconds, version 7, variant 10,
-/// 74 random bits) for a receipt or an approval request.
-pub fn new_id(t: Timestamp) -> String {
-    let mut b = [0u8; 16];
-    let _ = getrandom::fill(&mut b[6..]);
-    b[..6].copy_from_slice(&t.millis().to_be_bytes()[2..]);
-    b[6] = 0x70 | (b[6] & 0x0f);
-    b[8] = 0x80 | (b[8] & 0x3f);
-    uuid::Uuid::from_bytes(b).hyphenated().to_string()
+/// A fresh UUIDv7 for a receipt or an approval request.
+pub fn new_id(t: Timestamp) -> Result<String, GateError> {
+    Ok(cairn_host::id::uuid_v7(t)?)
 }
 
 impl Gate {
@@ -241,7 +238,7 @@ impl Gate {
             input.nd_inputs.clock = now()?;
             d = self.policy.decide(&input);
         }
-        let receipt_id = new_id(input.nd_inputs.clock);
+        let receipt_id = new_id(input.nd_inputs.clock)?;
         let mut stamp = Stamp::new(
             receipt_id.clone(),
             call.idempotency_key.clone(),
@@ -305,7 +302,7 @@ impl Gate {
         let args_bytes = serde_json::to_vec(&arguments).unwrap_or_default();
         let shown = format!("{binding_message}\n{arguments}");
         let req = ApprovalRequest {
-            request_id: new_id(t),
+            request_id: new_id(t)?,
             binding_message: binding_message.clone(),
             arguments,
             requested_at: t,
@@ -341,14 +338,14 @@ impl Gate {
         stamp: Stamp<'_>,
         o: &Override<'_>,
     ) -> Result<(Receipt, Vec<u8>), GateError> {
-        let mut bg = BreakGlass {
-            operator: o.operator.verifier().key_ref(),
-            justification: o.justification.clone(),
-            expires_at: later(input.nd_inputs.clock, o.ttl)?,
-            signature: Signature64([0; 64]),
-        };
-        let msg = break_glass_message(&stamp.receipt_id, self.key.name(), &bg, &input.request);
-        bg.signature = Signature64(o.operator.sign(&msg));
+        let bg = BreakGlass::sign(
+            o.operator,
+            &o.justification,
+            later(input.nd_inputs.clock, o.ttl)?,
+            &stamp.receipt_id,
+            self.key.name(),
+            &input.request,
+        );
         let d = PolicyDecision {
             decision: Decision::Permit,
             determining_rules: Vec::new(),
@@ -392,7 +389,7 @@ impl Gate {
                 admin_message: format!("receipt {original} was not durably acknowledged: {cause}"),
             },
         };
-        let id = new_id(t);
+        let id = new_id(t)?;
         let mut stamp = Stamp::new(
             id.clone(),
             silence_key(&call.idempotency_key),

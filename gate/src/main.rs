@@ -1,41 +1,55 @@
-//! `cairn-gate`: the reference gate's command line.
+//! `cairn-gate`: the gate's command line.
 //!
-//! - `demo`: the seed stories on the embedded default (an embedded ledger
-//!   over HTTP, gates that fail closed, approvals, break-glass, a ledger
-//!   stopped mid-run), then cairn-verify's audit and replay (`demo.rs`).
-//! - `populate --data-dir DIR --receipts N`: a ledger data directory with N
-//!   real receipts, for audits, fsck and benchmarks at scale (`populate.rs`).
 //! - `keygen`, `register`, `publish`, `decide`: a gate's operations against
-//!   a ledger (`ops.rs`); `load`: the load generator (`load.rs`).
-//! - `policy pack|hash|eval|check`: tools for policy authors.
+//!   a ledger (`ops.rs`).
+//! - `policy pack|hash|eval|check`: tools for policy authors (`policy_cli.rs`).
 //!
-//! Exit codes: 0 done; 1 failure (or `policy check` findings); 3 a file
-//! could not be read or written; 4 usage.
+//! The demo, `populate` and the load generators are `cairn-tools`.
+//!
+//! Exit codes: 0 done; 1 failure (or `policy check` findings, or `decide`
+//! not allowed); 3 a file could not be read or written, or the ledger could
+//! not be reached; 4 usage. A closed stdout is a normal end.
 
-mod demo;
-mod load;
 mod ops;
 mod policy_cli;
-mod populate;
-mod readload;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use cairn_api::entry::KeyRole;
+use cairn_gate::admin::LedgerArgs;
+use cairn_host::log::LogFormat;
+use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
 #[command(name = "cairn-gate", version, about = "cairn's reference gate")]
 struct Cli {
+    /// How log lines are written on stderr (level: CAIRN_LOG, e.g. info or debug).
+    #[arg(long, global = true, env = "CAIRN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
 
+/// What a registered key may sign.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Role {
+    /// Decision receipts.
+    Gate,
+    /// Break-glass counter-signatures.
+    Operator,
+}
+
+impl From<Role> for KeyRole {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Gate => KeyRole::Gate,
+            Role::Operator => KeyRole::Operator,
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// The seed stories end to end on an embedded ledger, then audit and replay.
-    Demo(demo::Args),
-    /// Fill a ledger data directory with N real, durably logged receipts.
-    Populate(populate::Args),
     /// Create a signing key (0600); prints its verifier key.
     Keygen {
         /// The key's name (a gate's name is what its receipts say in `gate`).
@@ -49,16 +63,16 @@ enum Command {
     /// statement, posted to the ledger.
     Register {
         #[command(flatten)]
-        ledger: ops::LedgerArgs,
+        ledger: LedgerArgs,
         /// The authority's signing key file.
         #[arg(long)]
         authority_key: std::path::PathBuf,
         /// The key to register (vkey or @FILE).
         #[arg(long)]
         key: String,
-        /// gate or operator.
-        #[arg(long, default_value = "gate")]
-        role: String,
+        /// What the key may sign.
+        #[arg(long, value_enum, default_value_t = Role::Gate)]
+        role: Role,
         /// Revoke instead of register.
         #[arg(long)]
         revoke: bool,
@@ -71,17 +85,13 @@ enum Command {
         /// A policy directory or a bundle file.
         bundle: std::path::PathBuf,
         #[command(flatten)]
-        ledger: ops::LedgerArgs,
+        ledger: LedgerArgs,
         /// The authority's signing key file.
         #[arg(long)]
         authority_key: std::path::PathBuf,
     },
     /// One decision through the gate, recorded (exit 0 allowed, 1 not).
     Decide(ops::DecideArgs),
-    /// The load generator: N receipts at a concurrency and an offered rate.
-    Load(load::Args),
-    /// The read side under load: inclusion or consistency proofs, or a query, for a fixed time.
-    ReadLoad(readload::Args),
     /// Policy bundles: pack, hash, eval, check.
     #[command(subcommand)]
     Policy(policy_cli::Command),
@@ -96,6 +106,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    cairn_host::log::init(cli.log_format, "warn");
     let ops = |r: Result<(), ops::Fail>, what: &str| match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(ops::Fail(code, msg)) => {
@@ -103,7 +114,7 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     };
-    match cli.command {
+    let code = match cli.command {
         Command::Policy(cmd) => ExitCode::from(policy_cli::run(&cmd)),
         Command::Keygen { name, out } => ops(ops::keygen(&name, &out), "keygen"),
         Command::Register {
@@ -114,7 +125,7 @@ fn main() -> ExitCode {
             revoke,
             reason,
         } => ops(
-            ops::register(&ledger, &authority_key, &key, &role, revoke, reason),
+            ops::register(&ledger, &authority_key, &key, role.into(), revoke, reason),
             "register",
         ),
         Command::Publish {
@@ -130,21 +141,7 @@ fn main() -> ExitCode {
                 ExitCode::from(code)
             }
         },
-        Command::Load(args) => ops(load::run(&args), "load"),
-        Command::ReadLoad(args) => ops(readload::run(&args), "read-load"),
-        Command::Populate(args) => match populate::run(&args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("cairn-gate populate: {e}");
-                ExitCode::from(1)
-            }
-        },
-        Command::Demo(args) => match demo::run(&args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("cairn-gate demo: {e}");
-                ExitCode::from(1)
-            }
-        },
-    }
+    };
+    cairn_host::out::flush();
+    code
 }

@@ -11,18 +11,16 @@ use std::time::Duration;
 
 use cairn_api::entry::{KeyAction, KeyRole, KeyStatement, POLICY_CONTENT_TYPE};
 use cairn_api::keys::{KeyType, VerifierKey};
-use cairn_api::policy::DecisionInput;
-use cairn_api::receipt::Mode;
+use cairn_api::receipt::{Approval, Initiator, LineageLink, Mode, Request};
+use cairn_gate::admin::{AdminError, LedgerArgs};
 use cairn_gate::approval::{Approver, TerminalApprover, WebhookApprover};
-use cairn_gate::client::{Http, HttpLedger, Ledger, LedgerError, problem};
+use cairn_gate::client::{HttpLedger, Ledger, LedgerError};
 use cairn_gate::gate::{Gate, GateConfig, Logged, ToolCall, new_id};
 use cairn_gate::spool::Spool;
-use cairn_ledger::keyfile;
+use cairn_host::{keyfile, outln};
 
 /// Largest request file `decide` reads.
-const MAX_REQUEST_BYTES: usize = 256 * 1024;
-/// How long an admin call may take.
-const ADMIN_DEADLINE: Duration = Duration::from_secs(30);
+const MAX_REQUEST_BYTES: u64 = 256 * 1024;
 
 /// A failure and its exit code.
 pub struct Fail(pub u8, pub String);
@@ -31,46 +29,13 @@ fn io(e: impl std::fmt::Display) -> Fail {
     Fail(3, e.to_string())
 }
 
-/// The ledger connection every networked command takes.
-#[derive(clap::Args, Debug)]
-pub struct LedgerArgs {
-    /// The ledger's base URL.
-    #[arg(long, env = "CAIRN_LEDGER_URL", default_value = "http://127.0.0.1:8417")]
-    pub url: String,
-    /// File with the admin bearer credential (else CAIRN_ADMIN_TOKEN).
-    #[arg(long)]
-    pub admin_token_file: Option<PathBuf>,
-}
-
-impl LedgerArgs {
-    fn token(&self) -> Result<String, Fail> {
-        match &self.admin_token_file {
-            Some(p) => keyfile::read_secret(p).map_err(io),
-            None => std::env::var("CAIRN_ADMIN_TOKEN")
-                .map_err(|_| Fail(4, "give --admin-token-file or set CAIRN_ADMIN_TOKEN".into())),
-        }
-    }
-
-    /// POST as admin; the ledger's JSON answer.
-    pub(crate) fn admin_post(&self, path: &str, body: &[u8]) -> Result<serde_json::Value, Fail> {
-        let client = Http::new(&self.url);
-        let auth = format!("Bearer {}", self.token()?);
-        let (status, bytes) = client
-            .post(
-                path,
-                "application/cose",
-                &[("Authorization", &auth)],
-                body,
-                ADMIN_DEADLINE,
-            )
-            .map_err(io)?;
-        if status != 200 && status != 201 {
-            return Err(match problem(status, &bytes) {
-                e @ LedgerError::Unavailable(_) => Fail(3, e.to_string()),
-                e => Fail(1, e.to_string()),
-            });
-        }
-        serde_json::from_slice(&bytes).map_err(|e| Fail(3, format!("the ledger's answer is not JSON: {e}")))
+/// An admin call's failure, with its exit code: 4 for a missing or bad
+/// credential, 3 when the ledger cannot be reached, 1 when it refused.
+fn admin_fail(e: AdminError) -> Fail {
+    match e {
+        AdminError::NoCredential => Fail(4, e.to_string()),
+        AdminError::Ledger(LedgerError::Refused { .. }) => Fail(1, e.to_string()),
+        other => Fail(3, other.to_string()),
     }
 }
 
@@ -82,7 +47,7 @@ fn vkey(arg: &str) -> Result<VerifierKey, Fail> {
 }
 
 pub(crate) fn now() -> Result<cairn_api::timestamp::Timestamp, Fail> {
-    crate::demo::now().map_err(io)
+    cairn_host::clock::now().map_err(io)
 }
 
 /// `keygen --name NAME --out FILE`: a gate (or operator, or authority)
@@ -90,7 +55,7 @@ pub(crate) fn now() -> Result<cairn_api::timestamp::Timestamp, Fail> {
 pub fn keygen(name: &str, out: &Path) -> Result<(), Fail> {
     let k = keyfile::new_key(name, KeyType::Ed25519).map_err(io)?;
     keyfile::write_secret(out, &k.to_private_string()).map_err(io)?;
-    println!("{}", k.verifier());
+    outln!("{}", k.verifier());
     Ok(())
 }
 
@@ -99,16 +64,11 @@ pub fn register(
     ledger: &LedgerArgs,
     authority_key: &Path,
     key: &str,
-    role: &str,
+    role: KeyRole,
     revoke: bool,
     reason: Option<String>,
 ) -> Result<(), Fail> {
     let authority = keyfile::read_key(authority_key).map_err(io)?;
-    let role = match role {
-        "gate" => KeyRole::Gate,
-        "operator" => KeyRole::Operator,
-        other => return Err(Fail(4, format!("--role {other}: gate or operator"))),
-    };
     let st = KeyStatement {
         action: if revoke { KeyAction::Revoke } else { KeyAction::Register },
         role,
@@ -117,16 +77,13 @@ pub fn register(
         reason,
     };
     let body = st.sign(&authority).map_err(|e| Fail(4, e.to_string()))?;
-    let v = ledger.admin_post("/v1/keys", &body)?;
-    println!(
+    let ack = ledger.admin().and_then(|a| a.post_key(&body)).map_err(admin_fail)?;
+    outln!(
         "{} {} key {} at index {}",
         if revoke { "revoked" } else { "registered" },
-        match role {
-            KeyRole::Gate => "gate",
-            _ => "operator",
-        },
+        role,
         st.key.key_ref(),
-        v["index"]
+        ack.index
     );
     Ok(())
 }
@@ -136,13 +93,13 @@ pub fn publish(ledger: &LedgerArgs, authority_key: &Path, bundle: &Path) -> Resu
     let authority = keyfile::read_key(authority_key).map_err(io)?;
     let b = crate::policy_cli::load_bundle(bundle).map_err(|e| Fail(1, e))?;
     let body = cairn_api::cose::sign(b.as_bytes(), POLICY_CONTENT_TYPE, &authority).map_err(io)?;
-    let v = ledger.admin_post("/v1/policies", &body)?;
-    println!(
+    let ack = ledger.admin().and_then(|a| a.post_policy(&body)).map_err(admin_fail)?;
+    outln!(
         "archived bundle {} revision {} ({}) at index {}",
         b.manifest().bundle_id,
         b.manifest().revision,
         b.hash(),
-        v["index"]
+        ack.index
     );
     Ok(())
 }
@@ -150,8 +107,11 @@ pub fn publish(ledger: &LedgerArgs, authority_key: &Path, bundle: &Path) -> Resu
 /// `decide`'s arguments.
 #[derive(clap::Args, Debug)]
 pub struct DecideArgs {
-    /// The request: `{request, lineage?}` JSON (as `policy eval` takes; the
-    /// gate reads its own clock and asks for approval itself).
+    /// The tool call, JSON: `{"request": {subject, action, resource,
+    /// context?}, "lineage"?: [...], "initiator"?: {...}}`. The gate reads
+    /// its own clock and asks for approval itself, so the `nd_inputs` and
+    /// `approval` of a `policy eval` input are not taken from the file: if
+    /// present they are ignored, and `decide` says so on stderr.
     request: PathBuf,
     #[command(flatten)]
     ledger: LedgerArgs,
@@ -184,11 +144,33 @@ pub struct DecideArgs {
     approval_s: u64,
 }
 
+/// What `decide` reads: a tool call. `nd_inputs` and `approval` are
+/// accepted so that a `policy eval` input can be given as is, and ignored.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecideInput {
+    request: Request,
+    #[serde(default)]
+    lineage: Vec<LineageLink>,
+    #[serde(default)]
+    initiator: Option<Initiator>,
+    #[serde(default)]
+    nd_inputs: Option<serde_json::Value>,
+    #[serde(default)]
+    approval: Option<Approval>,
+}
+
 /// `decide`: one call through a gate; the outcome as JSON.
 pub fn decide(a: &DecideArgs) -> Result<bool, Fail> {
-    let raw = cairn_gate::policy_dir::read_bounded(&a.request, MAX_REQUEST_BYTES).map_err(io)?;
-    let input: DecisionInput =
-        serde_json::from_slice(&raw).map_err(|e| Fail(4, format!("{}: not a request: {e}", a.request.display())))?;
+    let raw = cairn_host::file::read_bounded(&a.request, MAX_REQUEST_BYTES).map_err(io)?;
+    let input: DecideInput =
+        serde_json::from_slice(&raw).map_err(|e| Fail(4, format!("{}: not a tool call: {e}", a.request.display())))?;
+    if input.nd_inputs.is_some() || input.approval.is_some() {
+        eprintln!(
+            "cairn-gate decide: {}: nd_inputs and approval are ignored (the gate reads its own clock and asks for approval itself)",
+            a.request.display()
+        );
+    }
     let key = keyfile::read_key(&a.gate_key).map_err(io)?;
     let bundle = crate::policy_cli::load_bundle(&a.bundle).map_err(|e| Fail(1, e))?;
     let approver: Option<Arc<dyn Approver>> = match a.approver.as_deref() {
@@ -217,10 +199,10 @@ pub fn decide(a: &DecideArgs) -> Result<bool, Fail> {
     let call = ToolCall {
         request: input.request,
         lineage: input.lineage,
-        initiator: None,
+        initiator: input.initiator,
         idempotency_key: match &a.idempotency_key {
             Some(k) => k.clone(),
-            None => new_id(now()?),
+            None => new_id(now()?).map_err(io)?,
         },
     };
     let out = gate.authorize(&call).map_err(|e| Fail(1, e.to_string()))?;
@@ -240,6 +222,6 @@ pub fn decide(a: &DecideArgs) -> Result<bool, Fail> {
         "receipt_id": out.receipt.parts().receipt_id,
         "logged": logged,
     });
-    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     Ok(out.allowed)
 }

@@ -16,10 +16,12 @@ use std::path::{Path, PathBuf};
 
 use cairn_api::policy::bundle::MAX_BUNDLE_BYTES;
 use cairn_api::policy::{Bundle, DecisionInput, Policy, check};
-use cairn_gate::policy_dir::{PackError, pack_dir, read_bounded};
+use cairn_gate::policy_dir::{PackError, pack_dir};
+use cairn_host::file::read_bounded;
+use cairn_host::outln;
 
 /// Largest decision input file accepted.
-const MAX_REQUEST_BYTES: usize = 256 * 1024;
+const MAX_REQUEST_BYTES: u64 = 256 * 1024;
 
 /// `cairn-gate policy ...`
 #[derive(clap::Subcommand, Debug)]
@@ -61,7 +63,7 @@ enum Failure {
 
 fn pack_error(e: PackError) -> Failure {
     match e {
-        PackError::Io { .. } => Failure::Io(e.to_string()),
+        PackError::Io { .. } | PackError::Read(_) => Failure::Io(e.to_string()),
         other => Failure::Bad(other.to_string()),
     }
 }
@@ -70,7 +72,7 @@ fn load(path: &Path) -> Result<Bundle, Failure> {
     if path.is_dir() {
         return pack_dir(path).map_err(pack_error);
     }
-    let bytes = read_bounded(path, MAX_BUNDLE_BYTES).map_err(pack_error)?;
+    let bytes = read_bounded(path, MAX_BUNDLE_BYTES as u64).map_err(|e| Failure::Io(e.to_string()))?;
     Bundle::from_bytes(&bytes).map_err(|e| Failure::Bad(format!("{}: {e}", path.display())))
 }
 
@@ -95,7 +97,7 @@ fn run_inner(cmd: &Command) -> Result<u8, Failure> {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(format!("{}-{}.bundle", m.bundle_id, m.revision)));
             std::fs::write(&out, b.as_bytes()).map_err(|e| Failure::Io(format!("{}: {e}", out.display())))?;
-            println!(
+            outln!(
                 "{}  {} ({} bytes, {} files)",
                 b.hash(),
                 out.display(),
@@ -107,30 +109,33 @@ fn run_inner(cmd: &Command) -> Result<u8, Failure> {
         Command::Hash { file } => {
             let b = load(file)?;
             let m = b.manifest();
-            println!("{}", b.hash());
-            println!(
+            outln!("{}", b.hash());
+            outln!(
                 "bundle {} revision {} engine {} {}",
-                m.bundle_id, m.revision, m.engine.name, m.engine.version
+                m.bundle_id,
+                m.revision,
+                m.engine.name,
+                m.engine.version
             );
-            println!("created {}", m.created_at);
+            outln!("created {}", m.created_at);
             for (path, h) in &m.files {
-                println!("  {h}  {path}");
+                outln!("  {h}  {path}");
             }
             Ok(0)
         }
         Command::Eval { bundle, request, json } => {
             let b = load(bundle)?;
             let policy = compile(&b, bundle)?;
-            let raw = read_bounded(request, MAX_REQUEST_BYTES).map_err(pack_error)?;
+            let raw = read_bounded(request, MAX_REQUEST_BYTES).map_err(|e| Failure::Io(e.to_string()))?;
             let input: DecisionInput = serde_json::from_slice(&raw)
                 .map_err(|e| Failure::Bad(format!("{}: not a decision input: {e}", request.display())))?;
             let d = policy.decide(&input);
             if *json {
                 let out = serde_json::json!({ "bundle_hash": b.hash(), "decision": d });
-                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+                outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
             } else {
-                println!("{}", d.decision);
-                println!(
+                outln!("{}", d.decision);
+                outln!(
                     "rules:   {}",
                     if d.determining_rules.is_empty() {
                         "(none)".into()
@@ -138,13 +143,13 @@ fn run_inner(cmd: &Command) -> Result<u8, Failure> {
                         d.determining_rules.join(", ")
                     }
                 );
-                println!("reason:  {}", d.reason.code);
-                println!("user:    {}", d.reason.user_message);
-                println!("admin:   {}", d.reason.admin_message);
+                outln!("reason:  {}", d.reason.code);
+                outln!("user:    {}", d.reason.user_message);
+                outln!("admin:   {}", d.reason.admin_message);
                 for e in &d.errors {
-                    println!("error:   {e}");
+                    outln!("error:   {e}");
                 }
-                println!("bundle:  {}", b.hash());
+                outln!("bundle:  {}", b.hash());
             }
             Ok(0)
         }
@@ -153,13 +158,13 @@ fn run_inner(cmd: &Command) -> Result<u8, Failure> {
             let policy = compile(&b, dir)?;
             let findings = check::check(&policy);
             if let Policy::Cedar(_) = policy {
-                println!("note: {}", check::CEDAR_NOTE);
+                outln!("note: {}", check::CEDAR_NOTE);
             }
             for f in &findings {
-                println!("{}: [{}] {}", dir.display(), f.kind, f.message);
+                outln!("{}: [{}] {}", dir.display(), f.kind, f.message);
             }
             let m = b.manifest();
-            println!(
+            outln!(
                 "{} {} revision {}: {} finding(s); bundle hash {}",
                 m.engine.name,
                 m.bundle_id,

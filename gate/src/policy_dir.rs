@@ -17,16 +17,18 @@
 //! the file system's order.
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use cairn_api::policy::bundle::{MAX_BUNDLE_BYTES, MAX_BUNDLE_FILES};
 use cairn_api::policy::{Bundle, BundleError, EngineRef};
 use cairn_api::timestamp::Timestamp;
+use cairn_host::file::{ReadError, read_bounded};
 use serde::Deserialize;
 
 /// The metadata file of a policy directory.
 pub const BUNDLE_META: &str = "bundle.json";
+/// Largest `bundle.json` read, in bytes.
+pub const MAX_META_BYTES: u64 = 64 * 1024;
 
 /// A directory could not be packed.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +58,9 @@ pub enum PackError {
         /// What is wrong.
         problem: &'static str,
     },
+    /// A file could not be read within its bound.
+    #[error(transparent)]
+    Read(#[from] ReadError),
     /// The files do not make a valid bundle.
     #[error("bundle: {0}")]
     Bundle(#[from] BundleError),
@@ -82,20 +87,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PackError + '_ {
         path: path.to_owned(),
         source,
     }
-}
-
-/// Read at most `limit` bytes; a longer file is an error.
-pub fn read_bounded(path: &Path, limit: usize) -> Result<Vec<u8>, PackError> {
-    let f = std::fs::File::open(path).map_err(io(path))?;
-    let mut buf = Vec::new();
-    f.take(limit as u64 + 1).read_to_end(&mut buf).map_err(io(path))?;
-    if buf.len() > limit {
-        return Err(PackError::File {
-            path: path.to_owned(),
-            problem: "larger than a bundle may be",
-        });
-    }
-    Ok(buf)
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> Result<(), PackError> {
@@ -140,7 +131,7 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> Result<
         if out.len() >= MAX_BUNDLE_FILES {
             return Err(BundleError::TooManyFiles(out.len() + 1).into());
         }
-        out.insert(rel, read_bounded(&path, MAX_BUNDLE_BYTES)?);
+        out.insert(rel, read_bounded(&path, MAX_BUNDLE_BYTES as u64)?);
     }
     Ok(())
 }
@@ -148,7 +139,7 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> Result<
 /// Pack `dir` into a bundle.
 pub fn pack_dir(dir: &Path) -> Result<Bundle, PackError> {
     let meta_path = dir.join(BUNDLE_META);
-    let meta_bytes = read_bounded(&meta_path, 64 * 1024)?;
+    let meta_bytes = read_bounded(&meta_path, MAX_META_BYTES)?;
     let mut files = BTreeMap::new();
     walk(dir, dir, &mut files)?;
     pack_parts(&meta_path, &meta_bytes, files)

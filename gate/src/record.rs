@@ -96,11 +96,10 @@ mod tests {
         )
         .unwrap();
         let policy = Policy::compile(&bundle).unwrap();
-        for (n, (label, input)) in crate::scenarios::requests("devops-staging")
-            .into_iter()
-            .enumerate()
-            .take(20)
-        {
+        for n in 0..10 {
+            let label = format!("example {n}");
+            let mut input = cairn_api::policy::DecisionInput::from_receipt(&examples::receipt_parts(n));
+            input.approval = None;
             let d = policy.decide(&input);
             let gate = examples::gate_key();
             let stamp = Stamp::new(

@@ -191,7 +191,7 @@ mod tests {
                 Ok(()),
                 Err(LedgerError::Refused {
                     status: 403,
-                    problem: "unknown-key".into(),
+                    problem: Some(cairn_api::wire::ProblemType::UnknownKey),
                     detail: String::new(),
                 }),
                 Err(LedgerError::Unavailable("down".into())),

@@ -20,9 +20,9 @@ use cairn_api::receipt::{ApprovalOutcome, Decision, Mode};
 use cairn_api::timestamp::Timestamp;
 use cairn_gate::approval::{ApprovalAnswer, ApprovalRequest, Approver};
 use cairn_gate::client::{HttpLedger, Ledger};
-use cairn_gate::embedded::{EmbeddedLedger, LedgerSetup};
 use cairn_gate::gate::{Gate, GateConfig, Logged, Override, ToolCall};
 use cairn_gate::spool::Spool;
+use cairn_ledger::embedded::{EmbeddedLedger, LedgerSetup};
 
 const TOKEN: &str = "gate-test-admin";
 
@@ -38,7 +38,7 @@ fn ledger(dir: &Path, listen: Option<std::net::SocketAddr>) -> EmbeddedLedger {
         examples::log_key(),
         vec![examples::authority_key().verifier()],
     );
-    setup.admin_token = Some(TOKEN.into());
+    setup.config.admin_token = Some(TOKEN.into());
     if let Some(l) = listen {
         setup.listen = l;
     }
@@ -96,8 +96,22 @@ fn gate(url: &str, scenario: &str, spool: &Path, approver: Option<Arc<dyn Approv
     .unwrap()
 }
 
+/// A tool call of `subject` doing `action` on `surface`:`target`, with the
+/// example context and delegation chain.
 fn call(subject: &str, action: &str, surface: &str, target: &str, key: &str) -> ToolCall {
-    cairn_gate::scenarios::tool_call(subject, action, surface, target, key)
+    let mut request = examples::receipt_parts(4).request;
+    request.subject.id = subject.into();
+    request.subject.kind = subject.split(':').next().unwrap_or("agent").into();
+    request.action.name = action.into();
+    request.action.properties = None;
+    request.resource.kind = surface.into();
+    request.resource.id = target.into();
+    ToolCall {
+        request,
+        lineage: examples::receipt_parts(0).lineage,
+        initiator: None,
+        idempotency_key: key.into(),
+    }
 }
 
 /// An approver that answers as told, or never.

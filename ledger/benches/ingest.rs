@@ -6,7 +6,6 @@
 //! HTTP/1.1 on loopback TCP (the axum router, one keep-alive connection per
 //! client, single-receipt POSTs answered with index, checkpoint and proofs).
 
-use std::sync::Arc;
 #[path = "../tests/common/mod.rs"]
 mod common;
 
@@ -15,8 +14,8 @@ use std::time::{Duration, Instant};
 use cairn_api::entry::{KeyAction, POLICY_CONTENT_TYPE};
 use cairn_api::examples;
 use cairn_api::policy::Bundle;
-use cairn_ledger::sequencer::{Sequencer, SequencerConfig};
-use cairn_ledger::store::{RedbStore, Store};
+use cairn_ledger::start::{DB_FILE, Ledger, LedgerConfig, open_redb};
+
 use common::now_ms;
 
 fn bundle() -> Bundle {
@@ -72,27 +71,19 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.join("ledger.redb")).unwrap());
-        let (seq, _) = Sequencer::start(
-            store.clone(),
-            examples::log_key(),
-            vec![examples::authority_key().verifier()],
-            SequencerConfig::default(),
+        let ledger = Ledger::start(
+            open_redb(&dir.join(DB_FILE)).unwrap(),
+            LedgerConfig::new(examples::log_key(), vec![examples::authority_key().verifier()]),
         )
         .await
         .unwrap();
+        let seq = ledger.sequencer().clone();
         let key = common::key_statement(KeyAction::Register, &examples::gate_key());
         seq.submit_key(key).await.unwrap();
         let b = cairn_api::cose::sign(bundle().as_bytes(), POLICY_CONTENT_TYPE, &examples::authority_key()).unwrap();
         seq.submit_policy(b).await.unwrap();
         // The HTTP server on loopback, in the same process and runtime.
-        let app = cairn_ledger::http::router(cairn_ledger::http::AppState {
-            sequencer: seq.clone(),
-            store: store.clone(),
-            admin_token: None,
-            body_deadline: Duration::from_secs(10),
-            limits: cairn_ledger::http::Limits::default(),
-        });
+        let app = ledger.router();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -149,7 +140,7 @@ fn main() {
                 );
             }
         }
-        let size = store.state().unwrap().frontier.size();
+        let size = ledger.store().state().unwrap().frontier.size();
         let bytes = std::fs::metadata(dir.join("ledger.redb")).unwrap().len();
         println!(
             "\nlog size {size} entries, database {} bytes ({:.0} bytes/entry)",

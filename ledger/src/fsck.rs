@@ -3,17 +3,21 @@
 //! Walks every entry in index order, decoding it strictly and recomputing
 //! its leaf hash; appends the leaves to a fresh frontier and compares every
 //! tree node the appends complete with the stored node (so memory stays
-//! O(log n)); checks the leaf index; and at every stored checkpoint's size
-//! compares its root and verifies its signature under the log key (read a
-//! page of checkpoint sizes at a time). Memory stays flat whatever the size
-//! of the log. Stops at the first inconsistency.
+//! O(log n)); re-derives the rows of every index admission reads (leaf
+//! hash → index, (gate, idempotency key) → index, bundle hash → index,
+//! and the key events) and compares them with the stored ones; and at
+//! every stored checkpoint's size compares its root and verifies its
+//! signature under the log key (read a page of checkpoint sizes at a time).
+//! Memory stays flat whatever the size of the log (the key events, one per
+//! key statement, are the only list held). Stops at the first
+//! inconsistency.
 
 use cairn_api::entry::Entry;
 use cairn_api::keys::VerifierKey;
 use cairn_api::merkle::{Blake3, Frontier};
 use cairn_api::note::Checkpoint;
 
-use crate::store::{CheckpointCursor, Store, StoreError};
+use crate::store::{CheckpointCursor, EntryRecord, KeyEvent, Store, StoreError};
 
 /// What `fsck` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +28,14 @@ pub struct FsckReport {
     pub nodes: u64,
     /// Checkpoints checked.
     pub checkpoints: u64,
+    /// Leaf-hash index rows re-derived and found.
+    pub leaf_index: u64,
+    /// Idempotency index rows re-derived and found.
+    pub idempotency_index: u64,
+    /// Key events re-derived and equal to the stored list.
+    pub key_events: u64,
+    /// Bundle index rows re-derived and found.
+    pub bundles: u64,
 }
 
 /// The first inconsistency.
@@ -61,7 +73,12 @@ pub fn fsck(store: &dyn Store, log_key: &VerifierKey) -> Result<FsckReport, Fsck
         entries: 0,
         nodes: 0,
         checkpoints: 0,
+        leaf_index: 0,
+        idempotency_index: 0,
+        key_events: 0,
+        bundles: 0,
     };
+    let mut key_events: Vec<(u64, KeyEvent)> = Vec::new();
     let mut node_error: Option<FsckError> = None;
     for index in 0..size {
         let bytes = store
@@ -75,6 +92,31 @@ pub fn fsck(store: &dyn Store, log_key: &VerifierKey) -> Result<FsckReport, Fsck
                 format!("entry {index}"),
                 "the leaf index does not point back to it",
             ));
+        }
+        report.leaf_index += 1;
+        let record = EntryRecord::from_entry(&entry)
+            .map_err(|e| bad(format!("entry {index}"), format!("its body does not decode: {e}")))?;
+        if let Some(r) = &record.receipt {
+            let (gate, key) = &r.idempotency;
+            if store.index_of_idempotency(gate, key)? != Some(index) {
+                return Err(bad(
+                    format!("entry {index}"),
+                    "the idempotency index does not point back to it",
+                ));
+            }
+            report.idempotency_index += 1;
+        }
+        if let Some(hash) = &record.bundle {
+            if store.bundle_index(hash)? != Some(index) {
+                return Err(bad(
+                    format!("entry {index}"),
+                    "the bundle index does not point back to it",
+                ));
+            }
+            report.bundles += 1;
+        }
+        if let Some(ev) = record.key {
+            key_events.push((index, ev));
         }
         frontier.append_with(leaf, |id, h| {
             if node_error.is_some() {
@@ -120,6 +162,22 @@ pub fn fsck(store: &dyn Store, log_key: &VerifierKey) -> Result<FsckReport, Fsck
     if let Some(s) = sizes.peek()? {
         return Err(bad(format!("checkpoint {s}"), "names a size the log never had"));
     }
+    let stored = store.key_events()?;
+    if stored != key_events {
+        let at = stored.iter().zip(&key_events).find(|(a, b)| a != b).map_or_else(
+            || stored.len().min(key_events.len()),
+            |(a, _)| usize::try_from(a.0).unwrap_or(usize::MAX),
+        );
+        return Err(bad(
+            format!("key events (near entry {at})"),
+            format!(
+                "the stored key events ({}) are not those the key entries give ({})",
+                stored.len(),
+                key_events.len()
+            ),
+        ));
+    }
+    report.key_events = key_events.len() as u64;
     Ok(report)
 }
 
@@ -205,5 +263,38 @@ mod tests {
             b.entries[1].leaf_hash = r.leaf_hash;
         });
         assert!(at(e).starts_with("entry "));
+        // An idempotency row pointing elsewhere: two receipts, one key.
+        let e = corrupted(|b| {
+            let r = b.entries[0].receipt.clone().unwrap();
+            b.entries[1].receipt.as_mut().unwrap().idempotency = r.idempotency;
+        });
+        assert!(at(e).starts_with("entry "), "idempotency");
+    }
+
+    #[test]
+    fn key_events_and_bundles_are_re_derived() {
+        use cairn_api::entry::{KeyAction, KeyRole, KeyStatement};
+        let at_ms = |n| Timestamp::from_millis(examples::EXAMPLE_NOW_MS + n).unwrap();
+        let key = |action| {
+            let st = KeyStatement {
+                action,
+                role: KeyRole::Gate,
+                key: examples::gate_key().verifier(),
+                issued_at: at_ms(0),
+                reason: None,
+            };
+            Entry::new(EntryKind::Key, at_ms(0), st.sign(&examples::authority_key()).unwrap()).unwrap()
+        };
+        let good = MemoryStore::new();
+        good.commit(&batch(&good.state().unwrap(), &[key(KeyAction::Register)]))
+            .unwrap();
+        good.commit(&batch(&good.state().unwrap(), &entries(0..2))).unwrap();
+        assert_eq!(fsck(&good, &log()).unwrap().key_events, 1);
+        // A store whose key event says "revoked" where the entry registers.
+        let s = MemoryStore::new();
+        let mut b = batch(&s.state().unwrap(), &[key(KeyAction::Register)]);
+        b.entries[0].key.as_mut().unwrap().registered = false;
+        s.commit(&b).unwrap();
+        assert!(at(fsck(&s, &log()).unwrap_err()).starts_with("key events"));
     }
 }

@@ -1,15 +1,20 @@
 //! cairn-ledger: the durable Merkle ledger service.
 //!
+//! - [`start`]: the one place a ledger is started (store → sequencer →
+//!   router); [`embedded`]: the same on a loopback port in its own thread.
 //! - [`store`]: storage behind one small trait: redb (Durability::Immediate,
-//!   two-phase commit), in-memory, and a fault-injecting wrapper; the pure
-//!   integration step ([`store::integrate`]).
-//! - [`sequencer`]: one task owns every write; group commit; an
-//!   acknowledgement only after a durable commit.
-//! - [`http`]: `router(state)`, the HTTP API (`schemas/openapi.yaml`).
+//!   two-phase commit), in-memory, and a fault-injecting wrapper; index rows
+//!   ([`store::record`]), integration ([`store::integrate`]), proof reads
+//!   ([`store::proofs`]).
+//! - [`sequencer`]: admission checks ([`sequencer::admission`]), the key
+//!   registry ([`sequencer::keys`]) and the single writer: one task owns
+//!   every write; group commit; an acknowledgement only after a durable
+//!   commit.
+//! - [`http`]: `router(state)`, the HTTP API (`schemas/openapi.yaml`; the
+//!   bodies are [`cairn_api::wire`] types).
 //! - [`config`] (the TOML file), [`tls`] (rustls), [`conn`] (the connection
-//!   cap), [`ratelimit`] (per-gate token buckets), [`keyfile`] (key and
-//!   credential files), [`export`] (docs/spec.md section 18), [`fsck`],
-//!   [`metrics`].
+//!   cap), [`ratelimit`] (per-gate token buckets), [`export`] (docs/spec.md
+//!   section 18), [`fsck`], [`metrics`]. Key files: [`cairn_host::keyfile`].
 //!
 //! The binary `cairn-ledger` has `serve`, `keygen`, `export` and `fsck`.
 
@@ -17,12 +22,13 @@
 
 pub mod config;
 pub mod conn;
+pub mod embedded;
 pub mod export;
 pub mod fsck;
 pub mod http;
-pub mod keyfile;
 pub mod metrics;
 pub mod ratelimit;
 pub mod sequencer;
+pub mod start;
 pub mod store;
 pub mod tls;

@@ -24,18 +24,22 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use cairn_api::keys::KeyType;
+use cairn_host::keyfile::{self, new_key, read_secret, write_secret};
+use cairn_host::log::LogFormat;
+use cairn_host::outln;
 use cairn_ledger::config::{FileConfig, FileHttp, FileSequencer, ServeConfig, TlsFiles};
 use cairn_ledger::conn::Limited;
-use cairn_ledger::http::{AppState, router};
-use cairn_ledger::keyfile::{self, new_key, read_secret, write_secret};
-use cairn_ledger::sequencer::Sequencer;
-use cairn_ledger::store::{RedbStore, Store};
+use cairn_ledger::start::{DB_FILE, Ledger, LedgerConfig, open_redb};
+use cairn_ledger::store::RedbStore;
 use cairn_ledger::tls::TlsListener;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(name = "cairn-ledger", version, about = "cairn's durable Merkle ledger")]
 struct Cli {
+    /// How log lines are written on stderr (level: CAIRN_LOG, e.g. info or debug).
+    #[arg(long, global = true, env = "CAIRN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -219,7 +223,7 @@ async fn serve(config: ServeConfig) -> Result<(), Fail> {
     std::fs::create_dir_all(&data_dir).map_err(|e| Fail(format!("{}: {e}", data_dir.display())))?;
     let (log_key, created) = keyfile::log_key(&data_dir, &origin)?;
     if created {
-        eprintln!("created log key {}", data_dir.join(keyfile::LOG_KEY_FILE).display());
+        tracing::info!(path = %data_dir.join(keyfile::LOG_KEY_FILE).display(), origin = %origin, "created the log key");
     }
     let authorities = authorities
         .iter()
@@ -233,42 +237,47 @@ async fn serve(config: ServeConfig) -> Result<(), Fail> {
             .map(Into::into),
     };
     if admin_token.is_none() {
-        eprintln!("no admin credential: admin routes answer 401");
+        tracing::warn!("no admin credential: admin routes answer 401");
     }
-    let store: Arc<dyn Store> = Arc::new(RedbStore::open(&data_dir.join("ledger.redb"))?);
-    let (sequencer, task) = Sequencer::start(store.clone(), log_key.clone(), authorities, sequencer_config).await?;
-    let app = router(AppState {
-        sequencer,
-        store,
-        admin_token,
-        body_deadline,
-        limits,
-    });
+    let ledger = Ledger::start(
+        open_redb(&data_dir.join(DB_FILE))?,
+        LedgerConfig {
+            log_key: log_key.clone(),
+            authorities,
+            admin_token,
+            sequencer: sequencer_config,
+            body_deadline,
+            limits,
+        },
+    )
+    .await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| Fail(format!("{listen}: {e}")))?;
     let addr = listener.local_addr()?;
-    println!("log key: {}", log_key.verifier());
+    outln!("log key: {}", log_key.verifier());
     match tls {
         Some(tls) => {
-            println!("listening on https://{addr}");
-            let _ = std::io::stdout().flush();
-            axum::serve(Limited::new(TlsListener::new(listener, tls)?, max_connections), app)
-                .with_graceful_shutdown(shutdown_signal())
+            outln!("listening on https://{addr}");
+            cairn_host::out::flush();
+            tracing::info!(%addr, tls = true, max_connections, "listening");
+            ledger
+                .serve(
+                    Limited::new(TlsListener::new(listener, tls)?, max_connections),
+                    shutdown_signal(),
+                )
                 .await?;
         }
         None => {
-            println!("listening on http://{addr}");
-            let _ = std::io::stdout().flush();
-            axum::serve(Limited::new(listener, max_connections), app)
-                .with_graceful_shutdown(shutdown_signal())
+            outln!("listening on http://{addr}");
+            cairn_host::out::flush();
+            tracing::info!(%addr, tls = false, max_connections, "listening");
+            ledger
+                .serve(Limited::new(listener, max_connections), shutdown_signal())
                 .await?;
         }
     }
-    // The router (and its sequencer handle) is gone: the sequencer finishes
-    // the batch in flight and stops.
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), task).await;
-    eprintln!("shut down");
+    tracing::info!("shut down");
     Ok(())
 }
 
@@ -281,10 +290,11 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    cairn_host::log::init(cli.log_format, "info");
     let result = match cli.command {
         Command::Export { data_dir, out, from } => (|| {
             let key = keyfile::read_key(&data_dir.join(keyfile::LOG_KEY_FILE))?;
-            let store = RedbStore::open(&data_dir.join("ledger.redb"))?;
+            let store = RedbStore::open(&data_dir.join(DB_FILE))?;
             let f = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -304,16 +314,23 @@ fn main() -> ExitCode {
             }
             w.flush()?;
             w.get_ref().sync_all()?;
-            println!("exported {n} entries to {}", out.display());
+            outln!("exported {n} entries to {}", out.display());
             Ok(())
         })(),
         Command::Fsck { data_dir } => (|| {
             let key = keyfile::read_key(&data_dir.join(keyfile::LOG_KEY_FILE))?;
-            let store = RedbStore::open(&data_dir.join("ledger.redb"))?;
+            let store = RedbStore::open(&data_dir.join(DB_FILE))?;
             let rep = cairn_ledger::fsck::fsck(&store, &key.verifier())?;
-            println!(
-                "fsck: ok: {} entries, {} tree nodes, {} checkpoints consistent",
-                rep.entries, rep.nodes, rep.checkpoints
+            outln!(
+                "fsck: ok: {} entries, {} tree nodes, {} checkpoints consistent; indexes re-derived and equal \
+                 ({} leaf hashes, {} idempotency keys, {} key events, {} bundles)",
+                rep.entries,
+                rep.nodes,
+                rep.checkpoints,
+                rep.leaf_index,
+                rep.idempotency_index,
+                rep.key_events,
+                rep.bundles
             );
             Ok(())
         })(),
@@ -327,7 +344,7 @@ fn main() -> ExitCode {
                 },
             )?;
             write_secret(&out, &k.to_private_string())?;
-            println!("{}", k.verifier());
+            outln!("{}", k.verifier());
             Ok(())
         })(),
         Command::Serve(args) => match args.resolve() {

@@ -14,8 +14,9 @@ use cairn_api::merkle::{Blake3, Hash, verify_consistency, verify_inclusion};
 use cairn_api::note::Checkpoint;
 use cairn_api::policy::Bundle;
 use cairn_api::proof::TlogProof;
-use cairn_ledger::http::{AppState, MAX_RECEIPT_BODY, router};
-use cairn_ledger::sequencer::{Sequencer, SequencerConfig};
+use cairn_ledger::http::MAX_RECEIPT_BODY;
+use cairn_ledger::sequencer::SequencerConfig;
+use cairn_ledger::start::{Ledger, LedgerConfig};
 use cairn_ledger::store::{Fault, FaultyStore, MemoryStore, Store};
 use common::now_ms;
 use http_body_util::BodyExt as _;
@@ -51,22 +52,15 @@ async fn app_limited(
     config: SequencerConfig,
     limits: cairn_ledger::http::Limits,
 ) -> (axum::Router, Arc<dyn Store>) {
-    let (seq, _) = Sequencer::start(
-        store.clone(),
-        examples::log_key(),
-        vec![examples::authority_key().verifier()],
-        config,
-    )
-    .await
-    .unwrap();
-    let state = AppState {
-        sequencer: seq,
-        store: store.clone(),
+    let config = LedgerConfig {
         admin_token: Some(TOKEN.into()),
+        sequencer: config,
         body_deadline: std::time::Duration::from_millis(300),
         limits,
+        ..LedgerConfig::new(examples::log_key(), vec![examples::authority_key().verifier()])
     };
-    (router(state), store)
+    let ledger = Ledger::start(store.clone(), config).await.unwrap();
+    (ledger.router(), store)
 }
 
 async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, String, Vec<u8>) {

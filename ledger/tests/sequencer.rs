@@ -13,6 +13,7 @@ use cairn_api::note::Checkpoint;
 use cairn_api::policy::Bundle;
 use cairn_api::receipt::{Receipt, SignedReceipt};
 use cairn_ledger::sequencer::{Ack, Sequencer, SequencerConfig, SubmitError};
+use cairn_ledger::start::{Ledger, LedgerConfig};
 use cairn_ledger::store::{Fault, FaultyStore, MemoryStore, RedbStore, Store, StoreNodes};
 use common::now_ms;
 
@@ -30,16 +31,16 @@ fn receipt(n: u64, gate: &SignerKey, decided_at: u64) -> Vec<u8> {
     common::receipt(n, gate, decided_at, bundle().hash(), "idem")
 }
 
+async fn start_with(store: Arc<dyn Store>, sequencer: SequencerConfig) -> Sequencer {
+    let config = LedgerConfig {
+        sequencer,
+        ..LedgerConfig::new(examples::log_key(), vec![examples::authority_key().verifier()])
+    };
+    Ledger::start(store, config).await.unwrap().sequencer().clone()
+}
+
 async fn start(store: Arc<dyn Store>) -> Sequencer {
-    let (seq, _task) = Sequencer::start(
-        store,
-        examples::log_key(),
-        vec![examples::authority_key().verifier()],
-        SequencerConfig::default(),
-    )
-    .await
-    .unwrap();
-    seq
+    start_with(store, SequencerConfig::default()).await
 }
 
 /// Register the example gate key and archive the bundle.
@@ -98,7 +99,18 @@ async fn refusals_are_exact_and_change_nothing() {
     ));
     // A key statement signed by a non-authority.
     let bad = common::key_statement_signed_by(KeyAction::Register, &examples::gate_key(), &gate);
-    assert!(matches!(seq.submit_key(bad).await, Err(SubmitError::NotAuthority(_))));
+    assert!(matches!(
+        seq.submit_key(bad).await,
+        Err(SubmitError::UnknownAuthority(_))
+    ));
+    // A statement naming the authority whose signature does not verify.
+    let mut forged = common::key_statement(KeyAction::Register, &gate);
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert!(matches!(
+        seq.submit_key(forged).await,
+        Err(SubmitError::AuthoritySignature(_))
+    ));
     assert!(
         seq.submit_key(common::key_statement(KeyAction::Register, &gate))
             .await
@@ -258,17 +270,14 @@ async fn a_restart_keeps_everything() {
 async fn a_revocation_counts_from_the_next_entry_of_the_same_batch() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     // A long batch window so the revocation and the receipt share a batch.
-    let (seq, _task) = Sequencer::start(
+    let seq = start_with(
         store.clone(),
-        examples::log_key(),
-        vec![examples::authority_key().verifier()],
         SequencerConfig {
             max_wait: std::time::Duration::from_millis(300),
             ..SequencerConfig::default()
         },
     )
-    .await
-    .unwrap();
+    .await;
     bootstrap(&seq).await;
     let gate = examples::gate_key();
     let revoke = {

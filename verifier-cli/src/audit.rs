@@ -1,47 +1,14 @@
 //! `cairn-verify audit`: everything, from public keys and the data alone.
 
-use std::path::PathBuf;
-
 use cairn_api::merkle::{Blake3, Hash, verify_consistency};
 use cairn_api::note::Checkpoint;
-use cairn_api::timestamp::Timestamp;
+use cairn_api::wire::ConsistencyProof;
 
 use crate::engine::Engine;
 use crate::report::Report;
-use crate::source::{Ledger, Source, SourceArgs};
+use crate::source::{Ledger, Source, SourceError};
 use crate::state::{STATE_VERSION, State};
 use crate::trust::Trust;
-
-/// Arguments of `cairn-verify audit`.
-#[derive(clap::Args, Debug)]
-pub struct Args {
-    #[command(flatten)]
-    source: SourceArgs,
-    /// The trust file (docs/auditor-guide.md).
-    #[arg(long)]
-    trust: PathBuf,
-    /// The state file: compared with this audit, and updated when it holds.
-    #[arg(long)]
-    state: Option<PathBuf>,
-    /// Print the report as JSON.
-    #[arg(long)]
-    json: bool,
-}
-
-/// Run it; returns the exit code.
-pub fn run(args: &Args) -> u8 {
-    let source = match args.source.source() {
-        Ok(s) => s,
-        Err(e) => return crate::usage(&e),
-    };
-    let trust = match Trust::load(&args.trust) {
-        Ok(t) => t,
-        Err(e) => return crate::usage(&format!("trust file {}: {e}", args.trust.display())),
-    };
-    let report = audit(&source, &trust, args.state.as_deref(), args.json);
-    crate::print(&report, "audit", args.json);
-    report.exit_code()
-}
 
 /// Audit `source` under `trust`, comparing with and then updating the
 /// state file at `state` when given; `quiet` hides the progress line. A
@@ -84,11 +51,7 @@ pub fn audit(source: &Source, trust: &Trust, state: Option<&std::path::Path>, qu
 }
 
 fn now() -> String {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    Timestamp::from_millis(ms).map(|t| t.to_rfc3339()).unwrap_or_default()
+    cairn_host::clock::now_saturating().to_rfc3339()
 }
 
 /// The checks after the stream: everything covered by a checkpoint, the
@@ -235,14 +198,15 @@ fn live_checkpoint(
             .push(format!("the ledger's newest checkpoint ({size}) is the one audited"));
         return Some((cp.size, cp.root, text));
     }
-    let proof = match l.get_json(&format!("/v1/proofs/consistency?from={size}&to={}", cp.size)) {
-        Ok(v) => v,
+    let path = format!("/v1/proofs/consistency?from={size}&to={}", cp.size);
+    let hashes = match l.get_wire::<ConsistencyProof>(&path) {
+        Ok(p) if p.from == *size && p.to == cp.size => Some(p.proof),
+        Ok(_) | Err(SourceError::Malformed { .. }) => None,
         Err(e) => {
             r.cannot_evaluate = Some(e.to_string());
             return None;
         }
     };
-    let hashes = crate::proof_hashes(&proof["proof"]);
     match hashes.map(|h| verify_consistency::<Blake3>(*size, cp.size, &h, &root.0, &cp.root.0)) {
         Some(Ok(())) => {
             r.notes.push(format!(
@@ -266,7 +230,7 @@ fn live_checkpoint(
         None => {
             r.fail(
                 None,
-                "the ledger's consistency proof is not a list of base64 hashes".into(),
+                "the ledger's consistency proof is not a consistency proof between those sizes".into(),
             );
             None
         }

@@ -1,9 +1,11 @@
-//! Receipt filters shared by `replay` and `query`: the same names as the
-//! ledger's query API, checked locally on verified receipts (a server's
-//! answer to a query is never taken as proof that a receipt matches).
+//! Receipt filters shared by `replay` and `query`: the wire contract's one
+//! list ([`cairn_api::wire::ReceiptFilters`]), given on the command line
+//! with the same names as the ledger's query API, and checked locally on
+//! verified receipts (a server's answer to a query is never taken as proof
+//! that a receipt matches).
 
 use cairn_api::receipt::ReceiptParts;
-use cairn_api::timestamp::Timestamp;
+use cairn_api::wire::{ReceiptFilters, ReceiptQuery};
 
 /// `--subject`, `--surface`, ... as given on the command line.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -23,6 +25,9 @@ pub struct FilterArgs {
     /// Only receipts with this decision: PERMIT, DENY or SILENCE.
     #[arg(long, value_parser = ["PERMIT", "DENY", "SILENCE"])]
     pub decision: Option<String>,
+    /// Only receipts signed by this gate (its key name).
+    #[arg(long)]
+    pub gate: Option<String>,
     /// Only receipts decided at or after this time (RFC 3339).
     #[arg(long)]
     pub since: Option<String>,
@@ -35,101 +40,53 @@ pub struct FilterArgs {
 }
 
 /// Parsed filters; the default selects every receipt.
-#[derive(Debug, Clone)]
-pub struct Filters {
-    args: FilterArgs,
-    since: u64,
-    until: u64,
-}
-
-impl Default for Filters {
-    fn default() -> Self {
-        Filters {
-            args: FilterArgs::default(),
-            since: 0,
-            until: u64::MAX,
-        }
-    }
-}
+#[derive(Debug, Clone, Default)]
+pub struct Filters(ReceiptFilters);
 
 impl Filters {
-    /// Parse the times; `Err` names the bad one.
+    /// Parse and check the filters; `Err` names the bad one.
     pub fn new(args: FilterArgs) -> Result<Self, String> {
-        let time = |name: &str, v: &Option<String>, default: u64| match v {
-            None => Ok(default),
-            Some(s) => Timestamp::parse_rfc3339(s)
-                .map(Timestamp::millis)
-                .map_err(|e| format!("--{name} {s}: {e}")),
-        };
-        let since = time("since", &args.since, 0)?;
-        let until = time("until", &args.until, u64::MAX)?;
-        if since >= until {
-            return Err("--since must be before --until".into());
+        let mut f = ReceiptFilters::default();
+        let b = args.break_glass.map(|b| b.to_string());
+        for (name, v) in [
+            ("subject", &args.subject),
+            ("surface", &args.surface),
+            ("action", &args.action),
+            ("target", &args.target),
+            ("decision", &args.decision),
+            ("gate", &args.gate),
+            ("since", &args.since),
+            ("until", &args.until),
+            ("break_glass", &b),
+        ] {
+            if let Some(v) = v {
+                f.set(name, v)
+                    .map_err(|e| format!("--{}: {e}", name.replace('_', "-")))?;
+            }
         }
-        Ok(Filters { args, since, until })
+        f.time_range()
+            .map_err(|_| "--since must be before --until".to_owned())?;
+        Ok(Filters(f))
     }
 
     /// Whether any filter is set.
     pub fn any(&self) -> bool {
-        let a = &self.args;
-        a.subject.is_some()
-            || a.surface.is_some()
-            || a.action.is_some()
-            || a.target.is_some()
-            || a.decision.is_some()
-            || a.break_glass.is_some()
-            || self.since > 0
-            || self.until < u64::MAX
+        self.0.any()
     }
 
     /// Whether the receipt passes every filter.
     pub fn matches(&self, p: &ReceiptParts) -> bool {
-        let a = &self.args;
-        let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
-        eq(&a.subject, &p.request.subject.id)
-            && eq(&a.surface, &p.request.resource.kind)
-            && eq(&a.action, &p.request.action.name)
-            && eq(&a.target, &p.request.resource.id)
-            && eq(&a.decision, p.decision.as_str())
-            && (self.since..self.until).contains(&p.decided_at.millis())
-            && a.break_glass.is_none_or(|b| b == p.break_glass.is_some())
+        self.0.matches(p)
     }
 
-    /// The ledger query string for these filters (without limit/cursor).
-    pub fn query_string(&self) -> String {
-        let a = &self.args;
-        let mut q = Vec::new();
-        for (k, v) in [
-            ("subject", &a.subject),
-            ("surface", &a.surface),
-            ("action", &a.action),
-            ("target", &a.target),
-            ("decision", &a.decision),
-            ("since", &a.since),
-            ("until", &a.until),
-        ] {
-            if let Some(v) = v {
-                q.push(format!("{k}={}", encode(v)));
-            }
-        }
-        if let Some(b) = a.break_glass {
-            q.push(format!("break_glass={b}"));
-        }
-        q.join("&")
-    }
-}
-
-/// Percent-encode a query value (RFC 3986 unreserved characters kept).
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
+    /// The ledger query for these filters, a page of `limit` from `cursor`.
+    pub fn query(&self, limit: usize, cursor: Option<String>) -> ReceiptQuery {
+        ReceiptQuery {
+            filters: self.0.clone(),
+            limit: Some(limit),
+            cursor,
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -145,24 +102,33 @@ mod tests {
         let f = Filters::new(FilterArgs {
             subject: Some(p.request.subject.id.clone()),
             decision: Some(p.decision.as_str().to_owned()),
+            gate: Some(p.gate.clone()),
             since: Some("2000-01-01T00:00:00Z".into()),
             ..FilterArgs::default()
         })
         .unwrap();
         assert!(f.any() && f.matches(&p));
-        assert!(f.query_string().contains("since=2000-01-01T00%3A00%3A00Z"));
-        let other = Filters::new(FilterArgs {
-            subject: Some("agent:nobody".into()),
-            ..FilterArgs::default()
-        })
-        .unwrap();
-        assert!(!other.matches(&p));
-        let late = Filters::new(FilterArgs {
-            until: Some("2000-01-01T00:00:00Z".into()),
-            ..FilterArgs::default()
-        })
-        .unwrap();
-        assert!(!late.matches(&p));
+        let qs = f.query(10, None).to_query_string();
+        assert!(
+            qs.contains("since=2000-01-01T00%3A00%3A00.000Z") && qs.contains("gate="),
+            "{qs}"
+        );
+        for other in [
+            FilterArgs {
+                subject: Some("agent:nobody".into()),
+                ..FilterArgs::default()
+            },
+            FilterArgs {
+                gate: Some("another-gate".into()),
+                ..FilterArgs::default()
+            },
+            FilterArgs {
+                until: Some("2000-01-01T00:00:00Z".into()),
+                ..FilterArgs::default()
+            },
+        ] {
+            assert!(!Filters::new(other).unwrap().matches(&p));
+        }
         assert!(
             Filters::new(FilterArgs {
                 since: Some("yesterday".into()),

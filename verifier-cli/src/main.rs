@@ -1,10 +1,14 @@
 //! `cairn-verify`: check cairn evidence with nothing but public keys (see
 //! the library's documentation and `docs/auditor-guide.md`).
 
+mod cli;
+
 use std::process::ExitCode;
 
-use cairn_verify::{EXIT_USAGE, EXIT_VALID, audit, query, receipt, replay};
+use cairn_host::log::LogFormat;
+use cairn_verify::{EXIT_USAGE, EXIT_VALID};
 use clap::{Parser, Subcommand};
+use cli::{audit, query, receipt, replay};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -13,6 +17,9 @@ use clap::{Parser, Subcommand};
     about = "Verify cairn receipts, proofs and ledgers with public keys only"
 )]
 struct Cli {
+    /// How log lines are written on stderr (level: CAIRN_LOG, e.g. info or debug).
+    #[arg(long, global = true, env = "CAIRN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -38,10 +45,13 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    ExitCode::from(match cli.command {
+    cairn_host::log::init(cli.log_format, "warn");
+    let code = match cli.command {
         Command::Receipt(args) => receipt::run(&args),
         Command::Audit(args) => audit::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Query(args) => query::run(&args),
-    })
+    };
+    cairn_host::out::flush();
+    ExitCode::from(code)
 }

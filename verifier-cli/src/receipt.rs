@@ -1,154 +1,59 @@
-//! `cairn-verify receipt`: one receipt, its signature, its proof of inclusion.
+//! One receipt, its signature, its proof of inclusion, checked offline
+//! (`cairn-verify receipt`).
 
-use std::io::Read as _;
-use std::path::{Path, PathBuf};
-
-use cairn_api::cose::MAX_COSE_BYTES;
 use cairn_api::keys::VerifierKey;
-use cairn_api::proof::{MAX_TLOG_PROOF_BYTES, TlogProof};
+use cairn_api::proof::TlogProof;
 use cairn_api::receipt::SignedReceipt;
-use serde_json::json;
 
-use crate::{EXIT_CANNOT_EVALUATE, EXIT_TAMPERED, EXIT_USAGE, EXIT_VALID};
-
-/// Arguments of `cairn-verify receipt`.
-#[derive(clap::Args, Debug)]
-pub struct Args {
-    /// The signed receipt: a COSE_Sign1 file as the gate submitted it.
-    receipt: PathBuf,
-    /// Its C2SP tlog-proof file (index, inclusion proof, signed checkpoint).
-    #[arg(long)]
-    proof: Option<PathBuf>,
-    /// The log's verifier key (C2SP vkey string, or @FILE).
-    #[arg(long)]
-    log_key: Option<String>,
-    /// The gate's verifier key (C2SP vkey string, or @FILE).
-    #[arg(long)]
-    gate_key: Option<String>,
-    /// An operator key for a break-glass counter-signature (vkey or @FILE).
-    #[arg(long)]
-    operator_key: Option<String>,
-    /// Print the result as JSON.
-    #[arg(long)]
-    json: bool,
+/// What `receipt` found: each check and whether it held, what it could
+/// not check, and a one-line summary of the receipt.
+#[derive(Debug, Clone, Default)]
+pub struct ReceiptReport {
+    /// (held, what) for every check made.
+    pub checks: Vec<(bool, String)>,
+    /// What could not be checked, and why.
+    pub not_checked: Vec<String>,
+    /// The receipt in one line, once its payload decoded.
+    pub summary: Option<String>,
 }
 
-/// Read at most `limit` bytes; a longer file is an error, not truncated.
-fn read_bounded(path: &Path, limit: usize) -> Result<Vec<u8>, String> {
-    let f = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut buf = Vec::new();
-    f.take(limit as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if buf.len() > limit {
-        return Err(format!("{} is larger than {limit} bytes", path.display()));
-    }
-    Ok(buf)
-}
-
-fn load_key(arg: &str) -> Result<VerifierKey, String> {
-    let text = match arg.strip_prefix('@') {
-        Some(path) => {
-            String::from_utf8(read_bounded(Path::new(path), 4096)?).map_err(|_| format!("{path} is not UTF-8"))?
-        }
-        None => arg.to_owned(),
-    };
-    VerifierKey::parse(text.trim()).map_err(|e| format!("key {}: {e}", text.trim()))
-}
-
-struct Report {
-    checks: Vec<(bool, String)>,
-    not_checked: Vec<String>,
-    summary: Option<String>,
-}
-
-impl Report {
+impl ReceiptReport {
     fn ok(&mut self, what: String) {
         self.checks.push((true, what));
     }
     fn fail(&mut self, what: String) {
         self.checks.push((false, what));
     }
-    fn valid(&self) -> bool {
+    /// Whether every check held.
+    pub fn valid(&self) -> bool {
         self.checks.iter().all(|c| c.0)
     }
 }
 
-/// Run the subcommand; returns the exit code.
-pub fn run(args: &Args) -> u8 {
-    let keys = (|| {
-        Ok::<_, String>((
-            args.log_key.as_deref().map(load_key).transpose()?,
-            args.gate_key.as_deref().map(load_key).transpose()?,
-            args.operator_key.as_deref().map(load_key).transpose()?,
-        ))
-    })();
-    let (log_key, gate_key, operator_key) = match keys {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("cairn-verify: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    if args.proof.is_some() != log_key.is_some() {
-        eprintln!("cairn-verify: --proof and --log-key go together");
-        return EXIT_USAGE;
-    }
-    let body = match read_bounded(&args.receipt, MAX_COSE_BYTES) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("cairn-verify: {e}");
-            return EXIT_CANNOT_EVALUATE;
-        }
-    };
-    let mut r = Report {
-        checks: Vec::new(),
-        not_checked: Vec::new(),
-        summary: None,
-    };
-    check(
-        args,
-        &body,
-        log_key.as_ref(),
-        gate_key.as_ref(),
-        operator_key.as_ref(),
-        &mut r,
-    );
-    let valid = r.valid();
-    if args.json {
-        let out = json!({
-            "receipt": args.receipt.display().to_string(),
-            "valid": valid,
-            "summary": r.summary,
-            "checks": r.checks.iter().map(|(ok, what)| json!({"ok": ok, "check": what})).collect::<Vec<_>>(),
-            "notChecked": r.not_checked,
-        });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-    } else {
-        if let Some(s) = &r.summary {
-            println!("{s}");
-        }
-        for (ok, what) in &r.checks {
-            println!("  {} {what}", if *ok { "ok  " } else { "FAIL" });
-        }
-        if !r.not_checked.is_empty() {
-            println!("not checked:");
-            for n in &r.not_checked {
-                println!("  - {n}");
-            }
-        }
-        println!("result: {}", if valid { "VALID" } else { "INVALID" });
-    }
-    if valid { EXIT_VALID } else { EXIT_TAMPERED }
-}
-
-fn check(
-    args: &Args,
+/// Check a signed receipt (`body`, COSE_Sign1 bytes): its payload, its
+/// gate signature when `gate_key` is given, a break-glass counter-signature
+/// when `operator_key` is given, and its inclusion when its tlog-proof
+/// (`proof`: the file's bytes, or why it could not be read) and the log
+/// key are given.
+pub fn check(
     body: &[u8],
+    proof: Option<Result<Vec<u8>, String>>,
     log_key: Option<&VerifierKey>,
     gate_key: Option<&VerifierKey>,
     operator_key: Option<&VerifierKey>,
-    r: &mut Report,
+) -> ReceiptReport {
+    let mut r = ReceiptReport::default();
+    check_into(body, proof, log_key, gate_key, operator_key, &mut r);
+    r
+}
+
+fn check_into(
+    body: &[u8],
+    proof: Option<Result<Vec<u8>, String>>,
+    log_key: Option<&VerifierKey>,
+    gate_key: Option<&VerifierKey>,
+    operator_key: Option<&VerifierKey>,
+    r: &mut ReceiptReport,
 ) {
     let signed = match SignedReceipt::parse(body) {
         Ok(m) => m,
@@ -198,11 +103,9 @@ fn check(
             )),
         }
     }
-    match (&args.proof, log_key) {
-        (Some(path), Some(log)) => {
-            let proof = match read_bounded(path, MAX_TLOG_PROOF_BYTES)
-                .and_then(|b| TlogProof::parse(&b).map_err(|e| format!("tlog-proof: {e}")))
-            {
+    match (proof, log_key) {
+        (Some(bytes), Some(log)) => {
+            let proof = match bytes.and_then(|b| TlogProof::parse(&b).map_err(|e| format!("tlog-proof: {e}"))) {
                 Ok(p) => p,
                 Err(e) => return r.fail(e),
             };

@@ -1,71 +1,12 @@
 //! `cairn-verify replay`: re-run recorded decisions on the bundles archived
 //! in the log (or, with `--bundle`, on a candidate: what-if).
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use cairn_api::policy::{Bundle, MAX_BUNDLE_BYTES, Policy};
 
-use crate::EXIT_CANNOT_EVALUATE;
 use crate::engine::{Engine, ReplayPlan, ReplayWith};
-use crate::filters::{FilterArgs, Filters};
 use crate::report::Report;
-use crate::source::{Source, SourceArgs};
+use crate::source::Source;
 use crate::trust::Trust;
-
-/// Arguments of `cairn-verify replay`.
-#[derive(clap::Args, Debug)]
-pub struct Args {
-    #[command(flatten)]
-    source: SourceArgs,
-    /// The trust file: with it, every signature and checkpoint is checked
-    /// too (as `audit` does); without it, only the decisions are replayed.
-    #[arg(long)]
-    trust: Option<PathBuf>,
-    /// What-if: replay on this packed bundle instead of the archived ones,
-    /// and report every decision it would change.
-    #[arg(long)]
-    bundle: Option<PathBuf>,
-    #[command(flatten)]
-    filters: FilterArgs,
-    /// Print the report as JSON.
-    #[arg(long)]
-    json: bool,
-}
-
-/// Run it; returns the exit code.
-pub fn run(args: &Args) -> u8 {
-    let source = match args.source.source() {
-        Ok(s) => s,
-        Err(e) => return crate::usage(&e),
-    };
-    let filters = match Filters::new(args.filters.clone()) {
-        Ok(f) => f,
-        Err(e) => return crate::usage(&e),
-    };
-    let trust = match args.trust.as_deref().map(Trust::load).transpose() {
-        Ok(t) => t,
-        Err(e) => return crate::usage(&format!("trust file: {e}")),
-    };
-    let with = match &args.bundle {
-        None => ReplayWith::Archived,
-        Some(path) => match load_bundle(path) {
-            Ok((p, b)) => ReplayWith::Candidate(Arc::new(p), b.hash()),
-            Err(e) => {
-                eprintln!("cairn-verify: {e}");
-                return EXIT_CANNOT_EVALUATE;
-            }
-        },
-    };
-    let report = replay(&source, trust, ReplayPlan { filters, with }, args.json);
-    let command = if args.bundle.is_some() {
-        "replay --bundle"
-    } else {
-        "replay"
-    };
-    crate::print(&report, command, args.json);
-    report.exit_code()
-}
 
 /// Replay the receipts of `source` that `plan` selects; with `trust`, also
 /// every check `audit` makes. `quiet` hides the progress line.
@@ -99,13 +40,9 @@ pub fn replay(source: &Source, trust: Option<Trust>, plan: ReplayPlan, quiet: bo
     r
 }
 
-fn load_bundle(path: &std::path::Path) -> Result<(Policy, Bundle), String> {
-    use std::io::Read as _;
-    let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut bytes = Vec::new();
-    f.take(MAX_BUNDLE_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+/// A candidate bundle file (what-if), compiled.
+pub fn load_bundle(path: &std::path::Path) -> Result<(Policy, Bundle), String> {
+    let bytes = cairn_host::file::read_bounded(path, MAX_BUNDLE_BYTES as u64).map_err(|e| e.to_string())?;
     let bundle = Bundle::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     let policy = Policy::compile(&bundle).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok((policy, bundle))

@@ -36,6 +36,15 @@ pub enum SourceError {
         /// Why it failed.
         detail: String,
     },
+    /// The ledger answered 200 with a body that is not what the API says
+    /// (the ledger's fault: callers treat it as untrusted, not as missing).
+    #[error("{url}: the answer is not what the API defines: {detail}")]
+    Malformed {
+        /// What was asked for.
+        url: String,
+        /// Why it does not parse.
+        detail: String,
+    },
     /// The ledger answered with an error status.
     #[error("{url}: HTTP {status}: {body}")]
     Status {
@@ -177,12 +186,13 @@ impl Ledger {
             })
     }
 
-    /// A small JSON body.
-    pub fn get_json(&self, path: &str) -> Result<serde_json::Value, SourceError> {
+    /// A small JSON body of the wire contract's type `T`. An answer that
+    /// is not one is [`SourceError::Malformed`]: the ledger's fault.
+    pub fn get_wire<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, SourceError> {
         let bytes = self.get(path)?;
-        serde_json::from_slice(&bytes).map_err(|e| SourceError::Transport {
+        serde_json::from_slice(&bytes).map_err(|e| SourceError::Malformed {
             url: format!("{}{path}", self.base),
-            detail: format!("not JSON: {e}"),
+            detail: e.to_string(),
         })
     }
 }

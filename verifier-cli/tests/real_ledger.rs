@@ -7,14 +7,11 @@ mod common;
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use cairn_api::entry::{KeyAction, KeyRole, POLICY_CONTENT_TYPE};
 use cairn_api::examples;
-use cairn_ledger::http::{AppState, router};
-use cairn_ledger::sequencer::{Sequencer, SequencerConfig};
-use cairn_ledger::store::{RedbStore, Store};
+use cairn_ledger::embedded::{EmbeddedLedger, LedgerSetup};
 use common::TempDir;
 
 const TOKEN: &str = "real-ledger-admin";
@@ -39,39 +36,19 @@ fn http(addr: &str, method: &str, path: &str, body: &[u8], admin: bool) -> (u16,
     (status, resp[split + 4..].to_vec())
 }
 
-/// A ledger on a loopback port, running on its own runtime thread.
+/// A ledger on a loopback port, running on its own runtime thread (the
+/// ledger's own embedded start); kept running for the whole test process.
 fn start_ledger(dir: &TempDir) -> String {
-    let db = dir.0.join("ledger.redb");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let store: Arc<dyn Store> = Arc::new(RedbStore::open(&db).unwrap());
-            let (sequencer, _task) = Sequencer::start(
-                store.clone(),
-                examples::log_key(),
-                vec![examples::authority_key().verifier()],
-                SequencerConfig::default(),
-            )
-            .await
-            .unwrap();
-            let app = router(AppState {
-                sequencer,
-                store,
-                admin_token: Some(TOKEN.into()),
-                body_deadline: Duration::from_secs(10),
-                limits: cairn_ledger::http::Limits::default(),
-            });
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap().to_string()).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    rx.recv().unwrap()
+    let setup = LedgerSetup::new(
+        &dir.0.join("ledger.redb"),
+        examples::log_key(),
+        vec![examples::authority_key().verifier()],
+    )
+    .admin_token(TOKEN);
+    let ledger = EmbeddedLedger::start(setup).unwrap();
+    let addr = ledger.addr().to_string();
+    std::mem::forget(ledger);
+    addr
 }
 
 fn now_ms() -> u64 {

@@ -162,7 +162,7 @@ fn fuzz_seeds() -> ExitCode {
         .encode(),
     );
     put("export", "entries", &stream);
-    for scenario in cairn_gate::scenarios::SCENARIOS {
+    for scenario in cairn_tools::scenarios::SCENARIOS {
         let path = root()
             .join("examples/policies")
             .join(scenario)

@@ -77,12 +77,12 @@ pub fn all() -> Vec<Case> {
 /// canonical bundle embedded so the case replays without the packer.
 fn policy(out: &mut Vec<Case>) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/policies");
-    for scenario in cairn_gate::scenarios::SCENARIOS {
+    for scenario in cairn_tools::scenarios::SCENARIOS {
         for engine in ["cairn-rules", "cedar"] {
             let bundle =
                 cairn_gate::policy_dir::pack_dir(&root.join(scenario).join(engine)).expect("example bundle packs");
             let policy = cairn_api::policy::Policy::compile(&bundle).expect("example bundle compiles");
-            let cases: Vec<Value> = cairn_gate::scenarios::requests(scenario)
+            let cases: Vec<Value> = cairn_tools::scenarios::requests(scenario)
                 .into_iter()
                 .map(|(label, input)| {
                     let d = policy.decide(&input);

@@ -1,25 +1,22 @@
 //! One error type for every route, answered as RFC 9457 problem details
-//! with a stable `type` per error.
+//! ([`cairn_api::wire::Problem`]) whose `type` is one of
+//! [`ProblemType::ALL`]. Every [`SubmitError`] variant is mapped by an
+//! exhaustive match: a new variant does not compile until someone decides
+//! its problem type.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cairn_api::cose::CoseError;
-use cairn_api::receipt::ReceiptError;
-use serde_json::json;
+use cairn_api::wire::{Problem, ProblemType};
 
 use crate::sequencer::SubmitError;
 use crate::store::StoreError;
 
-/// Base of the problem `type` URIs.
-pub const PROBLEM_BASE: &str = "https://cairn.dev/problems/";
-
-/// An API error: status, stable type slug, and a precise detail.
+/// An API error: its problem type, a precise detail, and for 429/503 the
+/// seconds a client should wait.
 #[derive(Debug)]
 pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Stable slug (the `type` is `PROBLEM_BASE` + slug).
-    pub slug: &'static str,
+    /// The problem type (and so the status).
+    pub kind: ProblemType,
     /// What exactly was wrong.
     pub detail: String,
     /// Seconds for Retry-After (429 and 503; 503 defaults to 1).
@@ -28,10 +25,9 @@ pub struct ApiError {
 
 impl ApiError {
     /// A new error.
-    pub fn new(status: StatusCode, slug: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(kind: ProblemType, detail: impl Into<String>) -> Self {
         ApiError {
-            status,
-            slug,
+            kind,
             detail: detail.into(),
             retry_after: None,
         }
@@ -39,37 +35,39 @@ impl ApiError {
 
     /// 400 for a malformed request parameter.
     pub fn bad_param(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad-parameter", detail)
+        Self::new(ProblemType::BadParameter, detail)
     }
 
     /// 404.
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", detail)
+        Self::new(ProblemType::NotFound, detail)
     }
-}
 
-impl ApiError {
-    /// The problem details object.
-    pub fn to_json(&self) -> serde_json::Value {
-        json!({
-            "type": format!("{PROBLEM_BASE}{}", self.slug),
-            "title": self.status.canonical_reason().unwrap_or("error"),
-            "status": self.status.as_u16(),
-            "detail": self.detail,
-        })
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// The problem details body.
+    pub fn problem(&self) -> Problem {
+        Problem::new(self.kind, self.detail.clone())
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = self.to_json();
-        let mut resp = (self.status, body.to_string()).into_response();
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::warn!(problem = %self.kind, detail = %self.detail, "request failed");
+        }
+        let body = serde_json::to_string(&self.problem()).unwrap_or_default();
+        let mut resp = (status, body).into_response();
         let h = resp.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        match self.status {
+        match status {
             StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => {
                 let secs = self.retry_after.unwrap_or(1).max(1);
                 if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
@@ -87,49 +85,39 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage-unavailable", e.to_string())
+        ApiError::new(ProblemType::StorageUnavailable, e.to_string())
     }
 }
 
-fn cose(e: &CoseError) -> (StatusCode, &'static str) {
+/// The problem type of a submission error.
+pub fn submit_problem(e: &SubmitError) -> ProblemType {
+    use ProblemType as P;
     match e {
-        CoseError::BadSignature(_) | CoseError::KeyMismatch { .. } => (StatusCode::BAD_REQUEST, "bad-signature"),
-        _ => (StatusCode::BAD_REQUEST, "bad-cose"),
+        SubmitError::Receipt(r) => r.problem_type(),
+        SubmitError::Entry(_) | SubmitError::UnknownEntryKind(_) => P::BadEntry,
+        SubmitError::UnknownAuthority(_) => P::NotAuthority,
+        SubmitError::AuthoritySignature(_) => P::BadAuthoritySignature,
+        SubmitError::UnknownKey(_) => P::UnknownKey,
+        SubmitError::RevokedKey(_) => P::RevokedKey,
+        SubmitError::WrongRole { .. } => P::WrongKeyRole,
+        SubmitError::UnarchivedPolicy(_) => P::PolicyNotArchived,
+        SubmitError::Bundle(_) | SubmitError::Policy(_) => P::BadPolicyBundle,
+        SubmitError::ClockSkew { .. } => P::ClockSkew,
+        SubmitError::RateLimited { .. } => P::RateLimited,
+        SubmitError::Busy => P::Busy,
+        SubmitError::ShuttingDown => P::ShuttingDown,
+        SubmitError::Storage(_) | SubmitError::NotDurable(_) => P::NotDurable,
+        SubmitError::Checkpoint(_) => P::Internal,
     }
 }
 
 impl From<SubmitError> for ApiError {
     fn from(e: SubmitError) -> Self {
-        use StatusCode as S;
-        let (status, slug) = match &e {
-            SubmitError::Receipt(r) => match r {
-                ReceiptError::Encoding(_) | ReceiptError::View(_) | ReceiptError::NonCanonical(_) => {
-                    (S::BAD_REQUEST, "non-canonical-cbor")
-                }
-                ReceiptError::Schema(_) | ReceiptError::Invalid { .. } => (S::UNPROCESSABLE_ENTITY, "invalid-receipt"),
-                ReceiptError::GateMismatch { .. } => (S::FORBIDDEN, "gate-mismatch"),
-                ReceiptError::Cose(c) => cose(c),
-                _ => (S::BAD_REQUEST, "bad-receipt"),
-            },
-            SubmitError::Entry(_) => (S::BAD_REQUEST, "bad-entry"),
-            SubmitError::NotAuthority(_) => (S::FORBIDDEN, "not-authority"),
-            SubmitError::UnknownKey(_) => (S::FORBIDDEN, "unknown-key"),
-            SubmitError::RevokedKey(_) => (S::FORBIDDEN, "revoked-key"),
-            SubmitError::WrongRole(_) => (S::FORBIDDEN, "wrong-key-role"),
-            SubmitError::UnarchivedPolicy(_) => (S::CONFLICT, "policy-not-archived"),
-            SubmitError::Bundle(_) => (S::UNPROCESSABLE_ENTITY, "bad-policy-bundle"),
-            SubmitError::ClockSkew { .. } => (S::UNPROCESSABLE_ENTITY, "clock-skew"),
-            SubmitError::Busy => (S::SERVICE_UNAVAILABLE, "busy"),
-            SubmitError::RateLimited { retry_after } => {
-                let mut err = ApiError::new(S::TOO_MANY_REQUESTS, "rate-limited", e.to_string());
-                err.retry_after = Some(retry_after.as_secs_f64().ceil() as u64);
-                return err;
-            }
-            SubmitError::ShuttingDown => (S::SERVICE_UNAVAILABLE, "shutting-down"),
-            SubmitError::Storage(_) | SubmitError::NotDurable(_) => (S::SERVICE_UNAVAILABLE, "not-durable"),
-            _ => (S::INTERNAL_SERVER_ERROR, "internal"),
-        };
-        ApiError::new(status, slug, e.to_string())
+        let mut err = ApiError::new(submit_problem(&e), e.to_string());
+        if let SubmitError::RateLimited { retry_after } = e {
+            err.retry_after = Some(retry_after.as_secs_f64().ceil() as u64);
+        }
+        err
     }
 }
 

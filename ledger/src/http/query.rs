@@ -9,78 +9,27 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use cairn_api::entry::{Entry, EntryKind};
-use cairn_api::timestamp::Timestamp;
-use serde::Deserialize;
-use serde_json::json;
+use cairn_api::wire::{QueryHit, QueryPage, ReceiptFilters, ReceiptQuery};
 
 use super::{ApiError, AppState, Query, blocking};
 use crate::store::{Field, Store, StoreError};
 
 /// Most hits one page returns.
 pub const MAX_QUERY_LIMIT: usize = 1000;
-/// Longest filter value (receipt names are at most this long).
-pub const MAX_FILTER_BYTES: usize = cairn_api::receipt::MAX_NAME_BYTES;
 /// Default page size.
 pub const DEFAULT_QUERY_LIMIT: usize = 100;
 /// Most candidates one page examines before returning what it has.
 pub const MAX_SCANNED_PER_PAGE: usize = 20_000;
 
-/// The query string.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReceiptQuery {
-    subject: Option<String>,
-    surface: Option<String>,
-    action: Option<String>,
-    target: Option<String>,
-    decision: Option<String>,
-    gate: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-    break_glass: Option<bool>,
-    limit: Option<usize>,
-    cursor: Option<String>,
-}
-
-struct Filters {
-    fields: Vec<(Field, String)>,
-    since: u64,
-    until: u64,
-    break_glass: Option<bool>,
-}
-
-fn time(name: &str, v: &Option<String>, default: u64) -> Result<u64, ApiError> {
-    match v {
-        None => Ok(default),
-        Some(s) => Timestamp::parse_rfc3339(s)
-            .map(Timestamp::millis)
-            .map_err(|e| ApiError::bad_param(format!("{name}: {e}"))),
-    }
-}
-
-fn matches(f: &Filters, entry: &Entry) -> Option<serde_json::Value> {
-    if entry.kind() != EntryKind::Receipt {
-        return None;
-    }
-    let signed = entry.receipt().ok()?;
-    let r = signed.unverified();
-    let p = r.parts();
-    let value = |field: Field| match field {
-        Field::Subject => p.request.subject.id.as_str(),
-        Field::Surface => p.request.resource.kind.as_str(),
-        Field::Action => p.request.action.name.as_str(),
-        Field::Target => p.request.resource.id.as_str(),
-        Field::Decision => p.decision.as_str(),
-        _ => p.gate.as_str(),
-    };
-    let ok = f.fields.iter().all(|(field, want)| value(*field) == want)
-        && (f.since..f.until).contains(&p.decided_at.millis())
-        && f.break_glass.is_none_or(|b| b == p.break_glass.is_some());
-    ok.then(|| r.to_json())
-}
-
-/// The handler.
-pub async fn get_receipts(State(s): State<AppState>, Query(q): Query<ReceiptQuery>) -> Result<Response, ApiError> {
+/// The handler. The query string is read as decoded (name, value) pairs
+/// into the wire contract's [`ReceiptQuery`], which refuses unknown and
+/// repeated parameters.
+pub async fn get_receipts(
+    State(s): State<AppState>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let q = ReceiptQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(|e| ApiError::bad_param(e.to_string()))?;
     let limit = q.limit.unwrap_or(DEFAULT_QUERY_LIMIT);
     let max = s.limits.page.min(MAX_QUERY_LIMIT);
     if limit == 0 || limit > max {
@@ -93,51 +42,14 @@ pub async fn get_receipts(State(s): State<AppState>, Query(q): Query<ReceiptQuer
                 .map_err(|_| ApiError::bad_param("cursor is not one this ledger gave"))?,
         ),
     };
-    if let Some(d) = &q.decision
-        && !["PERMIT", "DENY", "SILENCE"].contains(&d.as_str())
-    {
-        return Err(ApiError::bad_param("decision must be PERMIT, DENY or SILENCE"));
-    }
-    for (name, v) in [
-        ("subject", &q.subject),
-        ("surface", &q.surface),
-        ("action", &q.action),
-        ("target", &q.target),
-        ("gate", &q.gate),
-    ] {
-        if let Some(v) = v
-            && (v.is_empty() || v.len() > MAX_FILTER_BYTES)
-        {
-            return Err(ApiError::bad_param(format!(
-                "{name} must be 1 to {MAX_FILTER_BYTES} bytes"
-            )));
-        }
-    }
-    let mut fields = Vec::new();
-    for (f, v) in [
-        (Field::Subject, &q.subject),
-        (Field::Surface, &q.surface),
-        (Field::Action, &q.action),
-        (Field::Target, &q.target),
-        (Field::Decision, &q.decision),
-        (Field::Gate, &q.gate),
-    ] {
-        if let Some(v) = v {
-            fields.push((f, v.clone()));
-        }
-    }
-    let filters = Filters {
-        fields,
-        since: time("since", &q.since, 0)?,
-        until: time("until", &q.until, u64::MAX)?,
-        break_glass: q.break_glass,
-    };
-    if filters.since >= filters.until {
-        return Err(ApiError::bad_param("since must be before until"));
-    }
+    let filters = q.filters;
     let store = s.store.clone();
-    let (hits, next) = blocking(move || page(store.as_ref(), &filters, after, limit)).await?;
-    Ok(axum::Json(json!({ "receipts": hits, "next_cursor": next.map(|c| c.to_string()) })).into_response())
+    let (receipts, next) = blocking(move || page(store.as_ref(), &filters, after, limit)).await?;
+    Ok(axum::Json(QueryPage {
+        receipts,
+        next_cursor: next.map(|c| c.to_string()),
+    })
+    .into_response())
 }
 
 /// Most index seeks one page makes before returning what it has (with a
@@ -149,7 +61,7 @@ pub const MAX_SEEKS_PER_PAGE: usize = 200_000;
 /// out before `n` were found).
 fn candidates(
     store: &dyn Store,
-    f: &Filters,
+    f: &ReceiptFilters,
     after: Option<u64>,
     n: usize,
     seeks: &mut usize,
@@ -210,9 +122,19 @@ fn intersect(
     Ok((out, None))
 }
 
-type Page = (Vec<serde_json::Value>, Option<u64>);
+type Page = (Vec<QueryHit>, Option<u64>);
 
-fn page(store: &dyn Store, f: &Filters, mut after: Option<u64>, limit: usize) -> Result<Page, StoreError> {
+/// The receipt's JSON view, if the entry is a receipt passing every filter.
+fn matches(f: &ReceiptFilters, entry: &Entry) -> Option<serde_json::Value> {
+    if entry.kind() != EntryKind::Receipt {
+        return None;
+    }
+    let signed = entry.receipt().ok()?;
+    let r = signed.unverified();
+    f.matches(r.parts()).then(|| r.to_json())
+}
+
+fn page(store: &dyn Store, f: &ReceiptFilters, mut after: Option<u64>, limit: usize) -> Result<Page, StoreError> {
     let mut hits = Vec::new();
     let (mut scanned, mut seeks) = (0, 0);
     loop {
@@ -227,7 +149,7 @@ fn page(store: &dyn Store, f: &Filters, mut after: Option<u64>, limit: usize) ->
             let Some(bytes) = store.entry(index)? else { continue };
             let Ok(entry) = Entry::from_cbor(&bytes) else { continue };
             if let Some(receipt) = matches(f, &entry) {
-                hits.push(json!({ "index": index, "receipt": receipt }));
+                hits.push(QueryHit { index, receipt });
                 if hits.len() == limit {
                     return Ok((hits, after));
                 }

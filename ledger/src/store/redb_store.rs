@@ -7,6 +7,9 @@ use std::path::Path;
 use cairn_api::merkle::{Hash, NodeId};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
+use cairn_api::entry::KeyRole;
+use cairn_api::keys::VerifierKey;
+
 use super::{CommitBatch, Field, KeyEvent, LogState, Store, StoreError, check_batch, frontier_from};
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -33,21 +36,35 @@ fn b<E: std::error::Error + Send + Sync + 'static>(op: &'static str) -> impl FnO
     move |e| StoreError::backend(op, e)
 }
 
+/// A key event row: `registered<TAB>role<TAB>key_ref<TAB>vkey`, the role
+/// as [`KeyRole::as_str`] names it.
 fn encode_key(k: &KeyEvent) -> String {
-    format!("{}\t{}\t{}\t{}", u8::from(k.registered), k.role, k.key_ref, k.vkey)
+    format!(
+        "{}\t{}\t{}\t{}",
+        u8::from(k.registered),
+        k.role.as_str(),
+        k.key_ref(),
+        k.key
+    )
 }
 
 fn decode_key(s: &str) -> Result<KeyEvent, StoreError> {
+    let bad = || StoreError::Corrupt(format!("key event {s:?} is malformed"));
     let mut p = s.splitn(4, '\t');
-    match (p.next(), p.next(), p.next(), p.next()) {
-        (Some(reg), Some(role), Some(key_ref), Some(vkey)) => Ok(KeyEvent {
-            registered: reg == "1",
-            role: role.to_owned(),
-            key_ref: key_ref.to_owned(),
-            vkey: vkey.to_owned(),
-        }),
-        _ => Err(StoreError::Corrupt(format!("key event {s:?} is malformed"))),
+    let (Some(reg), Some(role), Some(key_ref), Some(vkey)) = (p.next(), p.next(), p.next(), p.next()) else {
+        return Err(bad());
+    };
+    let registered = match reg {
+        "1" => true,
+        "0" => false,
+        _ => return Err(bad()),
+    };
+    let role = KeyRole::parse(role).ok_or_else(bad)?;
+    let key = VerifierKey::parse(vkey).map_err(|_| bad())?;
+    if key.key_ref() != key_ref {
+        return Err(bad());
     }
+    Ok(KeyEvent { key, registered, role })
 }
 
 /// The page cache of [`RedbStore::open`]: enough for the right edge of the

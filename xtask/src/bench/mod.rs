@@ -5,10 +5,10 @@
 //! In order: the machine's limits (Ed25519 `verify_strict`/s on every
 //! core, fdatasync/s in the work directory, BLAKE3), policy decisions/s per
 //! engine, durable ingest over HTTP against a release `cairn-ledger serve`
-//! (`cairn-gate load`: receipts signed before the timed part; single POSTs
+//! (`cairn-tools load`: receipts signed before the timed part; single POSTs
 //! at concurrency 1/16/64/256, batch POSTs, fixed offered loads), the same
 //! receipt bytes inserted into PostgreSQL at the same concurrencies (with
-//! `--pg`), and at each scale N a ledger of N receipts (`cairn-gate
+//! `--pg`), and at each scale N a ledger of N receipts (`cairn-tools
 //! populate`, kept under the work directory and reused by later runs):
 //! bytes on disk, export, a full `cairn-verify audit` (receipts/s, peak
 //! RSS), inclusion and consistency proofs served per second, an incident
@@ -180,15 +180,15 @@ pub struct Results {
 }
 
 fn load_json(bins: &Bins, url: &str, args: &[String]) -> Result<serde_json::Value, String> {
-    let mut cmd = Command::new(&bins.gate);
+    let mut cmd = Command::new(&bins.tools);
     cmd.arg("load")
         .args(["--url", url, "--json"])
         .args(args)
         .env("CAIRN_ADMIN_TOKEN", ADMIN_TOKEN);
-    let out = cmd.output().map_err(|e| format!("cairn-gate load: {e}"))?;
+    let out = cmd.output().map_err(|e| format!("cairn-tools load: {e}"))?;
     serde_json::from_slice(&out.stdout).map_err(|_| {
         format!(
-            "cairn-gate load {}: {}",
+            "cairn-tools load {}: {}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
         )
@@ -206,7 +206,7 @@ fn ingest(bins: &Bins, o: &Opts, work: &Path) -> Result<(Vec<IngestRow>, u64), S
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let auth_key = dir.join("authority.key");
     let vkey = procs::output(
-        Command::new(&bins.gate)
+        Command::new(&bins.tools)
             .args(["keygen", "--name", "bench.example/authority", "--out"])
             .arg(&auth_key),
     )?;
@@ -343,12 +343,12 @@ fn receipt_bytes(export: &Path) -> Result<f64, String> {
     Ok(total as f64 / n.max(1) as f64)
 }
 
-/// `cairn-gate read-load`: proofs with 16 clients (throughput), the query
+/// `cairn-tools read-load`: proofs with 16 clients (throughput), the query
 /// with one (an incident reviewer's latency, not a queue's).
 fn read_load(bins: &Bins, url: &str, read: &str, seconds: u64) -> Result<serde_json::Value, String> {
     let clients = if read == "query" { "1" } else { "16" };
     let out = procs::output(
-        Command::new(&bins.gate)
+        Command::new(&bins.tools)
             .args([
                 "read-load",
                 "--url",
@@ -383,7 +383,7 @@ fn scale(bins: &Bins, o: &Opts, work: &Path, n: u64) -> Result<ScaleRow, String>
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         eprintln!("bench: populating a ledger of {n} receipts in {}", dir.display());
         let (_, secs, rss) = procs::timed(
-            &bins.gate,
+            &bins.tools,
             &[
                 "populate",
                 "--data-dir",

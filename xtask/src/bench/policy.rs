@@ -1,15 +1,15 @@
 //! Policy decisions per second, per engine, on one core: every request of
 //! each seed scenario against its bundle, and 64 generated inputs against
-//! generated 100-rule bundles (`cairn_gate::generated`).
+//! generated 100-rule bundles (`cairn_tools::generated`).
 
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cairn_api::policy::{Bundle, DecisionInput, Policy};
-use cairn_gate::generated;
 use cairn_gate::policy_dir::pack_dir;
-use cairn_gate::scenarios::{SCENARIOS, requests};
+use cairn_tools::generated;
+use cairn_tools::scenarios::{SCENARIOS, requests};
 
 use super::Stat;
 

@@ -12,7 +12,8 @@ pub const ADMIN_TOKEN: &str = "bench";
 /// The release binaries under test.
 pub struct Bins {
     pub ledger: PathBuf,
-    pub gate: PathBuf,
+    /// cairn-tools (load, populate, read-load).
+    pub tools: PathBuf,
     pub verify: PathBuf,
 }
 
@@ -27,7 +28,7 @@ pub fn build(root: &Path) -> Result<Bins, String> {
             "-p",
             "cairn-ledger",
             "-p",
-            "cairn-gate",
+            "cairn-tools",
             "-p",
             "cairn-verify",
         ])
@@ -40,7 +41,7 @@ pub fn build(root: &Path) -> Result<Bins, String> {
     let bin = |n: &str| dir.join("release").join(n);
     Ok(Bins {
         ledger: bin("cairn-ledger"),
-        gate: bin("cairn-gate"),
+        tools: bin("cairn-tools"),
         verify: bin("cairn-verify"),
     })
 }

@@ -250,7 +250,7 @@ pub fn render(r: &Results) -> String {
     }
     let _ = writeln!(
         o,
-        "\n### Durable ingest over HTTP (`cairn-gate load` → `cairn-ledger serve`)\n\n\
+        "\n### Durable ingest over HTTP (`cairn-tools load` → `cairn-ledger serve`)\n\n\
          Every answer carries the entry's index, the signed checkpoint and the inclusion proof, after a \
          `Durability::Immediate` redb commit. Server CPU is the ledger process's user + system time per receipt. \
          The load generator shares the {} cores. Ledger peak RSS over the whole ingest run: {:.0} MiB.\n\n\
@@ -309,10 +309,10 @@ pub fn render(r: &Results) -> String {
         }
     }
     o.push_str(
-        "\n### Ledgers at scale\n\nEach ledger holds N receipts written by `cairn-gate populate` (decided by the \
+        "\n### Ledgers at scale\n\nEach ledger holds N receipts written by `cairn-tools populate` (decided by the \
          devops-staging policy, signed, submitted through the durable sequencer), plus its key statement and \
          policy bundle. The audit is one full `cairn-verify audit --export` (every signature, the tree, every \
-         checkpoint); proofs are `cairn-gate read-load` with 16 clients against `cairn-ledger serve`; \
+         checkpoint); proofs are `cairn-tools read-load` with 16 clients against `cairn-ledger serve`; \
          the incident query (`subject=agent:other&action=delete_pod&decision=DENY&limit=100`, the first page \
          of 100 receipts, each decoded and returned as JSON) is asked by one client, one query at a time.\n\n",
     );

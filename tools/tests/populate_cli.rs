@@ -8,7 +8,7 @@ use common::TempDir;
 use std::process::{Command, Output};
 
 fn populate(dir: &std::path::Path, n: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn-gate"))
+    Command::new(env!("CARGO_BIN_EXE_cairn-tools"))
         .args(["populate", "--concurrency", "8", "--receipts", n, "--data-dir"])
         .arg(dir)
         .output()
@@ -16,7 +16,7 @@ fn populate(dir: &std::path::Path, n: &str) -> Output {
 }
 
 fn fsck(dir: &std::path::Path) -> u64 {
-    let key = cairn_ledger::keyfile::read_key(&dir.join("log.key")).unwrap();
+    let key = cairn_host::keyfile::read_key(&dir.join("log.key")).unwrap();
     let store = cairn_ledger::store::RedbStore::open(&dir.join("ledger.redb")).unwrap();
     cairn_ledger::fsck::fsck(&store, &key.verifier()).unwrap().entries
 }

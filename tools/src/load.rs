@@ -1,4 +1,4 @@
-//! `cairn-gate load`: the load generator. N receipts (decided by the
+//! `cairn-tools load`: the load generator. N receipts (decided by the
 //! devops-staging policy, signed before the timed part) sent to a ledger at
 //! a given concurrency and, optionally, a given offered rate, one per POST
 //! or in batches; reports throughput and latency percentiles.
@@ -15,14 +15,16 @@ use cairn_api::examples;
 use cairn_api::keys::SignerKey;
 use cairn_api::policy::Policy;
 use cairn_api::receipt::Mode;
+use cairn_gate::admin::LedgerArgs;
 use cairn_gate::client::Http;
 use cairn_gate::record::{Stamp, sign_decision};
-use cairn_gate::scenarios::requests;
-use cairn_ledger::keyfile;
+use cairn_host::{keyfile, outln};
+
+use crate::fail::{Fail, now};
+use crate::scenarios::requests;
 use rayon::prelude::*;
 
 use crate::demo::bundle;
-use crate::ops::{Fail, LedgerArgs, now};
 
 /// The most receipts one run sends.
 pub const MAX_LOAD: u64 = 10_000_000;
@@ -31,7 +33,7 @@ pub const MAX_LOAD_CONCURRENCY: usize = 4096;
 /// The most receipts in one batch POST (the ledger's own limit).
 pub const MAX_LOAD_BATCH: usize = 256;
 
-/// Arguments of `cairn-gate load`.
+/// Arguments of `cairn-tools load`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
@@ -96,20 +98,22 @@ fn sign_all(n: u64, gate: &SignerKey) -> Result<Vec<Vec<u8>>, Fail> {
 fn setup(ledger: &LedgerArgs, authority: &std::path::Path, gate: &SignerKey) -> Result<(), Fail> {
     let authority = keyfile::read_key(authority).map_err(|e| Fail(3, e.to_string()))?;
     let body = crate::demo::key_statement_by(KeyRole::Gate, gate, &authority).map_err(|e| Fail(1, e))?;
-    ledger.admin_post("/v1/keys", &body)?;
+    let admin = ledger.admin()?;
+    admin.post_key(&body)?;
     let b = bundle().map_err(|e| Fail(1, e))?;
     let signed =
         cairn_api::cose::sign(b.as_bytes(), POLICY_CONTENT_TYPE, &authority).map_err(|e| Fail(1, e.to_string()))?;
-    ledger.admin_post("/v1/policies", &signed)?;
+    admin.post_policy(&signed)?;
     Ok(())
 }
 
 /// Whether every item of a batch answer was acknowledged.
 fn batch_ok(answer: &[u8]) -> bool {
-    let v: serde_json::Value = serde_json::from_slice(answer).unwrap_or_default();
-    v["results"]
-        .as_array()
-        .is_some_and(|r| r.iter().all(|i| matches!(i["status"].as_u64(), Some(200 | 201))))
+    serde_json::from_slice::<cairn_api::wire::BatchResponse>(answer).is_ok_and(|r| {
+        r.results
+            .iter()
+            .all(|i| matches!(i.status, 200 | 201) && i.ack.is_some())
+    })
 }
 
 /// Run it.
@@ -236,9 +240,9 @@ pub fn run(a: &Args) -> Result<(), Fail> {
         "signing_seconds": signing.as_secs_f64(),
     });
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
-        println!(
+        outln!(
             "load: {receipts} receipts in {} requests (batch {}, concurrency {}{}) in {:.2} s: {:.0} receipts/s; latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {failed} failed (signed beforehand in {:.1} s)",
             lat.len(),
             a.batch,

@@ -1,4 +1,4 @@
-//! `cairn-gate demo`: the whole system on the embedded default, told as
+//! `cairn-tools demo`: the whole system on the embedded default, told as
 //! the seed stories.
 //!
 //! An embedded ledger (redb in `OUT/ledger.redb`, the group-commit
@@ -34,9 +34,10 @@ use cairn_api::receipt::{Mode, Receipt};
 use cairn_api::timestamp::Timestamp;
 use cairn_gate::approval::{ApprovalAnswer, ApprovalRequest, Approver};
 use cairn_gate::client::{Acknowledged, Http, HttpLedger, Ledger, LedgerError};
-use cairn_gate::embedded::{EmbeddedLedger, LedgerSetup};
 use cairn_gate::gate::{Authorization, Gate, GateConfig, Logged, Override, ToolCall};
 use cairn_gate::spool::Spool;
+use cairn_host::outln;
+use cairn_ledger::embedded::{EmbeddedLedger, LedgerSetup};
 
 /// The devops-staging rules, as in `examples/policies/devops-staging/cairn-rules`.
 const RULES: &str = include_str!("../../examples/policies/devops-staging/cairn-rules/rules.toml");
@@ -62,7 +63,7 @@ const SCENARIO_DIRS: [(&str, &str, &str); 3] = [
 /// The admin credential of the demo's embedded ledger.
 const DEMO_TOKEN: &str = "demo-admin-token";
 
-/// Arguments of `cairn-gate demo`.
+/// Arguments of `cairn-tools demo`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Where to write the ledger database, keys, spool, receipts and proofs.
@@ -139,7 +140,7 @@ impl Approver for Away {
         "webhook"
     }
     fn ask(&self, r: &ApprovalRequest, deadline: Duration) -> ApprovalAnswer {
-        println!("     approval asked: \"{}\" ... no answer", r.binding_message);
+        outln!("     approval asked: \"{}\" ... no answer", r.binding_message);
         std::thread::sleep(deadline);
         ApprovalAnswer::timed_out()
     }
@@ -182,7 +183,7 @@ impl Demo {
     /// Print an outcome and keep what the ledger acknowledged.
     fn show(&mut self, a: &Authorization) -> Result<(), String> {
         let p = a.receipt.parts();
-        println!(
+        outln!(
             "     {} {} on {}:{} -> {} ({})",
             p.request.subject.id,
             p.request.action.name,
@@ -191,10 +192,10 @@ impl Demo {
             a.decided.as_str(),
             if a.allowed { "ALLOWED" } else { "BLOCKED" }
         );
-        println!("     the agent is told: {}", a.reason.user_message);
+        outln!("     the agent is told: {}", a.reason.user_message);
         match &a.logged {
             Logged::Durable(ack) => {
-                println!(
+                outln!(
                     "     logged durably at index {}{}; proof checked against the log key",
                     ack.index,
                     if ack.existing {
@@ -205,11 +206,11 @@ impl Demo {
                 );
                 self.keep(&a.receipt, &a.body, ack)?;
             }
-            Logged::Spooled { silence, cause } => println!(
+            Logged::Spooled { silence, cause } => outln!(
                 "     not acknowledged ({cause}): fail closed; SILENCE receipt {} spooled",
                 silence.parts().receipt_id
             ),
-            Logged::Refused(e) => println!("     the ledger refused it: {e}"),
+            Logged::Refused(e) => outln!("     the ledger refused it: {e}"),
         }
         Ok(())
     }
@@ -239,7 +240,7 @@ fn scenario_bundle(scenario: &str) -> Result<Bundle, String> {
 }
 
 fn call(subject: &str, action: &str, surface: &str, target: &str, key: &str) -> ToolCall {
-    cairn_gate::scenarios::tool_call(subject, action, surface, target, key)
+    crate::scenarios::tool_call(subject, action, surface, target, key)
 }
 
 /// Run the demo.
@@ -280,16 +281,16 @@ pub fn run(args: &Args) -> Result<(), String> {
         ),
     )?;
 
-    let mut setup = LedgerSetup::new(&out.join("ledger.redb"), log.clone(), vec![authority.verifier()]);
-    setup.admin_token = Some(DEMO_TOKEN.into());
-    let ledger = EmbeddedLedger::start(setup.clone())?;
+    let mut setup =
+        LedgerSetup::new(&out.join("ledger.redb"), log.clone(), vec![authority.verifier()]).admin_token(DEMO_TOKEN);
+    let ledger = EmbeddedLedger::start(setup.clone()).map_err(|e| e.to_string())?;
     let mut demo = Demo {
         out: out.clone(),
         log_key: log.clone(),
         url: ledger.url(),
         written: 0,
     };
-    println!(
+    outln!(
         "cairn demo: embedded ledger at {} ({}), log key {}",
         ledger.url(),
         out.join("ledger.redb").display(),
@@ -312,7 +313,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     };
     post("/v1/keys", &key_statement(KeyRole::Gate, &gate)?)?;
     post("/v1/keys", &key_statement(KeyRole::Operator, &operator)?)?;
-    println!(
+    outln!(
         "  registered gate key {} and operator key {}",
         gate.verifier().key_ref(),
         operator.verifier().key_ref()
@@ -323,12 +324,10 @@ pub fn run(args: &Args) -> Result<(), String> {
             "/v1/policies",
             &cairn_api::cose::sign(b.as_bytes(), POLICY_CONTENT_TYPE, &authority).map_err(|e| e.to_string())?,
         )?;
-        println!("  archived policy bundle {s} ({})", b.hash());
+        outln!("  archived policy bundle {s} ({})", b.hash());
     }
 
-    println!(
-        "\n1. A devops agent is told to clean up namespace \"web\" on staging; the target it picks is production."
-    );
+    outln!("\n1. A devops agent is told to clean up namespace \"web\" on staging; the target it picks is production.");
     let devops = demo.gate("devops-staging", demo.ledger(), None)?;
     let a = devops
         .authorize(&call(
@@ -341,7 +340,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     demo.show(&a)?;
 
-    println!("\n2. The same clean-up on staging.");
+    outln!("\n2. The same clean-up on staging.");
     let a = devops
         .authorize(&call(
             "agent:devops-helper",
@@ -353,7 +352,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     demo.show(&a)?;
 
-    println!("\n3. An agent drops a production database; the policy wants a human, who does not answer.");
+    outln!("\n3. An agent drops a production database; the policy wants a human, who does not answer.");
     let mut dba = demo.gate("databases", demo.ledger(), Some(Arc::new(Away)))?;
     dba.set_approval_deadline(Duration::from_millis(args.approval_ms));
     let a = dba
@@ -361,7 +360,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     demo.show(&a)?;
 
-    println!("\n4. A payment of 250.00; the ledger logs it but the acknowledgement is lost; the agent retries.");
+    outln!("\n4. A payment of 250.00; the ledger logs it but the acknowledgement is lost; the agent retries.");
     let mut pay = call("agent:payments", "transfer", "payments", "account/acme", "payment-7781");
     pay.request.action.properties = serde_json::json!({"amount_cents": 25_000, "to": "account/supplier-42"})
         .as_object()
@@ -373,12 +372,12 @@ pub fn run(args: &Args) -> Result<(), String> {
     )?;
     let a = lossy.authorize(&pay).map_err(|e| e.to_string())?;
     demo.show(&a)?;
-    println!("     the agent retries with the same idempotency key:");
+    outln!("     the agent retries with the same idempotency key:");
     let payments = demo.gate("payments", demo.ledger(), None)?;
     let a = payments.authorize(&pay).map_err(|e| e.to_string())?;
     demo.show(&a)?;
 
-    println!("\n5. Incident: a stuck production pod; an operator grants a break-glass override.");
+    outln!("\n5. Incident: a stuck production pod; an operator grants a break-glass override.");
     let a = devops
         .break_glass(
             &call("agent:devops-helper", "delete_pod", "eks", "production:web", "story-5"),
@@ -390,12 +389,12 @@ pub fn run(args: &Args) -> Result<(), String> {
         )
         .map_err(|e| e.to_string())?;
     demo.show(&a)?;
-    println!(
+    outln!(
         "     recorded as break-glass: {}",
         a.receipt.parts().reason.admin_message
     );
 
-    println!("\n6. The ledger stops in the middle of the run.");
+    outln!("\n6. The ledger stops in the middle of the run.");
     let addr = ledger.addr();
     ledger.stop();
     let a = devops
@@ -409,19 +408,21 @@ pub fn run(args: &Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     demo.show(&a)?;
     setup.listen = addr;
-    let ledger = EmbeddedLedger::start(setup)?;
+    let ledger = EmbeddedLedger::start(setup).map_err(|e| e.to_string())?;
     let d = devops.deliver_spool().map_err(|e| e.to_string())?;
-    println!(
+    outln!(
         "     the ledger is back: {} spooled SILENCE receipt(s) delivered, {} waiting, {} refused",
-        d.delivered, d.waiting, d.rejected
+        d.delivered,
+        d.waiting,
+        d.rejected
     );
 
-    println!("\nThe auditor's view (cairn-verify, public keys only), against the live ledger:\n");
+    outln!("\nThe auditor's view (cairn-verify, public keys only), against the live ledger:\n");
     let source = cairn_verify::source::Source::Ledger(cairn_verify::source::Ledger::new(&demo.url)?);
     let trust = cairn_verify::trust::Trust::load(&trust_path).map_err(|e| e.to_string())?;
     let report = cairn_verify::audit::audit(&source, &trust, Some(&out.join("audit-state.json")), true);
     print!("{}", report.human("audit"));
-    println!();
+    outln!();
     let plan = cairn_verify::engine::ReplayPlan {
         filters: cairn_verify::filters::Filters::default(),
         with: cairn_verify::engine::ReplayWith::Archived,
@@ -431,15 +432,15 @@ pub fn run(args: &Args) -> Result<(), String> {
     ledger.stop();
 
     let d = out.display();
-    println!(
+    outln!(
         "\n{} acknowledged receipts with their tlog-proofs are in {d}/ (finished in {:.1} s). Check one independently:",
         demo.written,
         started.elapsed().as_secs_f64()
     );
-    println!(
+    outln!(
         "  cargo run -p cairn-verify -- receipt {d}/receipt-0006.cose --proof {d}/receipt-0006.tlog-proof --log-key @{d}/keys/log.vkey --gate-key @{d}/keys/gate.vkey"
     );
-    println!("These are public TEST keys: never use them for anything real.");
+    outln!("These are public TEST keys: never use them for anything real.");
     if report.exit_code() != 0 || replayed.exit_code() != 0 {
         return Err("the audit or the replay of the demo's log did not pass".into());
     }

@@ -6,9 +6,9 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use cairn_api::policy::{DecisionInput, Policy};
-use cairn_gate::generated;
 use cairn_gate::policy_dir::pack_dir;
-use cairn_gate::scenarios::{SCENARIOS, requests};
+use cairn_tools::generated;
+use cairn_tools::scenarios::{SCENARIOS, requests};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn scenarios(c: &mut Criterion) {

@@ -1,4 +1,4 @@
-//! `cairn-gate read-load`: the read side of a ledger under load. For a
+//! `cairn-tools read-load`: the read side of a ledger under load. For a
 //! fixed time, C clients (one keep-alive connection each) ask for inclusion
 //! proofs of random entries under the newest checkpoint, consistency proofs
 //! from random older sizes to it, or one filtered query; reports answers per
@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 use cairn_gate::client::Http;
 
 use crate::load::pct;
-use crate::ops::{Fail, LedgerArgs};
+use cairn_gate::admin::LedgerArgs;
+use cairn_host::outln;
+
+use crate::fail::Fail;
 
 /// The most clients at once.
 pub const MAX_READ_CONCURRENCY: usize = 4096;
@@ -32,7 +35,7 @@ pub enum Read {
     Query,
 }
 
-/// Arguments of `cairn-gate read-load`.
+/// Arguments of `cairn-tools read-load`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
@@ -149,9 +152,9 @@ pub fn run(a: &Args) -> Result<(), Fail> {
         "latency_ms": {"p50": ms(pct(&lat, 0.5)), "p90": ms(pct(&lat, 0.9)), "p99": ms(pct(&lat, 0.99)), "max": ms(pct(&lat, 1.0))},
     });
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
-        println!(
+        outln!(
             "read-load: {} {what} at tree size {size} in {:.2} s (concurrency {}): {:.0}/s; latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {failed} failed",
             lat.len(),
             elapsed.as_secs_f64(),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use cairn_api::policy::{DecisionInput, Policy, PolicyDecision};
 use cairn_api::receipt::{ApprovalOutcome, Decision};
 use cairn_gate::policy_dir::pack_dir;
-use cairn_gate::scenarios::{SCENARIOS, requests};
+use cairn_tools::scenarios::{SCENARIOS, requests};
 
 fn dir(scenario: &str, engine: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

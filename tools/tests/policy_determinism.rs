@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use cairn_api::policy::{Bundle, DecisionInput, Policy, PolicyDecision};
 use cairn_gate::policy_dir::pack_dir;
-use cairn_gate::scenarios::{SCENARIOS, requests};
+use cairn_tools::scenarios::{SCENARIOS, requests};
 use serde_json::Value;
 
 fn policies() -> Vec<(String, Bundle, Policy)> {

@@ -1,51 +1,58 @@
-//! Secret files: the log signing key and the admin credential. Read with a
-//! size bound and refused when others can read them; written 0600, never
-//! over an existing file.
+//! Key and credential files: signing keys and the admin credential are read
+//! with a size bound and refused when others can read them; written 0600,
+//! never over an existing file. Verifier keys are given as a C2SP vkey
+//! string or as `@FILE` holding one.
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use cairn_api::keys::{KeyError, KeyType, SignerKey};
+use cairn_api::keys::{KeyError, KeyType, SignerKey, VerifierKey};
+
+use crate::file::{ReadError, read_open, read_text};
 
 /// Largest key or token file read, in bytes.
 pub const MAX_SECRET_FILE: u64 = 4096;
-/// The log signing key's file name in a data directory.
+/// Largest verifier-key file read, in bytes.
+pub const MAX_VKEY_FILE: u64 = 4096;
+/// The log signing key's file name in a ledger data directory.
 pub const LOG_KEY_FILE: &str = "log.key";
+/// The log's public verifier key, beside the private one, for auditors and gates.
+pub const LOG_VKEY_FILE: &str = "log.vkey";
 
-/// A secret file could not be used: the operator's files or the machine.
+/// A key file could not be used: the operator's files or the machine.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyFileError {
     /// The file could not be read, created or written.
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// Why.
         source: std::io::Error,
     },
+    /// The file could not be read within its bound.
+    #[error(transparent)]
+    Read(#[from] ReadError),
     /// Others can read the file.
-    #[error("{path} is readable by others (mode {mode:o}); run chmod 600 on it")]
+    #[error("{} is readable by others (mode {mode:o}); run chmod 600 on it", path.display())]
     Exposed {
         /// The file.
         path: PathBuf,
         /// Its permission bits.
         mode: u32,
     },
-    /// The file is larger than [`MAX_SECRET_FILE`].
-    #[error("{0}: larger than {MAX_SECRET_FILE} bytes")]
-    TooLarge(PathBuf),
-    /// The file does not hold a signing key.
-    #[error("{path}: {source}")]
+    /// The file or argument does not hold the key expected.
+    #[error("{what}: {source}")]
     Key {
-        /// The file.
-        path: PathBuf,
+        /// The file or argument.
+        what: String,
         /// Why.
         source: KeyError,
     },
     /// No randomness for a new key.
-    #[error("no randomness for a new key: {0}")]
-    Random(String),
+    #[error("{0}")]
+    Random(#[from] crate::id::IdError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyFileError + '_ {
@@ -69,11 +76,8 @@ pub fn read_secret(path: &Path) -> Result<String, KeyFileError> {
             });
         }
     }
-    let mut s = String::new();
-    f.take(MAX_SECRET_FILE + 1).read_to_string(&mut s).map_err(io(path))?;
-    if s.len() as u64 > MAX_SECRET_FILE {
-        return Err(KeyFileError::TooLarge(path.to_owned()));
-    }
+    let bytes = read_open(f, path, MAX_SECRET_FILE)?;
+    let s = String::from_utf8(bytes).map_err(|_| ReadError::NotText { path: path.to_owned() })?;
     Ok(s.trim().to_owned())
 }
 
@@ -94,32 +98,22 @@ pub fn write_secret(path: &Path, text: &str) -> Result<(), KeyFileError> {
 
 /// A verifier key given as a C2SP vkey string or as `@FILE` holding one
 /// (read with a size bound).
-pub fn read_vkey_arg(arg: &str) -> Result<cairn_api::keys::VerifierKey, KeyFileError> {
+pub fn read_vkey_arg(arg: &str) -> Result<VerifierKey, KeyFileError> {
     let text = match arg.strip_prefix('@') {
-        Some(p) => {
-            let path = Path::new(p);
-            let f = std::fs::File::open(path).map_err(io(path))?;
-            let mut s = String::new();
-            f.take(MAX_SECRET_FILE + 1).read_to_string(&mut s).map_err(io(path))?;
-            if s.len() as u64 > MAX_SECRET_FILE {
-                return Err(KeyFileError::TooLarge(path.to_owned()));
-            }
-            s
-        }
+        Some(p) => read_text(Path::new(p), MAX_VKEY_FILE)?,
         None => arg.to_owned(),
     };
-    cairn_api::keys::VerifierKey::parse(text.trim()).map_err(|source| KeyFileError::Key {
-        path: PathBuf::from(arg),
+    VerifierKey::parse(text.trim()).map_err(|source| KeyFileError::Key {
+        what: arg.to_owned(),
         source,
     })
 }
 
 /// A new random signing key.
 pub fn new_key(name: &str, key_type: KeyType) -> Result<SignerKey, KeyFileError> {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| KeyFileError::Random(e.to_string()))?;
+    let seed = crate::id::random_seed()?;
     SignerKey::from_seed(name, key_type, &seed).map_err(|source| KeyFileError::Key {
-        path: PathBuf::new(),
+        what: format!("key name {name:?}"),
         source,
     })
 }
@@ -127,13 +121,10 @@ pub fn new_key(name: &str, key_type: KeyType) -> Result<SignerKey, KeyFileError>
 /// Read a signing key file.
 pub fn read_key(path: &Path) -> Result<SignerKey, KeyFileError> {
     SignerKey::parse(&read_secret(path)?).map_err(|source| KeyFileError::Key {
-        path: path.to_owned(),
+        what: path.display().to_string(),
         source,
     })
 }
-
-/// The log's public verifier key, beside the private one, for auditors and gates.
-pub const LOG_VKEY_FILE: &str = "log.vkey";
 
 /// The log key of the data directory `dir`, created (named `origin`) on
 /// first use; `true` when it was created now. Its verifier key is written
@@ -185,10 +176,16 @@ mod tests {
         let vfile = dir.join("log.vkey");
         assert_eq!(read_vkey_arg(&format!("@{}", vfile.display())).unwrap(), k.verifier());
         assert!(matches!(read_vkey_arg("nonsense"), Err(KeyFileError::Key { .. })));
-        assert!(matches!(read_vkey_arg("@/no/such/file"), Err(KeyFileError::Io { .. })));
+        assert!(matches!(
+            read_vkey_arg("@/no/such/file"),
+            Err(KeyFileError::Read(ReadError::Io { .. }))
+        ));
         let big = dir.join("big.key");
         write_secret(&big, &"a".repeat(MAX_SECRET_FILE as usize + 1)).unwrap();
-        assert!(matches!(read_secret(&big), Err(KeyFileError::TooLarge(_))));
+        assert!(matches!(
+            read_secret(&big),
+            Err(KeyFileError::Read(ReadError::TooLarge { .. }))
+        ));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;

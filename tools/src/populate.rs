@@ -1,4 +1,4 @@
-//! `cairn-gate populate`: fill a ledger data directory with N real
+//! `cairn-tools populate`: fill a ledger data directory with N real
 //! receipts, for audits, fsck and benchmarks at scale.
 //!
 //! It runs the embedded ledger on `DIR` (the same files `cairn-ledger serve
@@ -20,10 +20,10 @@ use cairn_api::examples;
 use cairn_api::policy::Policy;
 use cairn_api::receipt::Mode;
 use cairn_gate::record::{Stamp, sign_decision};
-use cairn_gate::scenarios::requests;
-use cairn_ledger::keyfile;
-use cairn_ledger::sequencer::{Sequencer, SequencerConfig};
-use cairn_ledger::store::{RedbStore, Store};
+use cairn_host::{keyfile, outln};
+use cairn_ledger::start::{DB_FILE, Ledger, LedgerConfig, open_redb};
+
+use crate::scenarios::requests;
 
 use crate::demo::{block_on, bundle, key_statement, now};
 
@@ -32,7 +32,7 @@ pub const MAX_POPULATE: u64 = 100_000_000;
 /// The most submitters at once.
 pub const MAX_CONCURRENCY: usize = 4096;
 
-/// Arguments of `cairn-gate populate`.
+/// Arguments of `cairn-tools populate`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The ledger data directory (created if absent; appended to if not).
@@ -73,16 +73,15 @@ async fn run_async(args: &Args) -> Result<(), String> {
         let p = keys_dir.join(format!("{name}.vkey"));
         std::fs::write(&p, format!("{key}\n")).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
     }
-    let db = args.data_dir.join("ledger.redb");
-    let store: Arc<dyn Store> = Arc::new(RedbStore::open(&db).map_err(|e| e.to_string())?);
-    let (ledger, task) = Sequencer::start(
-        store.clone(),
-        log.clone(),
-        vec![authority.verifier()],
-        SequencerConfig::default(),
+    let db = args.data_dir.join(DB_FILE);
+    let started_ledger = Ledger::start(
+        open_redb(&db).map_err(|e| e.to_string())?,
+        LedgerConfig::new(log.clone(), vec![authority.verifier()]),
     )
     .await
     .map_err(|e| e.to_string())?;
+    let store = started_ledger.store().clone();
+    let ledger = started_ledger.sequencer().clone();
     let bundle = bundle()?;
     if store.size().map_err(|e| e.to_string())? == 0 {
         ledger
@@ -169,7 +168,7 @@ async fn run_async(args: &Args) -> Result<(), String> {
     progress.abort();
     let elapsed = started.elapsed();
     drop(ledger);
-    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    started_ledger.stop().await;
     if let Some(e) = failure {
         return Err(e);
     }
@@ -181,7 +180,7 @@ async fn run_async(args: &Args) -> Result<(), String> {
     };
     let size = store.size().map_err(|e| e.to_string())?;
     let bytes = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
-    println!(
+    outln!(
         "populate: {} receipts in {:.1} s ({:.0} receipts/s, durable, in-process), latency p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
         lat.len(),
         elapsed.as_secs_f64(),
@@ -190,7 +189,7 @@ async fn run_async(args: &Args) -> Result<(), String> {
         pct(0.99).as_secs_f64() * 1e3,
         pct(1.0).as_secs_f64() * 1e3,
     );
-    println!(
+    outln!(
         "log size {size} entries, {} ({bytes} bytes, {:.0} bytes/entry); keys in {}",
         db.display(),
         bytes as f64 / size.max(1) as f64,

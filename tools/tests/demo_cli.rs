@@ -11,7 +11,7 @@ fn the_demo_tells_every_story_and_its_output_verifies() {
     let dir = std::env::temp_dir().join(format!("cairn-gate-demo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let run = || {
-        Command::new(env!("CARGO_BIN_EXE_cairn-gate"))
+        Command::new(env!("CARGO_BIN_EXE_cairn-tools"))
             .args(["demo", "--approval-ms", "300", "--out"])
             .arg(&dir)
             .output()
@@ -69,7 +69,7 @@ fn the_demo_tells_every_story_and_its_output_verifies() {
     let again = run();
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     assert!(String::from_utf8_lossy(&again.stdout).contains("logged durably at index 5"));
-    let usage = Command::new(env!("CARGO_BIN_EXE_cairn-gate"))
+    let usage = Command::new(env!("CARGO_BIN_EXE_cairn-tools"))
         .arg("frobnicate")
         .output()
         .unwrap();

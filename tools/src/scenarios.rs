@@ -35,8 +35,8 @@ pub fn tool_call(
     surface: &str,
     target: &str,
     idempotency_key: &str,
-) -> crate::gate::ToolCall {
-    crate::gate::ToolCall {
+) -> cairn_gate::gate::ToolCall {
+    cairn_gate::gate::ToolCall {
         request: request(subject, action, surface, target),
         lineage: examples::receipt_parts(0).lineage,
         initiator: None,

@@ -1,0 +1,274 @@
+//! The read routes: key events (admin), archived bundles (admin),
+//! checkpoints, entries, inclusion and consistency proofs, the export,
+//! metrics and readiness. Every JSON body is a [`wire`] type.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use cairn_api::cbor::{self, CBOR};
+use cairn_api::merkle::{Blake3, GenerateError, Hash, MerkleError, consistency_proof, inclusion_proof};
+use cairn_api::wire;
+use serde::Deserialize;
+
+use super::submit::check_admin;
+use super::{ApiError, AppState, Query, blocking, error};
+use crate::store::{Store, StoreError, prefetched};
+
+pub(super) async fn get_keys(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    check_admin(&s, &headers)?;
+    let st = s.store.clone();
+    let events = blocking(move || st.key_events()).await?;
+    let key_events = events
+        .into_iter()
+        .map(|(index, e)| wire::KeyEventItem {
+            index,
+            key_ref: e.key_ref(),
+            key: e.key.to_string(),
+            role: e.role,
+            registered: e.registered,
+        })
+        .collect();
+    Ok(axum::Json(wire::KeyEventList { key_events }).into_response())
+}
+
+/// The archived bundle (the COSE_Sign1 body of its policy entry).
+pub(super) async fn get_policy(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(hash): Path<String>,
+) -> Result<Response, ApiError> {
+    check_admin(&s, &headers)?;
+    let h = Hash::from_hex(&hash).map_err(|e| ApiError::bad_param(format!("hash: {e}")))?;
+    let st = s.store.clone();
+    let bytes = blocking(move || match st.bundle_index(&h)? {
+        Some(i) => st.entry(i),
+        None => Ok(None),
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("no archived bundle {hash}")))?;
+    let entry = cairn_api::entry::Entry::from_cbor(&bytes)
+        .map_err(|e| ApiError::from(StoreError::Corrupt(format!("policy entry: {e}"))))?;
+    Ok(([(header::CONTENT_TYPE, "application/cose")], entry.body().to_vec()).into_response())
+}
+
+pub(crate) async fn latest_size(store: &Arc<dyn Store>) -> Result<(u64, Option<String>), ApiError> {
+    let st = store.clone();
+    blocking(move || st.head()).await
+}
+
+pub(super) async fn get_checkpoint(State(s): State<AppState>) -> Result<Response, ApiError> {
+    match latest_size(&s.store).await?.1 {
+        Some(note) => Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response()),
+        None => Err(ApiError::not_found("the log is empty: no checkpoint yet")),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct Range {
+    #[serde(default, deserialize_with = "error::bounded_opt")]
+    from: Option<u64>,
+    #[serde(default, deserialize_with = "error::bounded_opt")]
+    to: Option<u64>,
+}
+
+pub(super) async fn get_checkpoints(State(s): State<AppState>, Query(q): Query<Range>) -> Result<Response, ApiError> {
+    let st = s.store.clone();
+    let page = s.limits.page;
+    let (from, to) = (q.from.unwrap_or(0), q.to.unwrap_or(u64::MAX));
+    let list = blocking(move || {
+        st.checkpoint_sizes(from, to, page)?
+            .into_iter()
+            .map(|size| {
+                let note = st
+                    .checkpoint(size)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("checkpoint {size} is listed but missing")))?;
+                Ok(wire::CheckpointItem { size, note })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()
+    })
+    .await?;
+    Ok(axum::Json(wire::CheckpointList { checkpoints: list }).into_response())
+}
+
+fn cbor_response(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/cbor")], bytes).into_response()
+}
+
+pub(super) async fn get_entry(State(s): State<AppState>, Path(index): Path<String>) -> Result<Response, ApiError> {
+    let index: u64 = index
+        .parse()
+        .ok()
+        .filter(|i| *i <= cairn_api::merkle::MAX_TREE_SIZE)
+        .ok_or_else(|| ApiError::bad_param("index must be an integer from 0 to 2^62"))?;
+    let st = s.store.clone();
+    match blocking(move || st.entry(index)).await? {
+        Some(b) => Ok(cbor_response(b)),
+        None => Err(ApiError::not_found(format!("no entry {index}"))),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct Entries {
+    #[serde(deserialize_with = "error::bounded")]
+    start: u64,
+    #[serde(deserialize_with = "error::bounded")]
+    end: u64,
+}
+
+pub(super) async fn get_entries(State(s): State<AppState>, Query(q): Query<Entries>) -> Result<Response, ApiError> {
+    let page = s.limits.page as u64;
+    if q.end <= q.start || q.end - q.start > page {
+        return Err(ApiError::bad_param(format!(
+            "need start < end and at most {page} entries"
+        )));
+    }
+    let st = s.store.clone();
+    let items = blocking(move || {
+        let mut out = Vec::new();
+        for i in q.start..q.end {
+            match st.entry(i)? {
+                Some(b) => out.push(b),
+                None => break,
+            }
+        }
+        Ok(out)
+    })
+    .await?;
+    if items.is_empty() {
+        return Err(ApiError::not_found(format!("no entries from {}", q.start)));
+    }
+    let items: Vec<CBOR> = items.into_iter().map(CBOR::to_byte_string).collect();
+    Ok(cbor_response(cbor::encode(&CBOR::from(items))))
+}
+
+/// Split a proof generation result into the caller's fault (a request for a
+/// proof that does not exist: 400) and the store's (503).
+fn split(r: Result<Vec<Hash>, GenerateError<StoreError>>) -> Result<Result<Vec<Hash>, MerkleError>, StoreError> {
+    match r {
+        Ok(p) => Ok(Ok(p)),
+        Err(GenerateError::Request(e)) => Ok(Err(e)),
+        Err(GenerateError::Reader(e)) => Err(e),
+        Err(_) => Err(StoreError::Corrupt("proof generation failed".into())),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct InclusionQuery {
+    #[serde(default, deserialize_with = "error::bounded_opt")]
+    index: Option<u64>,
+    leaf_hash: Option<String>,
+    #[serde(default, deserialize_with = "error::bounded_opt")]
+    size: Option<u64>,
+}
+
+pub(super) async fn get_inclusion(
+    State(s): State<AppState>,
+    Query(q): Query<InclusionQuery>,
+) -> Result<Response, ApiError> {
+    let (latest, _) = latest_size(&s.store).await?;
+    let size = q.size.unwrap_or(latest);
+    if size > latest {
+        return Err(ApiError::bad_param(format!("size {size} is beyond the log's {latest}")));
+    }
+    let st = s.store.clone();
+    let index = match (q.index, q.leaf_hash) {
+        (Some(i), None) => i,
+        (None, Some(h)) => {
+            let h = Hash::from_hex(&h).map_err(|e| ApiError::bad_param(format!("leaf_hash: {e}")))?;
+            blocking(move || st.index_of_leaf(&h))
+                .await?
+                .ok_or_else(|| ApiError::not_found("no entry with that leaf hash"))?
+        }
+        _ => return Err(ApiError::bad_param("give exactly one of index and leaf_hash")),
+    };
+    let st = s.store.clone();
+    let proof = blocking(move || {
+        split(prefetched(st.as_ref(), |n| {
+            inclusion_proof::<Blake3, _>(n, index, size)
+        }))
+    })
+    .await?
+    .map_err(|e| ApiError::bad_param(e.to_string()))?;
+    Ok(axum::Json(wire::InclusionProof { index, size, proof }).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct ConsistencyQuery {
+    #[serde(deserialize_with = "error::bounded")]
+    from: u64,
+    #[serde(default, deserialize_with = "error::bounded_opt")]
+    to: Option<u64>,
+}
+
+pub(super) async fn get_consistency(
+    State(s): State<AppState>,
+    Query(q): Query<ConsistencyQuery>,
+) -> Result<Response, ApiError> {
+    let (latest, _) = latest_size(&s.store).await?;
+    let to = q.to.unwrap_or(latest);
+    if to > latest {
+        return Err(ApiError::bad_param(format!("to {to} is beyond the log's {latest}")));
+    }
+    let st = s.store.clone();
+    let from = q.from;
+    let proof = blocking(move || split(prefetched(st.as_ref(), |n| consistency_proof::<Blake3, _>(n, from, to))))
+        .await?
+        .map_err(|e| ApiError::bad_param(e.to_string()))?;
+    Ok(axum::Json(wire::ConsistencyProof { from, to, proof }).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ExportQuery {
+    #[serde(default, deserialize_with = "error::bounded_opt")]
+    from: Option<u64>,
+}
+
+/// `GET /v1/export?from=N`: the export (docs/spec.md §18), streamed as the
+/// store is read, so memory does not grow with the log.
+pub(super) async fn get_export(State(s): State<AppState>, Query(q): Query<ExportQuery>) -> Result<Response, ApiError> {
+    let (size, note) = latest_size(&s.store).await?;
+    let note = note.ok_or_else(|| ApiError::not_found("the log is empty: nothing to export"))?;
+    let from = q.from.unwrap_or(0);
+    if from > size {
+        return Err(ApiError::bad_param(format!("from {from} is beyond the log's {size}")));
+    }
+    let origin = cairn_api::note::SignedNote::parse(note.as_bytes())
+        .ok()
+        .and_then(|n| cairn_api::note::Checkpoint::parse(n.text()).ok())
+        .map(|c| c.origin)
+        .ok_or_else(|| ApiError::from(StoreError::Corrupt("the latest checkpoint does not parse".into())))?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let store = s.store.clone();
+    tokio::task::spawn_blocking(move || {
+        // A storage error mid-stream ends the body early; the reader sees a
+        // truncated export (its last checkpoint tells it how far it got).
+        let _ = crate::export::export(store.as_ref(), &origin, from, |chunk| tx.blocking_send(chunk).is_ok());
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|c| (Ok::<_, std::io::Error>(c), rx))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/cbor-seq")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+pub(super) async fn metrics(State(s): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.sequencer.metrics().encode(),
+    )
+        .into_response()
+}
+
+pub(super) async fn readyz(State(s): State<AppState>) -> Result<&'static str, ApiError> {
+    latest_size(&s.store).await.map(|_| "ready")
+}

@@ -1,0 +1,284 @@
+//! The sequencer: one task owns every write.
+//!
+//! Submitters (HTTP handlers) run [`admission`] on their own core — COSE
+//! parse, the gate's signature under the registered key ([`keys`]), the
+//! policy bundle being archived, idempotent resubmission — and hand the
+//! entry to the single writer ([`writer`]) over a bounded channel; a full
+//! channel is [`SubmitError::Busy`] (503 with Retry-After), never
+//! unbounded memory. The writer gathers a batch, re-checks key state and
+//! duplicates in log order, integrates the batch into the tree, signs a
+//! checkpoint, commits everything in one durable transaction, and only
+//! then answers each submitter with its index, checkpoint and inclusion
+//! proof. A failed commit answers every submitter in the batch with an
+//! error and reloads the log state from the store, so nothing is
+//! acknowledged that is not durable, and a retry after an unknown outcome
+//! finds the original.
+
+pub mod admission;
+mod error;
+pub mod keys;
+mod writer;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_api::entry::{Entry, EntryKind, KeyStatement};
+use cairn_api::keys::{SignerKey, VerifierKey};
+use cairn_api::merkle::Hash;
+use cairn_api::proof::{TlogProof, entry_header};
+use cairn_api::receipt::SignedReceipt;
+use cairn_api::timestamp::Timestamp;
+use tokio::sync::{mpsc, oneshot};
+
+pub use error::SubmitError;
+pub use keys::KeyRegistry;
+
+use crate::store::{EntryRecord, Store, StoreError};
+
+/// Tuning of the sequencer.
+#[derive(Debug, Clone)]
+pub struct SequencerConfig {
+    /// Most entries in one group commit.
+    pub max_batch: usize,
+    /// Longest a batch waits for more entries after its first (0: take
+    /// what is queued; arrivals during a commit form the next batch).
+    pub max_wait: Duration,
+    /// Capacity of the submission queue.
+    pub queue: usize,
+    /// Largest accepted distance between a receipt's `decided_at` and the
+    /// ledger's clock.
+    pub max_clock_skew: Duration,
+    /// Per-gate rate limit (`None`: none).
+    pub gate_rate: Option<crate::ratelimit::GateRate>,
+}
+
+impl Default for SequencerConfig {
+    fn default() -> Self {
+        SequencerConfig {
+            max_batch: 512,
+            max_wait: Duration::from_micros(0),
+            queue: 8192,
+            max_clock_skew: Duration::from_secs(300),
+            gate_rate: None,
+        }
+    }
+}
+
+/// A durable acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    /// The entry's index.
+    pub index: u64,
+    /// Its leaf hash.
+    pub leaf_hash: Hash,
+    /// The entry's type.
+    pub kind: EntryKind,
+    /// When it was integrated.
+    pub integrated_at: Timestamp,
+    /// The tree size of the checkpoint.
+    pub size: u64,
+    /// The signed checkpoint (note text).
+    pub checkpoint: String,
+    /// Inclusion proof at `size`.
+    pub proof: Vec<Hash>,
+    /// True when this is the original answer to a resubmission.
+    pub existing: bool,
+}
+
+impl Ack {
+    /// The C2SP tlog-proof for this entry.
+    pub fn tlog_proof(&self) -> Result<TlogProof, SubmitError> {
+        Ok(TlogProof {
+            extra: Some(entry_header(self.kind, self.integrated_at)),
+            index: self.index,
+            hashes: self.proof.clone(),
+            checkpoint: cairn_api::note::SignedNote::parse(self.checkpoint.as_bytes())
+                .map_err(SubmitError::Checkpoint)?,
+        })
+    }
+
+    /// The acknowledgement as the HTTP API sends it.
+    pub fn to_wire(&self) -> Result<cairn_api::wire::Ack, SubmitError> {
+        Ok(cairn_api::wire::Ack {
+            index: self.index,
+            leaf_hash: self.leaf_hash,
+            size: self.size,
+            checkpoint: self.checkpoint.clone(),
+            inclusion_proof: self.proof.clone(),
+            tlog_proof: self.tlog_proof()?.to_text(),
+            existing: self.existing,
+        })
+    }
+}
+
+/// One queued entry and where its answer goes.
+struct Job {
+    entry: Entry,
+    record: EntryRecord,
+    /// For receipts: the gate key reference, checked again at batch time.
+    gate_key: Option<String>,
+    reply: oneshot::Sender<Result<Ack, SubmitError>>,
+}
+
+/// Shared between submitters and the writer task.
+struct Shared {
+    limiter: crate::ratelimit::RateLimiter,
+    store: Arc<dyn Store>,
+    metrics: Arc<crate::metrics::Metrics>,
+    keys: KeyRegistry,
+    authorities: Vec<VerifierKey>,
+    config: SequencerConfig,
+}
+
+/// The handle submitters use.
+#[derive(Clone)]
+pub struct Sequencer {
+    tx: mpsc::Sender<Job>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Sequencer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sequencer").finish_non_exhaustive()
+    }
+}
+
+/// Run a storage call on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(StoreError::backend("blocking task", e)))
+}
+
+impl Sequencer {
+    /// Start the writer task on the current runtime. `authorities` may
+    /// register keys and publish bundles; `log_key` signs checkpoints.
+    /// Prefer [`crate::start::Ledger::start`], which builds the rest too.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        log_key: SignerKey,
+        authorities: Vec<VerifierKey>,
+        config: SequencerConfig,
+    ) -> Result<(Self, tokio::task::JoinHandle<()>), StoreError> {
+        let s = store.clone();
+        let (state, events) = blocking(move || Ok((s.state()?, s.key_events()?))).await?;
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        metrics.set_tree_size(state.frontier.size());
+        tracing::info!(
+            size = state.frontier.size(),
+            key_events = events.len(),
+            origin = log_key.name(),
+            "sequencer started"
+        );
+        let shared = Arc::new(Shared {
+            limiter: crate::ratelimit::RateLimiter::new(config.gate_rate),
+            store,
+            metrics,
+            keys: KeyRegistry::from_events(events.iter().map(|(_, e)| e)),
+            authorities,
+            config: config.clone(),
+        });
+        let (tx, rx) = mpsc::channel(config.queue.max(1));
+        let task = tokio::spawn(writer::run(shared.clone(), state, log_key, rx));
+        Ok((Sequencer { tx, shared }, task))
+    }
+
+    /// The ledger's metrics, with the queue depth brought up to date.
+    pub fn metrics(&self) -> Arc<crate::metrics::Metrics> {
+        let waiting = self.tx.max_capacity() - self.tx.capacity();
+        self.shared
+            .metrics
+            .queue_depth
+            .set(i64::try_from(waiting).unwrap_or(i64::MAX));
+        self.shared.metrics.clone()
+    }
+
+    /// The current key state of a key reference, for read APIs.
+    pub fn key_registered(&self, key_ref: &str) -> Option<bool> {
+        self.shared.keys.registered(key_ref)
+    }
+
+    /// Submit a gate-signed receipt (COSE_Sign1 bytes).
+    pub async fn submit_receipt(&self, body: Vec<u8>) -> Result<Ack, SubmitError> {
+        let signed = SignedReceipt::parse(&body)?;
+        let kid = signed.kid().to_owned();
+        let key = self.shared.keys.gate_key(&kid)?;
+        self.shared
+            .limiter
+            .check(&kid, std::time::Instant::now())
+            .map_err(|retry_after| SubmitError::RateLimited { retry_after })?;
+        let receipt = signed.verify(&key)?.clone();
+        let p = receipt.parts();
+        let now = cairn_host::clock::now_saturating();
+        admission::check_clock(p.decided_at, now, self.shared.config.max_clock_skew)?;
+        // Idempotency: the same (gate, key) is answered with the original.
+        let store = self.shared.store.clone();
+        let (gate, idem) = (p.gate.clone(), p.idempotency_key.clone());
+        let bundle_hash = p.policy.bundle_hash;
+        let (by_key, archived) = blocking(move || {
+            let by_key = store.index_of_idempotency(&gate, &idem)?;
+            let archived = store.bundle_index(&bundle_hash)?.is_some();
+            Ok((by_key, archived))
+        })
+        .await?;
+        if let Some(index) = by_key {
+            return self.existing(index).await;
+        }
+        if !archived {
+            return Err(SubmitError::UnarchivedPolicy(bundle_hash));
+        }
+        let entry = Entry::new(EntryKind::Receipt, now, body)?;
+        let record = EntryRecord::for_receipt(&entry, p);
+        self.enqueue(entry, record, Some(kid)).await
+    }
+
+    /// Submit an authority-signed key statement (COSE_Sign1 bytes).
+    pub async fn submit_key(&self, body: Vec<u8>) -> Result<Ack, SubmitError> {
+        let entry = Entry::new(EntryKind::Key, cairn_host::clock::now_saturating(), body)?;
+        let msg = entry.sign1()?;
+        admission::check_authority(&self.shared.authorities, &msg)?;
+        KeyStatement::from_cbor(msg.payload())?;
+        let record = EntryRecord::from_entry(&entry)?;
+        self.enqueue(entry, record, None).await
+    }
+
+    /// Submit an authority-signed policy bundle (COSE_Sign1 bytes). The
+    /// bundle must compile for an engine cairn replays exactly.
+    pub async fn submit_policy(&self, body: Vec<u8>) -> Result<Ack, SubmitError> {
+        let entry = Entry::new(EntryKind::Policy, cairn_host::clock::now_saturating(), body)?;
+        let msg = entry.sign1()?;
+        admission::check_authority(&self.shared.authorities, &msg)?;
+        let bundle = admission::check_bundle(msg.payload())?;
+        let store = self.shared.store.clone();
+        let hash = bundle.hash();
+        if let Some(index) = blocking(move || store.bundle_index(&hash)).await? {
+            return self.existing(index).await;
+        }
+        let record = EntryRecord::for_bundle(&entry, hash);
+        self.enqueue(entry, record, None).await
+    }
+
+    async fn enqueue(&self, entry: Entry, record: EntryRecord, gate_key: Option<String>) -> Result<Ack, SubmitError> {
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            entry,
+            record,
+            gate_key,
+            reply,
+        };
+        match self.tx.try_send(job) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => return Err(SubmitError::Busy),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(SubmitError::ShuttingDown),
+        }
+        rx.await.map_err(|_| SubmitError::ShuttingDown)?
+    }
+
+    /// The acknowledgement of an entry already in the log, proven under the
+    /// latest checkpoint.
+    pub async fn existing(&self, index: u64) -> Result<Ack, SubmitError> {
+        Ok(writer::existing_ack(self.shared.store.clone(), index).await?)
+    }
+}

@@ -1,0 +1,245 @@
+//! The single writer: gather a batch, re-check key state and duplicates
+//! in log order, integrate, sign a checkpoint, commit durably, and only
+//! then answer every submitter of the batch.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cairn_api::entry::{Entry, KeyRole};
+use cairn_api::keys::SignerKey;
+use cairn_api::merkle::{Blake3, Hash, inclusion_proof};
+use tokio::sync::mpsc;
+
+use super::{Ack, Job, Shared, SubmitError, blocking};
+use crate::store::{BatchNodes, CommitBatch, EntryRecord, LogState, Store, StoreError, prefetched};
+
+/// The acknowledgement of an entry already in the log, proven under the
+/// latest checkpoint.
+pub(super) async fn existing_ack(store: Arc<dyn Store>, index: u64) -> Result<Ack, StoreError> {
+    blocking(move || {
+        let bytes = store
+            .entry(index)?
+            .ok_or_else(|| StoreError::Corrupt(format!("entry {index} is indexed but missing")))?;
+        let entry =
+            Entry::from_cbor(&bytes).map_err(|e| StoreError::Corrupt(format!("entry {index} does not decode: {e}")))?;
+        let (size, checkpoint) = store.head()?;
+        let checkpoint = checkpoint.ok_or_else(|| StoreError::Corrupt("no checkpoint".into()))?;
+        let proof = prefetched(store.as_ref(), |n| inclusion_proof::<Blake3, _>(n, index, size))
+            .map_err(|e| StoreError::Corrupt(format!("proof for {index}: {e}")))?;
+        Ok(Ack {
+            index,
+            leaf_hash: entry.leaf_hash(),
+            kind: entry.kind(),
+            integrated_at: entry.integrated_at(),
+            size,
+            checkpoint,
+            proof,
+            existing: true,
+        })
+    })
+    .await
+}
+
+/// The sequencer task: gather, check, integrate, sign, commit, answer.
+pub(super) async fn run(shared: Arc<Shared>, mut state: LogState, log_key: SignerKey, mut rx: mpsc::Receiver<Job>) {
+    let max_batch = shared.config.max_batch.max(1);
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        let deadline = tokio::time::Instant::now() + shared.config.max_wait;
+        while jobs.len() < max_batch {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(j)) => jobs.push(j),
+                _ => break,
+            }
+        }
+        state = commit_batch(&shared, state, &log_key, jobs).await;
+    }
+}
+
+/// What becomes of each job of a batch.
+enum Slot {
+    /// A new entry: the k-th accepted.
+    New(usize),
+    /// Already in the log at this index.
+    Duplicate(u64),
+    /// The same as the k-th accepted entry of this batch.
+    InBatch(usize),
+    /// Refused at batch time (a revoked key).
+    Rejected(SubmitError),
+}
+
+async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey, jobs: Vec<Job>) -> LogState {
+    // Re-check in log order: key state (a statement takes effect from the
+    // next entry, in this batch too) and duplicates against the store and
+    // this batch.
+    let store = shared.store.clone();
+    let leaves: Vec<Hash> = jobs.iter().map(|j| j.record.leaf_hash).collect();
+    let idems: Vec<Option<(String, String)>> = jobs
+        .iter()
+        .map(|j| j.record.receipt.as_ref().map(|r| r.idempotency.clone()))
+        .collect();
+    let known = match blocking(move || {
+        leaves
+            .iter()
+            .zip(&idems)
+            .map(|(l, i)| {
+                Ok(match store.index_of_leaf(l)? {
+                    Some(x) => Some(x),
+                    None => match i {
+                        Some((g, k)) => store.index_of_idempotency(g, k)?,
+                        None => None,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()
+    })
+    .await
+    {
+        Ok(k) => k,
+        Err(e) => return fail_all(shared, state, jobs, e).await,
+    };
+    let mut slots = Vec::with_capacity(jobs.len());
+    let mut accepted: Vec<usize> = Vec::new();
+    let mut seen_leaf: HashMap<Hash, usize> = HashMap::new();
+    let mut seen_idem: HashMap<(String, String), usize> = HashMap::new();
+    let mut in_batch_keys: HashMap<String, bool> = HashMap::new();
+    for (i, job) in jobs.iter().enumerate() {
+        if let Some(index) = known[i] {
+            slots.push(Slot::Duplicate(index));
+            continue;
+        }
+        let idem = job.record.receipt.as_ref().map(|r| r.idempotency.clone());
+        if let Some(&j) = seen_leaf
+            .get(&job.record.leaf_hash)
+            .or_else(|| idem.as_ref().and_then(|k| seen_idem.get(k)))
+        {
+            slots.push(Slot::InBatch(j));
+            continue;
+        }
+        if let Some(kid) = &job.gate_key {
+            // A key statement earlier in this batch counts from the next
+            // entry on (docs/spec.md 9.2), like one in an earlier batch.
+            let ok = match in_batch_keys.get(kid) {
+                Some(registered_gate) => *registered_gate,
+                None => shared.keys.is_gate(kid),
+            };
+            if !ok {
+                slots.push(Slot::Rejected(SubmitError::RevokedKey(kid.clone())));
+                continue;
+            }
+        }
+        seen_leaf.insert(job.record.leaf_hash, accepted.len());
+        if let Some(k) = idem {
+            seen_idem.insert(k, accepted.len());
+        }
+        if let Some(ev) = &job.record.key {
+            in_batch_keys.insert(ev.key_ref(), ev.registered && ev.role == KeyRole::Gate);
+        }
+        slots.push(Slot::New(accepted.len()));
+        accepted.push(i);
+    }
+
+    let mut new_state = state.clone();
+    let mut acks: Vec<Ack> = Vec::new();
+    if !accepted.is_empty() {
+        let records: Vec<EntryRecord> = accepted.iter().map(|&i| jobs[i].record.clone()).collect();
+        let (batch, frontier) = match CommitBatch::build(&state, records, log_key) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, batch = jobs.len(), "signing the checkpoint failed; nothing acknowledged");
+                for job in jobs {
+                    let _ = job.reply.send(Err(SubmitError::Checkpoint(e.clone())));
+                }
+                return state;
+            }
+        };
+        let checkpoint = batch.checkpoint.clone();
+        let store = shared.store.clone();
+        let started = std::time::Instant::now();
+        let recorded = batch.entries.clone();
+        let first = batch.first_index;
+        let size = batch.size;
+        let committed = blocking(move || {
+            store.commit(&batch)?;
+            // Proofs for every new entry: from the nodes just committed and
+            // the older ones read back from storage.
+            let nodes = BatchNodes::new(store.as_ref(), &batch.nodes);
+            (0..batch.entries.len() as u64)
+                .map(|k| {
+                    inclusion_proof::<Blake3, _>(&nodes, first + k, size)
+                        .map_err(|e| StoreError::Corrupt(format!("proof after commit: {e}")))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
+        })
+        .await;
+        let proofs = match committed {
+            Ok(p) => p,
+            Err(e) => return fail_all(shared, state, jobs, e).await,
+        };
+        let took = started.elapsed();
+        shared.metrics.committed(&recorded, took.as_secs_f64(), size);
+        tracing::debug!(
+            first_index = first,
+            batch = recorded.len(),
+            size,
+            commit_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            "batch committed"
+        );
+        for (k, &i) in accepted.iter().enumerate() {
+            let e = &jobs[i].entry;
+            acks.push(Ack {
+                index: first + k as u64,
+                leaf_hash: e.leaf_hash(),
+                kind: e.kind(),
+                integrated_at: e.integrated_at(),
+                size,
+                checkpoint: checkpoint.clone(),
+                proof: proofs[k].clone(),
+                existing: false,
+            });
+            // Key statements take effect for the next batch.
+            if let Some(ev) = &jobs[i].record.key {
+                shared.keys.apply(ev);
+            }
+        }
+        new_state = LogState {
+            frontier,
+            checkpoint: Some(checkpoint),
+        };
+    }
+
+    // Answer everyone, in order.
+    for (job, slot) in jobs.into_iter().zip(slots) {
+        let answer = match slot {
+            Slot::Rejected(e) => Err(e),
+            Slot::New(k) => Ok(acks[k].clone()),
+            Slot::InBatch(k) => {
+                let mut a = acks[k].clone();
+                a.existing = true;
+                Ok(a)
+            }
+            Slot::Duplicate(index) => existing_ack(shared.store.clone(), index)
+                .await
+                .map_err(SubmitError::from),
+        };
+        let _ = job.reply.send(answer);
+    }
+    new_state
+}
+
+/// Answer every job with the storage error and reload the state from the
+/// store: if the write landed after all, the log continues from it.
+async fn fail_all(shared: &Arc<Shared>, state: LogState, jobs: Vec<Job>, e: StoreError) -> LogState {
+    // The operator's log line: writes fail, nothing was acknowledged.
+    tracing::error!(
+        error = %e,
+        batch = jobs.len(),
+        "storage failure: the batch was answered 503 and not acknowledged"
+    );
+    let e = Arc::new(e);
+    for job in jobs {
+        let _ = job.reply.send(Err(SubmitError::NotDurable(e.clone())));
+    }
+    let store = shared.store.clone();
+    blocking(move || store.state()).await.unwrap_or(state)
+}

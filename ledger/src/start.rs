@@ -1,0 +1,122 @@
+//! One place starts a ledger: store → sequencer → router. `serve`, the
+//! embedded ledger, `populate`, the benchmarks and the tests all start it
+//! here, so that what runs in a test is what runs in production.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use cairn_api::keys::{SignerKey, VerifierKey};
+
+use crate::http::{AppState, DEFAULT_BODY_DEADLINE, Limits, router};
+use crate::sequencer::{Sequencer, SequencerConfig};
+use crate::store::{RedbStore, Store, StoreError};
+
+/// How long a stopping ledger waits for the batch in flight.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The redb file's name in a data directory.
+pub const DB_FILE: &str = "ledger.redb";
+
+/// Everything a ledger runs with besides its store.
+#[derive(Debug, Clone)]
+pub struct LedgerConfig {
+    /// Signs checkpoints; its name is the log's origin.
+    pub log_key: SignerKey,
+    /// May register keys and publish bundles.
+    pub authorities: Vec<VerifierKey>,
+    /// The admin bearer credential; `None` disables admin routes.
+    pub admin_token: Option<Arc<str>>,
+    /// The sequencer's tuning.
+    pub sequencer: SequencerConfig,
+    /// The longest a client may take to send a request body.
+    pub body_deadline: Duration,
+    /// Request limits.
+    pub limits: Limits,
+}
+
+impl LedgerConfig {
+    /// Defaults for everything but the keys: no admin credential, default
+    /// tuning and limits.
+    pub fn new(log_key: SignerKey, authorities: Vec<VerifierKey>) -> Self {
+        LedgerConfig {
+            log_key,
+            authorities,
+            admin_token: None,
+            sequencer: SequencerConfig::default(),
+            body_deadline: DEFAULT_BODY_DEADLINE,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Open (or create) the redb store at `path`.
+pub fn open_redb(path: &Path) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(Arc::new(RedbStore::open(path)?))
+}
+
+/// A started ledger: its sequencer task runs on the current runtime.
+#[derive(Debug)]
+pub struct Ledger {
+    state: AppState,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Ledger {
+    /// Start the sequencer on `store` (reading the log's state and key
+    /// history) and build the HTTP state.
+    pub async fn start(store: Arc<dyn Store>, config: LedgerConfig) -> Result<Self, StoreError> {
+        let (sequencer, task) =
+            Sequencer::start(store.clone(), config.log_key, config.authorities, config.sequencer).await?;
+        let state = AppState {
+            sequencer,
+            store,
+            admin_token: config.admin_token,
+            body_deadline: config.body_deadline,
+            limits: config.limits,
+        };
+        Ok(Ledger { state, task })
+    }
+
+    /// The write path.
+    pub fn sequencer(&self) -> &Sequencer {
+        &self.state.sequencer
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.state.store
+    }
+
+    /// The HTTP service.
+    pub fn router(&self) -> Router {
+        router(self.state.clone())
+    }
+
+    /// Serve HTTP on `listener` until `shutdown` completes; then the
+    /// connections drain, the batch in flight is committed and answered,
+    /// and the sequencer stops.
+    pub async fn serve<L>(self, listener: L, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()>
+    where
+        L: axum::serve::Listener,
+        L::Addr: std::fmt::Debug,
+    {
+        let app = self.router();
+        let Ledger { state, task } = self;
+        drop(state);
+        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        // The router (and its sequencer handles) is gone: the sequencer
+        // finishes the batch in flight and stops.
+        let _ = tokio::time::timeout(STOP_TIMEOUT, task).await;
+        served
+    }
+
+    /// Stop without serving: drop every handle and wait for the batch in
+    /// flight.
+    pub async fn stop(self) {
+        let Ledger { state, task } = self;
+        drop(state);
+        let _ = tokio::time::timeout(STOP_TIMEOUT, task).await;
+    }
+}

@@ -1,0 +1,19 @@
+//! cairn-tools: what sits above the gate, the ledger and the verifier.
+//!
+//! - [`demo`]: the seed stories on an embedded ledger over HTTP, then
+//!   cairn-verify's audit and replay (the README's run command).
+//! - [`populate`]: a ledger data directory with N real receipts.
+//! - [`load`], [`readload`]: the load generators the benchmark suite drives.
+//! - [`scenarios`]: the seed scenarios' requests (tests, golden decision
+//!   files, benchmarks); [`generated`]: bundles of a given size.
+//! - [`fail`]: the CLI's failure type and exit codes.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod demo;
+pub mod fail;
+pub mod generated;
+pub mod load;
+pub mod populate;
+pub mod readload;
+pub mod scenarios;

@@ -1,0 +1,69 @@
+//! `cairn-tools load` against an embedded ledger: single and batch POSTs,
+//! the gate key registered by `--setup-with`, usage errors.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use cairn_api::keys::KeyType;
+use cairn_host::keyfile;
+use cairn_ledger::embedded::{EmbeddedLedger, LedgerSetup};
+use common::TempDir;
+
+fn tools(args: &[&str], url: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cairn-tools"))
+        .args(args)
+        .env("CAIRN_LEDGER_URL", url)
+        .env("CAIRN_ADMIN_TOKEN", "load-token")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn load_sends_single_and_batch_posts() {
+    let d = TempDir::new("load");
+    let authority = keyfile::new_key("authority.example/root", KeyType::Ed25519).unwrap();
+    let auth_file = d.0.join("auth.key");
+    keyfile::write_secret(&auth_file, &authority.to_private_string()).unwrap();
+    let log = keyfile::new_key("load.example/log", KeyType::Ed25519).unwrap();
+    let ledger = EmbeddedLedger::start(
+        LedgerSetup::new(&d.0.join("ledger.redb"), log, vec![authority.verifier()]).admin_token("load-token"),
+    )
+    .unwrap();
+    let url = ledger.url();
+    let auth = auth_file.to_str().unwrap();
+    let o = tools(
+        &[
+            "load",
+            "--receipts",
+            "200",
+            "--concurrency",
+            "4",
+            "--json",
+            "--setup-with",
+            auth,
+        ],
+        &url,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["failed_requests"], 0);
+    assert_eq!(v["requests"], 200);
+    let o = tools(
+        &["load", "--receipts", "300", "--concurrency", "2", "--batch", "64", "--json"],
+        &url,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["requests"], 5);
+    assert_eq!(tools(&["load", "--batch", "0"], &url).status.code(), Some(4));
+    ledger.stop();
+}
