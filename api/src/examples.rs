@@ -178,8 +178,8 @@ pub fn receipt_parts(n: u64) -> ReceiptParts {
             bundle_id: "platform-agents".into(),
             revision: 42,
             engine: Engine {
-                name: "cairn-rules".into(),
-                version: "1".into(),
+                name: crate::policy::registry::CAIRN_RULES.name().into(),
+                version: crate::policy::registry::CAIRN_RULES.version().into(),
             },
         },
         idempotency_key: format!("idem-{n:016x}"),

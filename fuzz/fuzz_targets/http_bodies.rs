@@ -49,10 +49,7 @@ fn app() -> &'static (tokio::runtime::Runtime, axum::Router) {
                 .unwrap();
             let mut files = std::collections::BTreeMap::new();
             files.insert("rules.toml".to_owned(), b"".to_vec());
-            let engine = cairn_api::policy::EngineRef {
-                name: "cairn-rules".into(),
-                version: "1".into(),
-            };
+            let engine = cairn_api::policy::registry::CAIRN_RULES.engine_ref();
             let bundle =
                 cairn_api::policy::Bundle::new("fuzz", 1, engine, Timestamp::from_millis(0).unwrap(), files).unwrap();
             let signed =

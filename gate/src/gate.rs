@@ -278,6 +278,28 @@ impl Gate {
         let durable_permit = decided == Decision::Permit && matches!(logged, Logged::Durable(_));
         // What the agent is told is what the receipt on record says.
         let reason = receipt.parts().reason.clone();
+        match &logged {
+            Logged::Durable(ack) => tracing::info!(
+                receipt_id = %receipt.parts().receipt_id,
+                decision = %decided,
+                allowed = shadow || durable_permit,
+                index = ack.index,
+                existing = ack.existing,
+                "decision logged"
+            ),
+            Logged::Spooled { cause, .. } => tracing::warn!(
+                receipt_id = %receipt_id,
+                decision = %decided,
+                cause = %cause,
+                "not acknowledged: failed closed, SILENCE spooled"
+            ),
+            Logged::Refused(e) => tracing::warn!(
+                receipt_id = %receipt_id,
+                decision = %decided,
+                error = %e,
+                "the ledger refused the receipt"
+            ),
+        }
         Ok(Authorization {
             allowed: shadow || durable_permit,
             decided,

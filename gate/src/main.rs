@@ -17,15 +17,14 @@ use std::process::ExitCode;
 
 use cairn_api::entry::KeyRole;
 use cairn_gate::admin::LedgerArgs;
-use cairn_host::log::LogFormat;
+use cairn_host::log::LogArgs;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
 #[command(name = "cairn-gate", version, about = "cairn's reference gate")]
 struct Cli {
-    /// How log lines are written on stderr (level: CAIRN_LOG, e.g. info or debug).
-    #[arg(long, global = true, env = "CAIRN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
+    #[command(flatten)]
+    log: LogArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -98,15 +97,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match cairn_host::cli::parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { 4 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(code) => return code,
     };
-    cairn_host::log::init(cli.log_format, "warn");
+    cli.log.init("warn");
     let ops = |r: Result<(), ops::Fail>, what: &str| match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(ops::Fail(code, msg)) => {

@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use cairn_api::policy::bundle::MAX_BUNDLE_BYTES;
-use cairn_api::policy::{Bundle, DecisionInput, Policy, check};
+use cairn_api::policy::{Bundle, DecisionInput, Policy};
 use cairn_gate::policy_dir::{PackError, pack_dir};
 use cairn_host::file::read_bounded;
 use cairn_host::outln;
@@ -156,9 +156,9 @@ fn run_inner(cmd: &Command) -> Result<u8, Failure> {
         Command::Check { dir } => {
             let b = pack_dir(dir).map_err(pack_error)?;
             let policy = compile(&b, dir)?;
-            let findings = check::check(&policy);
-            if let Policy::Cedar(_) = policy {
-                outln!("note: {}", check::CEDAR_NOTE);
+            let findings = policy.check();
+            if let Some(note) = policy.check_note() {
+                outln!("note: {note}");
             }
             for f in &findings {
                 outln!("{}: [{}] {}", dir.display(), f.kind, f.message);

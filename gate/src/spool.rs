@@ -4,7 +4,7 @@
 //! restarts: each receipt is one file, written to a temporary name, synced
 //! and renamed, and removed only after a durable acknowledgement.
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -30,6 +30,9 @@ pub enum SpoolError {
         /// Why.
         source: std::io::Error,
     },
+    /// A spooled file could not be read within its bound.
+    #[error("spool: {0}")]
+    Read(#[from] cairn_host::file::ReadError),
     /// The spool holds [`MAX_SPOOLED`] receipts already.
     #[error("the spool is full ({MAX_SPOOLED} receipts)")]
     Full,
@@ -111,17 +114,15 @@ impl Spool {
         let mut d = Delivered::default();
         let pending = self.pending()?;
         for (i, path) in pending.iter().enumerate() {
-            let f = std::fs::File::open(path).map_err(io(path))?;
-            let mut body = Vec::new();
-            f.take(MAX_COSE_BYTES as u64 + 1)
-                .read_to_end(&mut body)
-                .map_err(io(path))?;
+            let body = cairn_host::file::read_bounded(path, MAX_COSE_BYTES as u64)?;
             match ledger.submit(&body, deadline) {
-                Ok(_) => {
+                Ok(ack) => {
                     std::fs::remove_file(path).map_err(io(path))?;
                     d.delivered += 1;
+                    tracing::info!(file = %path.display(), index = ack.index, "spooled receipt delivered");
                 }
-                Err(LedgerError::Refused { .. }) => {
+                Err(e @ LedgerError::Refused { .. }) => {
+                    tracing::warn!(file = %path.display(), error = %e, "spooled receipt refused; set aside in rejected/");
                     // Kept as evidence, out of the delivery queue.
                     let aside = self.dir.join("rejected");
                     std::fs::create_dir_all(&aside).map_err(io(&aside))?;

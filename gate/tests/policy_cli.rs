@@ -28,12 +28,19 @@ fn text(o: &Output) -> String {
     )
 }
 
-const META: &str = r#"{"bundle_id": "t", "revision": 1, "engine": {"name": "cairn-rules", "version": "1"}, "created_at": "2026-11-21T00:00:00Z"}"#;
+fn meta() -> String {
+    let e = cairn_api::policy::registry::CAIRN_RULES;
+    format!(
+        r#"{{"bundle_id": "t", "revision": 1, "engine": {{"name": "{}", "version": "{}"}}, "created_at": "2026-11-21T00:00:00Z"}}"#,
+        e.name(),
+        e.version()
+    )
+}
 
 fn rules_dir(t: &TempDir, rules: &str) -> PathBuf {
     let d = t.0.join("policy");
     std::fs::create_dir_all(&d).unwrap();
-    std::fs::write(d.join("bundle.json"), META).unwrap();
+    std::fs::write(d.join("bundle.json"), meta()).unwrap();
     std::fs::write(d.join("rules.toml"), rules).unwrap();
     d
 }
@@ -82,7 +89,7 @@ fn pack_hash_and_eval_agree() {
 #[test]
 fn check_passes_the_scenarios_and_reports_dead_and_shadowed_rules() {
     for s in ["devops-staging", "databases", "inbox", "payments"] {
-        for e in ["cairn-rules", "cedar"] {
+        for e in cairn_api::policy::registry::ENGINES.iter().map(|e| e.name()) {
             let d = root().join("examples/policies").join(s).join(e);
             let o = policy(&["check", d.to_str().unwrap()], &root());
             assert_eq!(o.status.code(), Some(0), "{s}/{e}: {}", text(&o));
@@ -169,4 +176,36 @@ fn bad_bundles_get_file_and_rule_and_a_nonzero_exit() {
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let o = policy(&["frobnicate"], &t.0);
     assert_eq!(o.status.code(), Some(4));
+}
+
+/// A reader that stops reading (`cairn-gate policy hash FILE | head -0`)
+/// is a normal end: the command's own exit code, no panic.
+#[test]
+fn a_closed_stdout_is_a_normal_end() {
+    let t = TempDir::new("pipe");
+    let dir = root().join("examples/policies/devops-staging/cairn-rules");
+    let out = t.0.join("b.bundle");
+    let o = policy(&["pack", dir.to_str().unwrap(), "-o", out.to_str().unwrap()], &t.0);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for args in [
+        vec!["hash", out.to_str().unwrap()],
+        vec!["check", dir.to_str().unwrap()],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cairn-gate"))
+            .arg("policy")
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"), "{args:?}");
+    }
 }

@@ -8,6 +8,7 @@
 //!   silently truncated).
 //! - [`keyfile`]: signing-key and credential files (0600, refused when
 //!   others can read them), verifier-key arguments (`vkey` or `@FILE`).
+//! - [`cli`]: command-line parsing with cairn's exit codes.
 //! - [`clock`]: the wall clock as a [`cairn_api::timestamp::Timestamp`].
 //! - [`id`]: UUIDv7 ids; a randomness failure is an error, never a weaker id.
 //! - [`log`]: `tracing` set up once, `--log-format json|text`.
@@ -16,6 +17,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod cli;
 pub mod clock;
 pub mod file;
 pub mod id;

@@ -31,3 +31,18 @@ pub fn init(format: LogFormat, default: &str) {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
 }
+
+/// The logging flag every cairn program takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// How log lines are written on stderr (level: CAIRN_LOG, e.g. info or debug).
+    #[arg(long, global = true, env = "CAIRN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl LogArgs {
+    /// [`init`] with this format.
+    pub fn init(&self, default: &str) {
+        init(self.log_format, default);
+    }
+}

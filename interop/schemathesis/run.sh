@@ -5,7 +5,7 @@
 #
 #   interop/schemathesis/run.sh [MAX_EXAMPLES]     (default 50; CI uses 25)
 #
-# The ledger is filled first (`cairn-gate populate`: keys, the devops-staging
+# The ledger is filled first (`cairn-tools populate`: keys, the devops-staging
 # bundle and 300 receipts), so reads find data. Not run, and why:
 # - POST routes: their bodies are COSE_Sign1 / CBOR binaries that schemathesis
 #   cannot generate (the decoders are fuzzed with cargo-fuzz instead, and the
@@ -21,7 +21,7 @@ if [ ! -x "$venv/bin/schemathesis" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r interop/schemathesis/requirements.txt
 fi
-cargo build --quiet -p cairn-ledger -p cairn-gate
+cargo build --quiet -p cairn-ledger -p cairn-tools
 work=$(mktemp -d)
 server=""
 cleanup() {
@@ -29,7 +29,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-target/debug/cairn-gate populate --data-dir "$work/data" --receipts 300 --concurrency 8 >/dev/null
+target/debug/cairn-tools populate --data-dir "$work/data" --receipts 300 --concurrency 8 >/dev/null
 CAIRN_ADMIN_TOKEN=st-token target/debug/cairn-ledger serve --data-dir "$work/data" --listen 127.0.0.1:0 \
   --authority "@$work/data/keys/authority.vkey" >"$work/serve.out" 2>"$work/serve.err" &
 server=$!

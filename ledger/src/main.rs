@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use cairn_api::keys::KeyType;
 use cairn_host::keyfile::{self, new_key, read_secret, write_secret};
-use cairn_host::log::LogFormat;
+use cairn_host::log::LogArgs;
 use cairn_host::outln;
 use cairn_ledger::config::{FileConfig, FileHttp, FileSequencer, ServeConfig, TlsFiles};
 use cairn_ledger::conn::Limited;
@@ -37,9 +37,8 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "cairn-ledger", version, about = "cairn's durable Merkle ledger")]
 struct Cli {
-    /// How log lines are written on stderr (level: CAIRN_LOG, e.g. info or debug).
-    #[arg(long, global = true, env = "CAIRN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
+    #[command(flatten)]
+    log: LogArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,7 +48,8 @@ enum Command {
     /// Run the ledger.
     Serve(Box<ServeArgs>),
     /// Check a ledger's storage offline: recompute the tree from the entries
-    /// and check every node, the leaf index and every checkpoint.
+    /// and check every node and every checkpoint; re-derive the indexes
+    /// admission reads (leaf hash, idempotency key, bundles, key events).
     Fsck {
         /// The ledger's data directory (its log.key gives the log key).
         #[arg(long)]
@@ -282,15 +282,11 @@ async fn serve(config: ServeConfig) -> Result<(), Fail> {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { 4 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+    let cli: Cli = match cairn_host::cli::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
     };
-    cairn_host::log::init(cli.log_format, "info");
+    cli.log.init("info");
     let result = match cli.command {
         Command::Export { data_dir, out, from } => (|| {
             let key = keyfile::read_key(&data_dir.join(keyfile::LOG_KEY_FILE))?;

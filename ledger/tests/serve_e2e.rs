@@ -161,3 +161,41 @@ fn connections_beyond_the_cap_wait_until_one_closes() {
     third.read_to_end(&mut resp).unwrap();
     assert!(resp.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&resp));
 }
+
+/// `--log-format json`: every line the ledger logs on stderr is one JSON
+/// object with a level, a message and the event's fields.
+#[test]
+fn serve_logs_json_lines() {
+    use std::io::BufRead as _;
+    let dir = TempDir(std::env::temp_dir().join(format!("cairn-e2e-log-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
+        .args(["serve", "--log-format", "json", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir.0)
+        .arg("--authority")
+        .arg(examples::authority_key().verifier().to_string())
+        .env("CAIRN_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}"));
+        assert!(v["level"].is_string() && v["timestamp"].is_string(), "{line}");
+        let msg = v["message"].as_str().unwrap_or_default().to_owned();
+        if msg == "listening" {
+            assert!(v["addr"].as_str().unwrap().starts_with("127.0.0.1:"), "{line}");
+            seen.push(msg);
+            break;
+        }
+        seen.push(msg);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(seen.iter().any(|m| m == "created the log key"), "{seen:?}");
+    assert!(seen.iter().any(|m| m == "sequencer started"), "{seen:?}");
+    assert_eq!(seen.last().map(String::as_str), Some("listening"));
+}

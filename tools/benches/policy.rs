@@ -1,4 +1,4 @@
-//! `cargo bench -p cairn-gate --bench policy`: decisions per second for each
+//! `cargo bench -p cairn-tools --bench policy`: decisions per second for each
 //! engine on each seed scenario and on generated 100- and 1,000-rule
 //! bundles. Results: docs/benchmarks.md.
 

@@ -6,17 +6,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use cairn_api::policy::{Bundle, BundleError, EngineRef};
+use cairn_api::policy::registry::{CAIRN_RULES, CEDAR};
+use cairn_api::policy::{Bundle, BundleError};
 use cairn_api::timestamp::Timestamp;
 
 const SURFACES: [&str; 5] = ["eks", "github", "postgres", "s3", "gmail"];
-
-fn engine(name: &str, version: &str) -> EngineRef {
-    EngineRef {
-        name: name.into(),
-        version: version.into(),
-    }
-}
 
 fn epoch() -> Timestamp {
     Timestamp::from_millis(0).unwrap_or_else(|_| unreachable!("0 is a valid timestamp"))
@@ -45,7 +39,7 @@ pub fn rules_bundle(n: usize) -> Result<Bundle, BundleError> {
     }
     let mut files = BTreeMap::new();
     files.insert("rules.toml".to_owned(), toml.into_bytes());
-    Bundle::new(&format!("generated-{n}"), 1, engine("cairn-rules", "1"), epoch(), files)
+    Bundle::new(&format!("generated-{n}"), 1, CAIRN_RULES.engine_ref(), epoch(), files)
 }
 
 /// The same `n` rules as Cedar policies.
@@ -69,7 +63,7 @@ pub fn cedar_bundle(n: usize) -> Result<Bundle, BundleError> {
     }
     let mut files = BTreeMap::new();
     files.insert("policies.cedar".to_owned(), src.into_bytes());
-    Bundle::new(&format!("generated-{n}"), 1, engine("cedar", "4.14.1"), epoch(), files)
+    Bundle::new(&format!("generated-{n}"), 1, CEDAR.engine_ref(), epoch(), files)
 }
 
 /// The k-th of the inputs the generated bundles are benchmarked with: the

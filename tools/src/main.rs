@@ -11,7 +11,7 @@
 
 use std::process::ExitCode;
 
-use cairn_host::log::LogFormat;
+use cairn_host::log::LogArgs;
 use cairn_tools::fail::Fail;
 use cairn_tools::{demo, load, populate, readload};
 use clap::{Parser, Subcommand};
@@ -19,9 +19,8 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "cairn-tools", version, about = "cairn's demo, populate and load generators")]
 struct Cli {
-    /// How log lines are written on stderr (level: CAIRN_LOG, e.g. info or debug).
-    #[arg(long, global = true, env = "CAIRN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
+    #[command(flatten)]
+    log: LogArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -39,15 +38,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match cairn_host::cli::parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { 4 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(code) => return code,
     };
-    cairn_host::log::init(cli.log_format, "warn");
+    cli.log.init("warn");
     let (what, result) = match cli.command {
         Command::Demo(a) => ("demo", demo::run(&a).map_err(Fail::failed)),
         Command::Populate(a) => ("populate", populate::run(&a).map_err(Fail::failed)),

@@ -1,4 +1,4 @@
-//! `cairn-gate demo`: the seed stories end to end, and what it writes
+//! `cairn-tools demo`: the seed stories end to end, and what it writes
 //! verifies independently.
 
 use std::process::Command;

@@ -58,7 +58,16 @@ fn load_sends_single_and_batch_posts() {
     assert_eq!(v["failed_requests"], 0);
     assert_eq!(v["requests"], 200);
     let o = tools(
-        &["load", "--receipts", "300", "--concurrency", "2", "--batch", "64", "--json"],
+        &[
+            "load",
+            "--receipts",
+            "300",
+            "--concurrency",
+            "2",
+            "--batch",
+            "64",
+            "--json",
+        ],
         &url,
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));

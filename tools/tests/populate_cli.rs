@@ -1,4 +1,4 @@
-//! `cairn-gate populate`: a data directory the ledger's fsck accepts,
+//! `cairn-tools populate`: a data directory the ledger's fsck accepts,
 //! appended to by a second run.
 
 mod common;

@@ -31,6 +31,8 @@ pub fn audit(source: &Source, trust: &Trust, state: Option<&std::path::Path>, qu
         _ => None,
     };
     let mut engine = Engine::new(Some(trust.clone()), None, expect);
+    let started = std::time::Instant::now();
+    tracing::info!(source = %source.describe(), state_size = last.as_ref().map(|s| s.size), "audit started");
     crate::stream::run(source, &mut engine, quiet);
     let final_checkpoint = finish(&mut engine, trust, source, last.as_ref(), state.is_some());
     let mut report = engine.report;
@@ -47,6 +49,12 @@ pub fn audit(source: &Source, trust: &Trust, state: Option<&std::path::Path>, qu
             report.cannot_evaluate = Some(format!("the audit holds, but the state file was not updated: {e}"));
         }
     }
+    tracing::info!(
+        entries = report.entries,
+        exit_code = report.exit_code(),
+        seconds = started.elapsed().as_secs_f64(),
+        "audit finished"
+    );
     report
 }
 

@@ -5,8 +5,7 @@ mod cli;
 
 use std::process::ExitCode;
 
-use cairn_host::log::LogFormat;
-use cairn_verify::{EXIT_USAGE, EXIT_VALID};
+use cairn_host::log::LogArgs;
 use clap::{Parser, Subcommand};
 use cli::{audit, query, receipt, replay};
 
@@ -17,9 +16,8 @@ use cli::{audit, query, receipt, replay};
     about = "Verify cairn receipts, proofs and ledgers with public keys only"
 )]
 struct Cli {
-    /// How log lines are written on stderr (level: CAIRN_LOG, e.g. info or debug).
-    #[arg(long, global = true, env = "CAIRN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
+    #[command(flatten)]
+    log: LogArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,15 +35,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match cairn_host::cli::parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_VALID };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+        Err(code) => return code,
     };
-    cairn_host::log::init(cli.log_format, "warn");
+    cli.log.init("warn");
     let code = match cli.command {
         Command::Receipt(args) => receipt::run(&args),
         Command::Audit(args) => audit::run(&args),

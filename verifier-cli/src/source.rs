@@ -143,6 +143,7 @@ impl Ledger {
 
     fn call(&self, path: &str) -> Result<ureq::http::Response<ureq::Body>, SourceError> {
         let url = format!("{}{path}", self.base);
+        tracing::debug!(%url, "GET");
         let mut resp = self.agent.get(&url).call().map_err(|e| SourceError::Transport {
             url: url.clone(),
             detail: e.to_string(),

@@ -166,7 +166,8 @@ fn fuzz_seeds() -> ExitCode {
         let path = root()
             .join("examples/policies")
             .join(scenario)
-            .join("cairn-rules/rules.toml");
+            .join(cairn_api::policy::registry::CAIRN_RULES.name())
+            .join(cairn_api::policy::rules::RULES_TOML);
         if let Ok(b) = std::fs::read(&path) {
             put("rules", &format!("{scenario}-rules.toml"), &b);
         }

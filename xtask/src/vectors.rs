@@ -78,7 +78,7 @@ pub fn all() -> Vec<Case> {
 fn policy(out: &mut Vec<Case>) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/policies");
     for scenario in cairn_tools::scenarios::SCENARIOS {
-        for engine in ["cairn-rules", "cedar"] {
+        for engine in cairn_api::policy::registry::ENGINES.iter().map(|e| e.name()) {
             let bundle =
                 cairn_gate::policy_dir::pack_dir(&root.join(scenario).join(engine)).expect("example bundle packs");
             let policy = cairn_api::policy::Policy::compile(&bundle).expect("example bundle compiles");

@@ -288,8 +288,8 @@ mod tests {
         files.insert("rules.toml".to_owned(), b"[[rule]]\n".to_vec());
         files.insert("docs/README".to_owned(), b"hello".to_vec());
         let engine = EngineRef {
-            name: "cairn-rules".into(),
-            version: "1".into(),
+            name: crate::policy::registry::CAIRN_RULES.name().into(),
+            version: crate::policy::registry::CAIRN_RULES.version().into(),
         };
         Bundle::new("b", 3, engine, Timestamp::from_millis(5).unwrap(), files).unwrap()
     }

@@ -48,6 +48,48 @@ pub const SCHEMA_FILE: &str = "schema.cedarschema";
 /// The optional static entities file.
 pub const ENTITIES_FILE: &str = "entities.json";
 
+/// What `policy check` says of a Cedar bundle.
+pub const CHECK_NOTE: &str =
+    "cedar bundles are checked by Cedar's validator against schema.cedarschema when the bundle has one";
+
+/// The Cedar engine, the cedar-policy crate at exactly [`ENGINE_VERSION`].
+#[derive(Debug, Clone, Copy)]
+pub struct CedarEngine;
+
+impl super::Engine for CedarEngine {
+    fn name(&self) -> &'static str {
+        ENGINE_NAME
+    }
+
+    fn version(&self) -> &'static str {
+        ENGINE_VERSION
+    }
+
+    fn files(&self) -> &'static [&'static str] {
+        &[POLICIES_FILE, SCHEMA_FILE, ENTITIES_FILE]
+    }
+
+    fn compile(&self, bundle: &Bundle) -> Result<Box<dyn super::Compiled>, PolicyError> {
+        Ok(Box::new(CedarPolicy::compile(bundle)?))
+    }
+}
+
+impl super::Compiled for CedarPolicy {
+    fn decide(&self, input: &DecisionInput) -> PolicyDecision {
+        CedarPolicy::decide(self, input)
+    }
+
+    fn check(&self) -> Vec<super::check::Finding> {
+        // Cedar policies are validated against the bundle's schema at
+        // compile time (when it has one); nothing more to say here.
+        Vec::new()
+    }
+
+    fn check_note(&self) -> Option<&'static str> {
+        Some(CHECK_NOTE)
+    }
+}
+
 /// A compiled Cedar bundle.
 #[derive(Debug)]
 pub struct CedarPolicy {

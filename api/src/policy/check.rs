@@ -3,7 +3,6 @@
 //! the bundle's vocabulary knows. Sound but not complete: every finding is
 //! real; some dead rules are not found.
 
-use super::Policy;
 use super::glob::Glob;
 use super::rules::{Effect, Rule, RuleSet};
 
@@ -18,19 +17,10 @@ pub struct Finding {
     pub message: String,
 }
 
-/// Check a compiled policy.
-pub fn check(policy: &Policy) -> Vec<Finding> {
-    match policy {
-        Policy::Rules(r) => check_rules(r),
-        // Cedar policies are validated against the bundle's schema at
-        // compile time (when it has one); nothing more to say here.
-        Policy::Cedar(_) => Vec::new(),
-    }
+/// Check a compiled policy (each engine's own checks).
+pub fn check(policy: &super::Policy) -> Vec<Finding> {
+    policy.check()
 }
-
-/// The note `policy check` prints for a Cedar bundle.
-pub const CEDAR_NOTE: &str =
-    "cedar bundles are checked by Cedar's validator against schema.cedarschema when the bundle has one";
 
 fn covers(deny: &[Glob], allow: &[Glob]) -> bool {
     allow.iter().all(|a| {
@@ -40,7 +30,7 @@ fn covers(deny: &[Glob], allow: &[Glob]) -> bool {
     })
 }
 
-fn check_rules(set: &RuleSet) -> Vec<Finding> {
+pub(super) fn check_rules(set: &RuleSet) -> Vec<Finding> {
     let mut out = Vec::new();
     let rules = set.rules();
     for r in rules {

@@ -10,8 +10,10 @@
 pub mod bundle;
 pub mod cedar;
 pub mod check;
+pub mod engine;
 pub mod glob;
 mod reasons;
+pub mod registry;
 pub mod rules;
 #[cfg(test)]
 mod tests;
@@ -19,6 +21,7 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 pub use bundle::{Bundle, BundleError, EngineRef, MAX_BUNDLE_BYTES, Manifest};
+pub use engine::{Compiled, Engine};
 
 use crate::receipt::{Approval, Decision, LineageLink, NdInputs, Reason, ReceiptParts, Request};
 
@@ -28,7 +31,7 @@ use crate::receipt::{Approval, Decision, LineageLink, NdInputs, Reason, ReceiptP
 #[non_exhaustive]
 pub enum PolicyError {
     /// The bundle's engine is not one this crate implements, at that exact version.
-    #[error("engine {name} {version} is not supported (cairn-rules 1, cedar {cedar})", cedar = cedar::ENGINE_VERSION)]
+    #[error("engine {name} {version} is not supported ({})", registry::supported())]
     UnsupportedEngine {
         /// Engine name.
         name: String,
@@ -110,50 +113,51 @@ pub struct PolicyDecision {
     pub reason: Reason,
 }
 
-/// A compiled bundle.
+/// A compiled bundle, and the engine that compiled it.
 #[derive(Debug)]
-pub enum Policy {
-    /// `cairn-rules/1`.
-    Rules(rules::RuleSet),
-    /// Cedar.
-    Cedar(Box<cedar::CedarPolicy>),
+pub struct Policy {
+    engine: &'static dyn Engine,
+    compiled: Box<dyn Compiled>,
 }
 
 impl Policy {
     /// Compile a bundle for its engine. The engine name and version must be
-    /// exactly ones this crate implements.
+    /// exactly ones [`registry::ENGINES`] lists.
     pub fn compile(bundle: &Bundle) -> Result<Self, PolicyError> {
         let e = &bundle.manifest().engine;
-        match (e.name.as_str(), e.version.as_str()) {
-            (rules::ENGINE_NAME, rules::ENGINE_VERSION) => {
-                let file = match (bundle.file("rules.toml"), bundle.file("rules.json")) {
-                    (Some(b), None) => ("rules.toml", b),
-                    (None, Some(b)) => ("rules.json", b),
-                    (Some(_), Some(_)) => {
-                        return Err(PolicyError::MissingFile(
-                            "both rules.toml and rules.json: keep one".into(),
-                        ));
-                    }
-                    (None, None) => return Err(PolicyError::MissingFile("rules.toml or rules.json is missing".into())),
-                };
-                Ok(Policy::Rules(rules::RuleSet::parse(file.0, file.1)?))
-            }
-            (cedar::ENGINE_NAME, cedar::ENGINE_VERSION) => {
-                Ok(Policy::Cedar(Box::new(cedar::CedarPolicy::compile(bundle)?)))
-            }
-            _ => Err(PolicyError::UnsupportedEngine {
-                name: e.name.clone(),
-                version: e.version.clone(),
-            }),
-        }
+        let engine = registry::engine(&e.name, &e.version).ok_or_else(|| PolicyError::UnsupportedEngine {
+            name: e.name.clone(),
+            version: e.version.clone(),
+        })?;
+        Ok(Policy {
+            engine,
+            compiled: engine.compile(bundle)?,
+        })
+    }
+
+    /// A policy from an engine's compiled form (tests, tools).
+    pub fn from_compiled(engine: &'static dyn Engine, compiled: Box<dyn Compiled>) -> Self {
+        Policy { engine, compiled }
+    }
+
+    /// The engine that compiled it.
+    pub fn engine(&self) -> &'static dyn Engine {
+        self.engine
     }
 
     /// Decide. Total: evaluation errors give SILENCE, never a panic.
     pub fn decide(&self, input: &DecisionInput) -> PolicyDecision {
-        match self {
-            Policy::Rules(r) => r.decide(input),
-            Policy::Cedar(c) => c.decide(input),
-        }
+        self.compiled.decide(input)
+    }
+
+    /// Static findings for policy authors.
+    pub fn check(&self) -> Vec<check::Finding> {
+        self.compiled.check()
+    }
+
+    /// What `policy check` adds about checks made elsewhere.
+    pub fn check_note(&self) -> Option<&'static str> {
+        self.compiled.check_note()
     }
 }
 

@@ -8,7 +8,10 @@ use crate::receipt::{ApprovalOutcome, Decision};
 use crate::timestamp::Timestamp;
 
 fn rules(toml: &str) -> Policy {
-    Policy::Rules(rules::RuleSet::parse("rules.toml", toml.as_bytes()).unwrap())
+    Policy::from_compiled(
+        registry::CAIRN_RULES,
+        Box::new(rules::RuleSet::parse("rules.toml", toml.as_bytes()).unwrap()),
+    )
 }
 
 fn compile_err(toml: &str) -> PolicyError {
@@ -381,7 +384,10 @@ fn compile_errors_name_file_and_rule() {
         "bad glob"
     );
     let json = br#"{"rule": [{"id": "j", "effect": "ALLOW", "subjects": ["*"], "surfaces": ["*"], "actions": ["*"], "resources": ["*"]}]}"#;
-    let p = Policy::Rules(rules::RuleSet::parse("rules.json", json).unwrap());
+    let p = Policy::from_compiled(
+        registry::CAIRN_RULES,
+        Box::new(rules::RuleSet::parse("rules.json", json).unwrap()),
+    );
     assert_eq!(p.decide(&input("get", "x")).decision, Decision::Permit);
 }
 
@@ -399,19 +405,20 @@ fn bundle(engine: &str, version: &str, files: &[(&str, &str)]) -> Bundle {
 
 #[test]
 fn bundles_pin_the_engine_exactly() {
-    let b = bundle("cairn-rules", "1", &[("rules.toml", BASE)]);
-    assert!(matches!(Policy::compile(&b), Ok(Policy::Rules(_))));
-    let b = bundle("cairn-rules", "1.0", &[("rules.toml", BASE)]);
+    let (rules_name, rules_version) = (registry::CAIRN_RULES.name(), registry::CAIRN_RULES.version());
+    let b = bundle(rules_name, rules_version, &[("rules.toml", BASE)]);
+    assert_eq!(Policy::compile(&b).unwrap().engine().name(), rules_name);
+    let b = bundle(rules_name, &format!("{rules_version}.0"), &[("rules.toml", BASE)]);
     assert!(matches!(
         Policy::compile(&b),
         Err(PolicyError::UnsupportedEngine { .. })
     ));
-    let b = bundle("cedar", "4.14.0", &[("policies.cedar", "")]);
+    let b = bundle(registry::CEDAR.name(), "4.14.0", &[("policies.cedar", "")]);
     assert!(matches!(
         Policy::compile(&b),
         Err(PolicyError::UnsupportedEngine { .. })
     ));
-    let b = bundle("cairn-rules", "1", &[("other.toml", BASE)]);
+    let b = bundle(rules_name, rules_version, &[("other.toml", BASE)]);
     assert!(matches!(Policy::compile(&b), Err(PolicyError::MissingFile(_))));
     // decide() on a bundle that does not compile fails closed.
     assert_eq!(decide(&b, &input("get", "x")).decision, Decision::Silence);
@@ -420,8 +427,8 @@ fn bundles_pin_the_engine_exactly() {
 #[test]
 fn cedar_maps_requests_and_reports_its_policies() {
     let b = bundle(
-        "cedar",
-        "4.14.1",
+        registry::CEDAR.name(),
+        registry::CEDAR.version(),
         &[(
             "policies.cedar",
             r#"
@@ -461,8 +468,8 @@ permit(principal, action == Action::"night", resource)
 #[test]
 fn cedar_errors_give_silence_and_bad_policies_do_not_compile() {
     let b = bundle(
-        "cedar",
-        "4.14.1",
+        registry::CEDAR.name(),
+        registry::CEDAR.version(),
         &[(
             "policies.cedar",
             r#"permit(principal, action, resource) when { context.request_context.missing == 1 };"#,
@@ -472,15 +479,15 @@ fn cedar_errors_give_silence_and_bad_policies_do_not_compile() {
     assert_eq!(d.decision, Decision::Silence);
     assert!(!d.errors.is_empty());
     let b = bundle(
-        "cedar",
-        "4.14.1",
+        registry::CEDAR.name(),
+        registry::CEDAR.version(),
         &[("policies.cedar", "permit(principal, action, resource) when {")],
     );
     assert!(matches!(Policy::compile(&b), Err(PolicyError::Rule { .. })));
     let schema = "entity Subject = { type: String, id: String }; entity Resource; action \"get\" appliesTo { principal: Subject, resource: Resource };";
     let b = bundle(
-        "cedar",
-        "4.14.1",
+        registry::CEDAR.name(),
+        registry::CEDAR.version(),
         &[
             (
                 "policies.cedar",
@@ -528,4 +535,15 @@ fn overrides_and_fail_closed_silences_are_not_policy_decisions() {
     );
     p.reason.code = LEDGER_UNAVAILABLE.into();
     assert_eq!(recorded(&p), Recorded::FailClosed);
+}
+
+#[test]
+fn the_cedar_engine_version_is_the_pinned_crate() {
+    // The workspace pins cedar-policy exactly; the engine's version must be
+    // the version that is built (read from Cargo.lock).
+    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock")).unwrap();
+    let at =
+        lock.find("name = \"cedar-policy\"\nversion = \"").unwrap() + "name = \"cedar-policy\"\nversion = \"".len();
+    let built = &lock[at..at + lock[at..].find('"').unwrap()];
+    assert_eq!(registry::CEDAR.version(), built);
 }

@@ -224,10 +224,7 @@ fn policy_entries_index_their_bundle_hash() {
     let rules = std::fs::read(dir.join("rules.toml")).unwrap();
     let mut files = std::collections::BTreeMap::new();
     files.insert("rules.toml".to_owned(), rules);
-    let engine = cairn_api::policy::EngineRef {
-        name: "cairn-rules".into(),
-        version: "1".into(),
-    };
+    let engine = cairn_api::policy::registry::CAIRN_RULES.engine_ref();
     let bundle = cairn_api::policy::Bundle::new("inbox", 1, engine, at(0), files).unwrap();
     let body = cairn_api::cose::sign(
         bundle.as_bytes(),

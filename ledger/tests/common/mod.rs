@@ -9,7 +9,7 @@ use cairn_api::entry::{KeyAction, KeyRole, KeyStatement};
 use cairn_api::examples;
 use cairn_api::keys::SignerKey;
 use cairn_api::merkle::Hash;
-use cairn_api::policy::{Bundle, EngineRef};
+use cairn_api::policy::Bundle;
 use cairn_api::receipt::{Receipt, SignedReceipt};
 use cairn_api::timestamp::Timestamp;
 
@@ -22,10 +22,7 @@ pub fn now_ms() -> u64 {
 pub fn bundle(id: &str, rules: &[u8]) -> Bundle {
     let mut files = std::collections::BTreeMap::new();
     files.insert("rules.toml".to_owned(), rules.to_vec());
-    let engine = EngineRef {
-        name: "cairn-rules".into(),
-        version: "1".into(),
-    };
+    let engine = cairn_api::policy::registry::CAIRN_RULES.engine_ref();
     Bundle::new(id, 1, engine, Timestamp::from_millis(0).unwrap(), files).unwrap()
 }
 

@@ -13,7 +13,7 @@ use cairn_api::export::ExportItem;
 use cairn_api::keys::SignerKey;
 use cairn_api::merkle::{Blake3, MemoryTree, MerkleHasher};
 use cairn_api::note::Checkpoint;
-use cairn_api::policy::{Bundle, DecisionInput, EngineRef, Policy};
+use cairn_api::policy::{Bundle, DecisionInput, Policy};
 use cairn_api::receipt::{Receipt, SignedReceipt};
 use cairn_api::timestamp::Timestamp;
 
@@ -24,10 +24,7 @@ pub const RULES: &str = include_str!("../../../examples/policies/devops-staging/
 pub fn bundle_of(id: &str, rules: &str) -> Bundle {
     let mut files = std::collections::BTreeMap::new();
     files.insert("rules.toml".to_owned(), rules.as_bytes().to_vec());
-    let engine = EngineRef {
-        name: "cairn-rules".into(),
-        version: "1".into(),
-    };
+    let engine = cairn_api::policy::registry::CAIRN_RULES.engine_ref();
     Bundle::new(
         id,
         1,

@@ -6,6 +6,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use cairn_api::policy::registry::{CAIRN_RULES, CEDAR};
 use cairn_api::policy::{Bundle, DecisionInput, Policy};
 use cairn_gate::policy_dir::pack_dir;
 use cairn_tools::generated;
@@ -46,7 +47,7 @@ pub fn rates(root: &Path, reps: usize, run: Duration) -> Result<Vec<Row>, String
     let mut rows = Vec::new();
     for s in SCENARIOS {
         let inputs: Vec<DecisionInput> = requests(s).into_iter().map(|(_, i)| i).collect();
-        for engine in ["cairn-rules", "cedar"] {
+        for engine in cairn_api::policy::registry::ENGINES.iter().map(|e| e.name()) {
             let dir = root.join("examples/policies").join(s).join(engine);
             let bundle = pack_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             rows.push(Row {
@@ -59,8 +60,8 @@ pub fn rates(root: &Path, reps: usize, run: Duration) -> Result<Vec<Row>, String
     }
     let inputs: Vec<DecisionInput> = (0..64).map(generated::input).collect();
     for (engine, bundle) in [
-        ("cairn-rules", generated::rules_bundle(100)),
-        ("cedar", generated::cedar_bundle(100)),
+        (CAIRN_RULES.name(), generated::rules_bundle(100)),
+        (CEDAR.name(), generated::cedar_bundle(100)),
     ] {
         rows.push(Row {
             bundle: "generated, 100 rules".into(),

@@ -198,7 +198,11 @@ fn targets(r: &Results, out: &mut String) {
             verdict(s.inclusion.median >= 50_000.0 && note.is_empty()).into(),
         );
     }
-    if let Some(p) = r.policy.iter().find(|p| p.rules == 100 && p.engine == "cairn-rules") {
+    if let Some(p) = r
+        .policy
+        .iter()
+        .find(|p| p.rules == 100 && p.engine == cairn_api::policy::registry::CAIRN_RULES.name())
+    {
         row(
             out,
             "cairn-rules ≥ 1,000,000 decisions/s per core on a 100-rule bundle",
