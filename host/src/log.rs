@@ -1,10 +1,10 @@
 //! Logs people can use: `tracing` events with structured fields, written
 //! to stderr as text (for a terminal) or as one JSON object per line (for
 //! a log pipeline), chosen by `--log-format`. The level comes from
-//! `CAIRN_LOG` (an `EnvFilter` directive such as `info` or
-//! `cairn_ledger=debug`), else the program's default.
+//! `CAIRN_LOG` (`error`, `warn`, `info`, `debug`, `trace` or `off`), else
+//! the program's default.
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 
 /// The environment variable holding the log filter.
 pub const LOG_ENV: &str = "CAIRN_LOG";
@@ -19,12 +19,21 @@ pub enum LogFormat {
     Json,
 }
 
-/// Install the global subscriber. `default` is the filter when `CAIRN_LOG`
-/// is unset or invalid. Calling it twice keeps the first (tests).
+/// The level `CAIRN_LOG` names, else `default`, else `warn`.
+pub fn level(default: &str) -> LevelFilter {
+    let parse = |s: &str| s.trim().parse::<LevelFilter>().ok();
+    std::env::var(LOG_ENV)
+        .ok()
+        .and_then(|v| parse(&v))
+        .or_else(|| parse(default))
+        .unwrap_or(LevelFilter::WARN)
+}
+
+/// Install the global subscriber. `default` is the level when `CAIRN_LOG`
+/// is unset or not a level. Calling it twice keeps the first (tests).
 pub fn init(format: LogFormat, default: &str) {
-    let filter = EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(level(default))
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.with_target(false).try_init(),

@@ -15,6 +15,7 @@ pub mod glob;
 mod reasons;
 pub mod registry;
 pub mod rules;
+pub mod rules_engine;
 #[cfg(test)]
 mod tests;
 

@@ -5,7 +5,7 @@
 use super::engine::Engine;
 
 /// `cairn-rules/1`, the native engine ([`super::rules`]).
-pub static CAIRN_RULES: &dyn Engine = &super::rules::RulesEngine;
+pub static CAIRN_RULES: &dyn Engine = &super::rules_engine::RulesEngine;
 /// Cedar, the cedar-policy crate pinned ([`super::cedar`]).
 pub static CEDAR: &dyn Engine = &super::cedar::CedarEngine;
 

@@ -43,51 +43,6 @@ pub const RULES_TOML: &str = "rules.toml";
 /// The rules file, JSON (a bundle holds exactly one of the two).
 pub const RULES_JSON: &str = "rules.json";
 
-/// The `cairn-rules/1` engine.
-#[derive(Debug, Clone, Copy)]
-pub struct RulesEngine;
-
-impl super::Engine for RulesEngine {
-    fn name(&self) -> &'static str {
-        ENGINE_NAME
-    }
-
-    fn version(&self) -> &'static str {
-        ENGINE_VERSION
-    }
-
-    fn files(&self) -> &'static [&'static str] {
-        &[RULES_TOML, RULES_JSON]
-    }
-
-    fn compile(&self, bundle: &super::Bundle) -> Result<Box<dyn super::Compiled>, PolicyError> {
-        let (name, bytes) = match (bundle.file(RULES_TOML), bundle.file(RULES_JSON)) {
-            (Some(b), None) => (RULES_TOML, b),
-            (None, Some(b)) => (RULES_JSON, b),
-            (Some(_), Some(_)) => {
-                return Err(PolicyError::MissingFile(format!(
-                    "both {RULES_TOML} and {RULES_JSON}: keep one"
-                )));
-            }
-            (None, None) => {
-                return Err(PolicyError::MissingFile(format!(
-                    "{RULES_TOML} or {RULES_JSON} is missing"
-                )));
-            }
-        };
-        Ok(Box::new(RuleSet::parse(name, bytes)?))
-    }
-}
-
-impl super::Compiled for RuleSet {
-    fn decide(&self, input: &DecisionInput) -> PolicyDecision {
-        RuleSet::decide(self, input)
-    }
-
-    fn check(&self) -> Vec<super::check::Finding> {
-        super::check::check_rules(self)
-    }
-}
 /// Most rules in one bundle.
 pub const MAX_RULES: usize = 10_000;
 /// Most globs in one rule list.
