@@ -144,8 +144,9 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// The log's origin when the log key is first created.
-    pub origin: String,
+    /// The log's origin: the name a new log key gets (default
+    /// [`DEFAULT_ORIGIN`]); when given, an existing log key must have it.
+    pub origin: Option<String>,
     /// Authority verifier keys (vkey strings, or `@FILE`), at least one.
     pub authorities: Vec<String>,
     /// File holding the admin bearer credential.
@@ -300,7 +301,7 @@ impl FileConfig {
         Ok(ServeConfig {
             data_dir,
             listen,
-            origin: self.origin.unwrap_or_else(|| DEFAULT_ORIGIN.to_owned()),
+            origin: self.origin,
             authorities,
             admin_token_file: self.admin_token_file,
             sequencer: SequencerConfig {
@@ -347,9 +348,9 @@ mod tests {
     #[test]
     fn the_example_file_parses_and_resolves() {
         let c = parse(EXAMPLE).unwrap().resolve().unwrap();
-        assert_eq!(c.data_dir, Path::new("/var/lib/cairn"));
-        assert_eq!(c.listen, "0.0.0.0:8417".parse().unwrap());
-        assert_eq!(c.origin, "ledger.example.com/log");
+        assert_eq!(c.data_dir, Path::new("/etc/cairn/data"));
+        assert_eq!(c.listen, "127.0.0.1:8417".parse().unwrap());
+        assert_eq!(c.origin.as_deref(), Some("ledger.example.com/log"));
         assert_eq!(c.authorities, vec!["@/etc/cairn/authority.vkey".to_owned()]);
         assert_eq!(c.admin_token_file.as_deref(), Some(Path::new("/etc/cairn/admin.token")));
         assert_eq!(c.sequencer.max_batch, 512);
@@ -367,7 +368,11 @@ mod tests {
         assert_eq!(c.max_connections, 1024);
         assert_eq!(c.limits.batch_items, 64);
         assert_eq!(c.limits.receipt_body, crate::http::MAX_RECEIPT_BODY);
-        let tls = c.tls.unwrap();
+        // HTTPS is commented out, so that a copy of the file starts as is.
+        assert!(c.tls.is_none());
+        // Uncommented, its paths are the file's.
+        let with_tls = EXAMPLE.replace("# [tls]", "[tls]").replace("# cert =", "cert =").replace("# key =", "key =");
+        let tls = parse(&with_tls).unwrap().resolve().unwrap().tls.unwrap();
         assert_eq!(tls.cert, Path::new("/etc/cairn/tls/cert.pem"));
         assert_eq!(tls.key, Path::new("/etc/cairn/tls/key.pem"));
     }
@@ -387,7 +392,7 @@ mod tests {
         assert_eq!(c.sequencer.queue, 9);
         assert_eq!(c.sequencer.max_wait, SequencerConfig::default().max_wait);
         assert_eq!(c.listen, DEFAULT_LISTEN.parse().unwrap());
-        assert_eq!(c.origin, DEFAULT_ORIGIN);
+        assert_eq!(c.origin, None);
         // Relative to the file's directory.
         assert_eq!(c.data_dir, Path::new("/etc/cairn/d"));
         assert!(c.tls.is_none());

@@ -1,5 +1,7 @@
 //! cairn-ledger: the durable Merkle ledger service.
 //!
+//! - [`serve`]: `cairn-ledger serve`: the configuration checked before the
+//!   disk is touched, then the ledger served.
 //! - [`start`]: the one place a ledger is started (store → sequencer →
 //!   router); [`embedded`]: the same on a loopback port in its own thread.
 //! - [`store`]: storage behind one small trait: redb (Durability::Immediate,
@@ -29,6 +31,7 @@ pub mod http;
 pub mod metrics;
 pub mod ratelimit;
 pub mod sequencer;
+pub mod serve;
 pub mod start;
 pub mod store;
 pub mod tls;

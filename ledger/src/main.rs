@@ -21,17 +21,15 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use cairn_api::keys::KeyType;
-use cairn_host::keyfile::{self, new_key, read_secret, write_secret};
+use cairn_host::keyfile::{self, new_key, write_secret};
 use cairn_host::log::LogArgs;
 use cairn_host::outln;
 use cairn_ledger::config::{FileConfig, FileHttp, FileSequencer, ServeConfig, TlsFiles};
-use cairn_ledger::conn::Limited;
-use cairn_ledger::start::{DB_FILE, Ledger, LedgerConfig, open_redb};
+use cairn_ledger::serve;
+use cairn_ledger::start::DB_FILE;
 use cairn_ledger::store::RedbStore;
-use cairn_ledger::tls::TlsListener;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -185,102 +183,6 @@ impl<E: std::fmt::Display> From<E> for Fail {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
-}
-
-async fn serve(config: ServeConfig) -> Result<(), Fail> {
-    let ServeConfig {
-        data_dir,
-        listen,
-        origin,
-        authorities,
-        admin_token_file,
-        sequencer: sequencer_config,
-        body_deadline,
-        max_connections,
-        limits,
-        tls,
-    } = config;
-    // TLS files are checked before anything is created on disk.
-    let tls = tls
-        .map(|t| cairn_ledger::tls::server_config(&t.cert, &t.key))
-        .transpose()?;
-    std::fs::create_dir_all(&data_dir).map_err(|e| Fail(format!("{}: {e}", data_dir.display())))?;
-    let (log_key, created) = keyfile::log_key(&data_dir, &origin)?;
-    if created {
-        tracing::info!(path = %data_dir.join(keyfile::LOG_KEY_FILE).display(), origin = %origin, "created the log key");
-    }
-    let authorities = authorities
-        .iter()
-        .map(|a| keyfile::read_vkey_arg(a).map_err(|e| Fail(format!("authority key: {e}"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    let admin_token: Option<Arc<str>> = match admin_token_file {
-        Some(p) => Some(read_secret(&p)?.into()),
-        None => std::env::var("CAIRN_ADMIN_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty())
-            .map(Into::into),
-    };
-    if admin_token.is_none() {
-        tracing::warn!("no admin credential: admin routes answer 401");
-    }
-    let ledger = Ledger::start(
-        open_redb(&data_dir.join(DB_FILE))?,
-        LedgerConfig {
-            log_key: log_key.clone(),
-            authorities,
-            admin_token,
-            sequencer: sequencer_config,
-            body_deadline,
-            limits,
-        },
-    )
-    .await?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| Fail(format!("{listen}: {e}")))?;
-    let addr = listener.local_addr()?;
-    outln!("log key: {}", log_key.verifier());
-    match tls {
-        Some(tls) => {
-            outln!("listening on https://{addr}");
-            cairn_host::out::flush();
-            tracing::info!(%addr, tls = true, max_connections, "listening");
-            ledger
-                .serve(
-                    Limited::new(TlsListener::new(listener, tls)?, max_connections),
-                    shutdown_signal(),
-                )
-                .await?;
-        }
-        None => {
-            outln!("listening on http://{addr}");
-            cairn_host::out::flush();
-            tracing::info!(%addr, tls = false, max_connections, "listening");
-            ledger
-                .serve(Limited::new(listener, max_connections), shutdown_signal())
-                .await?;
-        }
-    }
-    tracing::info!("shut down");
-    Ok(())
-}
-
 fn main() -> ExitCode {
     let cli: Cli = match cairn_host::cli::parse() {
         Ok(cli) => cli,
@@ -349,10 +251,19 @@ fn main() -> ExitCode {
                 eprintln!("cairn-ledger: {msg}");
                 return ExitCode::from(4);
             }
-            Ok(config) => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-                Ok(rt) => rt.block_on(serve(config)),
-                Err(e) => Err(Fail(format!("runtime: {e}"))),
-            },
+            Ok(config) => {
+                let served = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                    Ok(rt) => rt.block_on(serve::serve(config, serve::shutdown_signal())),
+                    Err(e) => Err(serve::ServeError::Io(e)),
+                };
+                return match served {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("cairn-ledger: {e}");
+                        ExitCode::from(e.exit_code())
+                    }
+                };
+            }
         },
     };
     match result {

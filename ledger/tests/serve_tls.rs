@@ -184,7 +184,7 @@ fn refuses_a_bad_config_with_a_usage_exit() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("data_dir"));
     // A certificate that is not there: refused before anything is created.
     let out = run("data_dir = \"d\"\nauthorities = [\"k\"]\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("c.pem"));
     assert!(!dir.0.join("d").exists());
 }

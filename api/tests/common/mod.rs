@@ -3,19 +3,25 @@
 
 use std::path::PathBuf;
 
-/// `../shared/conformance/` beside the project root, or `CAIRN_CONFORMANCE_DIR`.
-/// Conformance data is required: a missing directory fails the test rather
-/// than skipping it, so CI cannot pass without running the cases.
+/// `conformance/` in the repository, or `CAIRN_CONFORMANCE_DIR`.
+/// Conformance data is required: a directory without the expected layout
+/// fails the test with its path named, rather than skipping the cases.
 pub fn conformance_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CAIRN_CONFORMANCE_DIR") {
-        return PathBuf::from(dir);
+    let (dir, from) = match std::env::var_os("CAIRN_CONFORMANCE_DIR") {
+        Some(dir) => (PathBuf::from(dir), "CAIRN_CONFORMANCE_DIR"),
+        None => (
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../conformance"),
+            "the repository",
+        ),
+    };
+    for sub in ["rfc6962-sha256/inclusion", "rfc6962-sha256/consistency", "signed-note/cases.json"] {
+        assert!(
+            dir.join(sub).exists(),
+            "conformance data from {from} at {} has no {sub}: unset CAIRN_CONFORMANCE_DIR \
+             to use the repository's conformance/",
+            dir.display()
+        );
     }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance");
-    assert!(
-        dir.is_dir(),
-        "conformance data not found at {} (set CAIRN_CONFORMANCE_DIR)",
-        dir.display()
-    );
     dir
 }
 
@@ -29,12 +35,14 @@ pub fn json_files(dir: &std::path::Path) -> Vec<(PathBuf, serde_json::Value)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
+        let entries = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("cannot read {}: {e}", d.display()));
+        for e in entries {
+            let p = e.unwrap_or_else(|e| panic!("cannot read {}: {e}", d.display())).path();
             if p.is_dir() {
                 stack.push(p);
             } else if p.extension().is_some_and(|x| x == "json") {
-                let v = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+                let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
+                let v = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{} is not JSON: {e}", p.display()));
                 out.push((p, v));
             }
         }

@@ -51,6 +51,10 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Another process (a serving ledger) has the database open: the
+    /// operator's to resolve (stop it first).
+    #[error("another cairn-ledger is serving {}: stop it first (fsck and export read the database alone)", .0.display())]
+    Locked(std::path::PathBuf),
     /// A fault injected by [`FaultyStore`].
     #[error("injected storage fault during {0}")]
     Injected(&'static str),

@@ -84,7 +84,12 @@ impl RedbStore {
         let db = redb::Builder::new()
             .set_cache_size(cache_bytes)
             .create(path)
-            .map_err(b("open"))?;
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    StoreError::Locked(path.parent().unwrap_or(path).to_owned())
+                }
+                other => StoreError::backend("open", other),
+            })?;
         let mut tx = db.begin_write().map_err(b("open"))?;
         tx.set_durability(Durability::Immediate).map_err(b("open"))?;
         tx.set_two_phase_commit(true);

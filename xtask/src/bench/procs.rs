@@ -24,7 +24,8 @@ pub fn build(root: &Path) -> Result<Bins, String> {
         .args([
             "build",
             "--quiet",
-            "--release",
+            "--profile",
+            "profiling",
             "-p",
             "cairn-ledger",
             "-p",
@@ -35,10 +36,10 @@ pub fn build(root: &Path) -> Result<Bins, String> {
         .status()
         .map_err(|e| format!("cargo build: {e}"))?;
     if !status.success() {
-        return Err("cargo build --release failed".into());
+        return Err("cargo build --profile profiling failed".into());
     }
     let dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let bin = |n: &str| dir.join("release").join(n);
+    let bin = |n: &str| dir.join("profiling").join(n);
     Ok(Bins {
         ledger: bin("cairn-ledger"),
         tools: bin("cairn-tools"),
