@@ -115,12 +115,16 @@ impl Approver for TerminalApprover {
 
     fn ask(&self, request: &ApprovalRequest, deadline: Duration) -> ApprovalAnswer {
         if let Ok(mut out) = self.out.lock() {
+            let arguments = match &request.arguments {
+                serde_json::Value::Null => "(none)".to_owned(),
+                serde_json::Value::Object(m) if m.is_empty() => "(none)".to_owned(),
+                other => other.to_string(),
+            };
             let _ = writeln!(
                 out,
-                "\n[approval {}] {}\n  arguments: {}\n  approve? [y/n] (within {} s) ",
+                "\n[approval {}] {}\n  arguments: {arguments}\n  approve? [y/n] (within {} s) ",
                 request.request_id,
                 request.binding_message,
-                request.arguments,
                 deadline.as_secs()
             );
             let _ = out.flush();

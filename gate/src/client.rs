@@ -105,14 +105,17 @@ impl Http {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let mut resp = req.send(body).map_err(|e| LedgerError::Unavailable(e.to_string()))?;
+        let url = format!("{}{path}", self.base);
+        let mut resp = req
+            .send(body)
+            .map_err(|e| LedgerError::Unavailable(format!("{url}: {e}")))?;
         let status = resp.status().as_u16();
         let bytes = resp
             .body_mut()
             .with_config()
             .limit(MAX_ACK_BYTES)
             .read_to_vec()
-            .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
+            .map_err(|e| LedgerError::Unavailable(format!("{url}: {e}")))?;
         Ok((status, bytes))
     }
 
@@ -125,14 +128,14 @@ impl Http {
             .timeout_global(Some(deadline))
             .build()
             .call()
-            .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
+            .map_err(|e| LedgerError::Unavailable(format!("{}{path}: {e}", self.base)))?;
         let status = resp.status().as_u16();
         let bytes = resp
             .body_mut()
             .with_config()
             .limit(limit)
             .read_to_vec()
-            .map_err(|e| LedgerError::Unavailable(e.to_string()))?;
+            .map_err(|e| LedgerError::Unavailable(format!("{}{path}: {e}", self.base)))?;
         Ok((status, bytes))
     }
 }
@@ -192,6 +195,20 @@ impl HttpLedger {
     }
 }
 
+/// Who signed a checkpoint, for messages: `signed by NAME+KEYID, ...`.
+pub fn signed_by(note: &cairn_api::note::SignedNote) -> String {
+    let who: Vec<String> = note
+        .signatures()
+        .iter()
+        .map(|s| format!("{}+{:08x}", s.name, s.key_id))
+        .collect();
+    if who.is_empty() {
+        "it carries no signature".into()
+    } else {
+        format!("it is signed by {}", who.join(", "))
+    }
+}
+
 /// Turn a non-2xx answer into the error it means: a 5xx, 408 or 429 is
 /// the ledger being unavailable (retry later, idempotently); any other is
 /// a refusal.
@@ -235,7 +252,9 @@ impl Ledger for HttpLedger {
             // the first receipt, whose bytes differ (another clock, another id).
             Err(_) if status == 200 && existing => self.original(body, proof, deadline),
             Err(e) => Err(LedgerError::BadAcknowledgement(format!(
-                "the proof does not verify: {e}"
+                "the proof does not verify: {e} (expected a checkpoint signed by the log key {}; {})",
+                self.log_key.key_ref(),
+                signed_by(&proof.checkpoint)
             ))),
         }
     }

@@ -105,6 +105,8 @@ pub enum Logged {
     Spooled {
         /// The SILENCE receipt that will be delivered.
         silence: Box<Receipt>,
+        /// Its file in the spool.
+        spooled_to: std::path::PathBuf,
         /// Why the original was not acknowledged.
         cause: LedgerError,
     },
@@ -268,9 +270,10 @@ impl Gate {
             }
             Err(e @ LedgerError::Refused { .. }) => Logged::Refused(e),
             Err(cause) => {
-                let silence = self.silence(call, &input, &receipt_id, &cause)?;
+                let (silence, spooled_to) = self.silence(call, &input, &receipt_id, &cause)?;
                 Logged::Spooled {
                     silence: Box::new(silence),
+                    spooled_to,
                     cause,
                 }
             }
@@ -397,7 +400,7 @@ impl Gate {
         input: &DecisionInput,
         original: &str,
         cause: &LedgerError,
-    ) -> Result<Receipt, GateError> {
+    ) -> Result<(Receipt, std::path::PathBuf), GateError> {
         let t = now()?;
         let mut input = input.clone();
         input.nd_inputs.clock = t;
@@ -420,8 +423,8 @@ impl Gate {
         );
         stamp.initiator = call.initiator.clone();
         let (receipt, body) = sign_decision(&self.bundle, &input, d, stamp)?;
-        self.spool.put(&id, &body)?;
-        Ok(receipt)
+        let path = self.spool.put(&id, &body)?;
+        Ok((receipt, path))
     }
 }
 

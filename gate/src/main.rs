@@ -57,6 +57,9 @@ enum Command {
         /// Where to write it (never overwritten).
         #[arg(long)]
         out: std::path::PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Register (or revoke) a gate or operator key: an authority-signed
     /// statement, posted to the ledger.
@@ -78,6 +81,9 @@ enum Command {
         /// Why (revocations, usually).
         #[arg(long)]
         reason: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Pack (a directory), sign as an authority and archive a policy bundle.
     Publish {
@@ -88,6 +94,9 @@ enum Command {
         /// The authority's signing key file.
         #[arg(long)]
         authority_key: std::path::PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// One decision through the gate, recorded (exit 0 allowed, 1 not).
     Decide(ops::DecideArgs),
@@ -111,7 +120,7 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Policy(cmd) => ExitCode::from(policy_cli::run(&cmd)),
-        Command::Keygen { name, out } => ops(ops::keygen(&name, &out), "keygen"),
+        Command::Keygen { name, out, json } => ops(ops::keygen(&name, &out, json), "keygen"),
         Command::Register {
             ledger,
             authority_key,
@@ -119,15 +128,17 @@ fn main() -> ExitCode {
             role,
             revoke,
             reason,
+            json,
         } => ops(
-            ops::register(&ledger, &authority_key, &key, role.into(), revoke, reason),
+            ops::register(&ledger, &authority_key, &key, role.into(), revoke, reason, json),
             "register",
         ),
         Command::Publish {
             bundle,
             ledger,
             authority_key,
-        } => ops(ops::publish(&ledger, &authority_key, &bundle), "publish"),
+            json,
+        } => ops(ops::publish(&ledger, &authority_key, &bundle, json), "publish"),
         Command::Decide(args) => match ops::decide(&args) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::from(1),

@@ -46,16 +46,34 @@ fn vkey(arg: &str) -> Result<VerifierKey, Fail> {
     })
 }
 
+/// Print a JSON result on stdout.
+pub(crate) fn print_json(v: &serde_json::Value) {
+    outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
 pub(crate) fn now() -> Result<cairn_api::timestamp::Timestamp, Fail> {
     cairn_host::clock::now().map_err(io)
 }
 
 /// `keygen --name NAME --out FILE`: a gate (or operator, or authority)
 /// signing key, 0600; its verifier key on stdout.
-pub fn keygen(name: &str, out: &Path) -> Result<(), Fail> {
-    let k = keyfile::new_key(name, KeyType::Ed25519).map_err(io)?;
+pub fn keygen(name: &str, out: &Path, json: bool) -> Result<(), Fail> {
+    let k = keyfile::new_key(name, KeyType::Ed25519).map_err(|e| match e {
+        keyfile::KeyFileError::Key { .. } => Fail(4, e.to_string()),
+        other => io(other),
+    })?;
     keyfile::write_secret(out, &k.to_private_string()).map_err(io)?;
-    outln!("{}", k.verifier());
+    if json {
+        print_json(&serde_json::json!({
+            "command": "keygen",
+            "name": k.name(),
+            "key_ref": k.verifier().key_ref(),
+            "verifier_key": k.verifier().to_string(),
+            "out": out.display().to_string(),
+        }));
+    } else {
+        outln!("{}", k.verifier());
+    }
     Ok(())
 }
 
@@ -67,6 +85,7 @@ pub fn register(
     role: KeyRole,
     revoke: bool,
     reason: Option<String>,
+    json: bool,
 ) -> Result<(), Fail> {
     let authority = keyfile::read_key(authority_key).map_err(io)?;
     let st = KeyStatement {
@@ -78,29 +97,46 @@ pub fn register(
     };
     let body = st.sign(&authority).map_err(|e| Fail(4, e.to_string()))?;
     let ack = ledger.admin().and_then(|a| a.post_key(&body)).map_err(admin_fail)?;
-    outln!(
-        "{} {} key {} at index {}",
-        if revoke { "revoked" } else { "registered" },
-        role,
-        st.key.key_ref(),
-        ack.index
-    );
+    let done = if revoke { "revoked" } else { "registered" };
+    if json {
+        print_json(&serde_json::json!({
+            "command": "register",
+            "action": done,
+            "role": role,
+            "key_ref": st.key.key_ref(),
+            "ack": ack,
+        }));
+    } else {
+        outln!("{done} {role} key {} at index {}", st.key.key_ref(), ack.index);
+    }
     Ok(())
 }
 
 /// `publish`: pack (if a directory), sign as an authority, archive.
-pub fn publish(ledger: &LedgerArgs, authority_key: &Path, bundle: &Path) -> Result<(), Fail> {
+pub fn publish(ledger: &LedgerArgs, authority_key: &Path, bundle: &Path, json: bool) -> Result<(), Fail> {
     let authority = keyfile::read_key(authority_key).map_err(io)?;
     let b = crate::policy_cli::load_bundle(bundle).map_err(|e| Fail(1, e))?;
     let body = cairn_api::cose::sign(b.as_bytes(), POLICY_CONTENT_TYPE, &authority).map_err(io)?;
     let ack = ledger.admin().and_then(|a| a.post_policy(&body)).map_err(admin_fail)?;
-    outln!(
-        "archived bundle {} revision {} ({}) at index {}",
-        b.manifest().bundle_id,
-        b.manifest().revision,
-        b.hash(),
-        ack.index
-    );
+    let m = b.manifest();
+    if json {
+        print_json(&serde_json::json!({
+            "command": "publish",
+            "bundle_id": m.bundle_id,
+            "revision": m.revision,
+            "engine": {"name": m.engine.name, "version": m.engine.version},
+            "bundle_hash": b.hash(),
+            "ack": ack,
+        }));
+    } else {
+        outln!(
+            "archived bundle {} revision {} ({}) at index {}",
+            m.bundle_id,
+            m.revision,
+            b.hash(),
+            ack.index
+        );
+    }
     Ok(())
 }
 
@@ -142,6 +178,11 @@ pub struct DecideArgs {
     /// Longest wait for an approval, in seconds.
     #[arg(long, default_value_t = 60)]
     approval_s: u64,
+    /// Also write the signed receipt (`<receipt_id>.cose`) and, when it was
+    /// logged, its proof (`<receipt_id>.tlog-proof`) here, for
+    /// `cairn-verify receipt`.
+    #[arg(long)]
+    save: Option<PathBuf>,
 }
 
 /// What `decide` reads: a tool call. `nd_inputs` and `approval` are
@@ -195,7 +236,7 @@ pub fn decide(a: &DecideArgs) -> Result<bool, Fail> {
     )
     .map_err(|e| Fail(1, e.to_string()))?;
     // Whatever waits in the spool goes first.
-    let _ = gate.deliver_spool();
+    let delivered = gate.deliver_spool();
     let call = ToolCall {
         request: input.request,
         lineage: input.lineage,
@@ -206,21 +247,79 @@ pub fn decide(a: &DecideArgs) -> Result<bool, Fail> {
         },
     };
     let out = gate.authorize(&call).map_err(|e| Fail(1, e.to_string()))?;
+    let receipt_id = out.receipt.parts().receipt_id.clone();
+    let mut saved = Vec::new();
+    if let Some(dir) = &a.save {
+        std::fs::create_dir_all(dir).map_err(|e| io(format!("--save {}: {e}", dir.display())))?;
+        let mut write = |name: String, bytes: &[u8]| {
+            let p = dir.join(name);
+            std::fs::write(&p, bytes).map_err(|e| io(format!("{}: {e}", p.display())))?;
+            saved.push(p.display().to_string());
+            Ok::<_, Fail>(())
+        };
+        write(format!("{receipt_id}.cose"), &out.body)?;
+        if let Logged::Durable(ack) = &out.logged {
+            write(format!("{receipt_id}.tlog-proof"), ack.proof.to_text().as_bytes())?;
+        }
+    }
     let logged = match &out.logged {
         Logged::Durable(ack) => {
             serde_json::json!({"durable": true, "index": ack.index, "existing": ack.existing, "tlog_proof": ack.proof.to_text()})
         }
-        Logged::Spooled { cause, .. } => {
-            serde_json::json!({"durable": false, "spooled": true, "cause": cause.to_string()})
+        Logged::Spooled {
+            cause,
+            silence,
+            spooled_to,
+        } => {
+            let silence_id = &silence.parts().receipt_id;
+            eprintln!(
+                "cairn-gate decide: failed closed: the ledger did not acknowledge receipt {receipt_id} ({cause}); \
+                 SILENCE receipt {silence_id} spooled to {} for delivery",
+                spooled_to.display()
+            );
+            let mut v = serde_json::json!({
+                "durable": false,
+                "spooled": true,
+                "cause": cause.to_string(),
+                "silence_receipt_id": silence_id,
+                "spooled_to": spooled_to.display().to_string(),
+            });
+            if matches!(cause, LedgerError::BadAcknowledgement(_)) {
+                let warning = format!(
+                    "the ledger answered, but its acknowledgement does not prove receipt {receipt_id} under --log-key: \
+                     that receipt may be logged as well as the SILENCE receipt {silence_id}, which names it; \
+                     check --log-key"
+                );
+                eprintln!("cairn-gate decide: {warning}");
+                v["warning"] = serde_json::Value::String(warning);
+            }
+            v
         }
         Logged::Refused(e) => serde_json::json!({"durable": false, "refused": e.to_string()}),
+    };
+    let spool = match delivered {
+        Ok(d) => {
+            if d.delivered + d.rejected > 0 {
+                eprintln!(
+                    "cairn-gate decide: spool {}: {} delivered, {} refused and set aside in rejected/, {} waiting",
+                    a.spool.display(),
+                    d.delivered,
+                    d.rejected,
+                    d.waiting
+                );
+            }
+            serde_json::json!({"dir": a.spool.display().to_string(), "delivered": d.delivered, "rejected": d.rejected, "waiting": d.waiting})
+        }
+        Err(e) => serde_json::json!({"dir": a.spool.display().to_string(), "error": e.to_string()}),
     };
     let v = serde_json::json!({
         "allowed": out.allowed,
         "decision": out.decided.as_str(),
         "reason": out.reason,
-        "receipt_id": out.receipt.parts().receipt_id,
+        "receipt_id": receipt_id,
         "logged": logged,
+        "spool": spool,
+        "saved": saved,
     });
     outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     Ok(out.allowed)

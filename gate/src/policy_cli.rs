@@ -53,6 +53,9 @@ pub enum Command {
     Check {
         /// The policy directory.
         dir: PathBuf,
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -153,17 +156,35 @@ fn run_inner(cmd: &Command) -> Result<u8, Failure> {
             }
             Ok(0)
         }
-        Command::Check { dir } => {
+        Command::Check { dir, json } => {
             let b = pack_dir(dir).map_err(pack_error)?;
             let policy = compile(&b, dir)?;
             let findings = policy.check();
+            let m = b.manifest();
+            if *json {
+                let v = serde_json::json!({
+                    "command": "policy check",
+                    "valid": findings.is_empty(),
+                    "exit_code": u8::from(!findings.is_empty()),
+                    "bundle_id": m.bundle_id,
+                    "revision": m.revision,
+                    "engine": {"name": m.engine.name, "version": m.engine.version},
+                    "bundle_hash": b.hash(),
+                    "note": policy.check_note(),
+                    "findings": findings
+                        .iter()
+                        .map(|f| serde_json::json!({"rule": f.rule, "kind": f.kind, "message": f.message}))
+                        .collect::<Vec<_>>(),
+                });
+                outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                return Ok(u8::from(!findings.is_empty()));
+            }
             if let Some(note) = policy.check_note() {
                 outln!("note: {note}");
             }
             for f in &findings {
                 outln!("{}: [{}] {}", dir.display(), f.kind, f.message);
             }
-            let m = b.manifest();
             outln!(
                 "{} {} revision {}: {} finding(s); bundle hash {}",
                 m.engine.name,

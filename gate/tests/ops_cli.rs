@@ -42,6 +42,7 @@ fn an_operator_sets_up_a_gate_and_decides() {
         VerifierKey::parse(String::from_utf8_lossy(&o.stdout).trim()).unwrap()
     };
     let auth = keygen("authority.example/root", "auth.key");
+    let auth_vkey = auth.to_string();
     let gate_vkey = keygen("gate.example/ci", "gate.key");
     // Never over an existing key.
     assert_eq!(
@@ -73,12 +74,42 @@ fn an_operator_sets_up_a_gate_and_decides() {
     let policy = root().join("examples/policies/devops-staging/cairn-rules");
     let o = gate(&[&"publish", &policy, &"--authority-key", &d.join("auth.key")], &env);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    // A wrong admin credential: refused, exit 1.
+    // A wrong admin credential: refused, exit 1, and told it is wrong
+    // (not that it is missing); a missing one is a usage error.
     let o = gate(
         &[&"publish", &policy, &"--authority-key", &d.join("auth.key")],
         &[("CAIRN_LEDGER_URL", url.as_str()), ("CAIRN_ADMIN_TOKEN", "wrong")],
     );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("credential is wrong"), "{}", text(&o));
+    assert!(
+        text(&o).contains("submission") && !text(&o).contains("receipt"),
+        "{}",
+        text(&o)
+    );
+    let o = gate(
+        &[&"publish", &policy, &"--authority-key", &d.join("auth.key")],
+        &[("CAIRN_LEDGER_URL", url.as_str())],
+    );
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains("no admin credential"), "{}", text(&o));
+    // A public key where the authority's private key belongs.
+    std::fs::write(d.join("auth.vkey"), format!("{auth_vkey}\n")).unwrap();
+    let o = gate(&[&"publish", &policy, &"--authority-key", &d.join("auth.vkey")], &env);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("verifier (public) key"), "{}", text(&o));
+    // --json: the acknowledgement, typed.
+    let o = gate(
+        &[&"publish", &policy, &"--authority-key", &d.join("auth.key"), &"--json"],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["command"], "publish");
+    assert!(
+        v["ack"]["existing"].as_bool().unwrap(),
+        "published twice: the original answers"
+    );
     let log_vkey = log_key.verifier().to_string();
     let decide = |req: &str| {
         gate(
@@ -102,6 +133,70 @@ fn an_operator_sets_up_a_gate_and_decides() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["decision"], "PERMIT");
     assert_eq!(v["logged"]["durable"], true);
+    // --save: the signed receipt and its proof, which the verifier accepts.
+    let saved = d.join("saved");
+    let o = gate(
+        &[
+            &"decide",
+            &root().join("examples/requests/devops-delete-staging.json"),
+            &"--gate-key",
+            &d.join("gate.key"),
+            &"--log-key",
+            &log_vkey,
+            &"--bundle",
+            &policy,
+            &"--spool",
+            &d.join("spool"),
+            &"--save",
+            &saved,
+        ],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let id = v["receipt_id"].as_str().unwrap();
+    let body = std::fs::read(saved.join(format!("{id}.cose"))).unwrap();
+    let proof = std::fs::read(saved.join(format!("{id}.tlog-proof"))).unwrap();
+    let report = cairn_verify::receipt::check(
+        &body,
+        Some(Ok(proof)),
+        Some(&log_key.verifier()),
+        Some(&gate_vkey),
+        None,
+    );
+    assert!(report.valid(), "{:?}", report.checks);
+    // A wrong --log-key: the PERMIT may be logged, so decide says so, fails
+    // closed and spools a SILENCE that names it.
+    let other_log =
+        cairn_api::keys::SignerKey::from_seed("ops.example/log", cairn_api::keys::KeyType::Ed25519, &[4; 32])
+            .unwrap()
+            .verifier()
+            .to_string();
+    let o = gate(
+        &[
+            &"decide",
+            &root().join("examples/requests/devops-delete-staging.json"),
+            &"--gate-key",
+            &d.join("gate.key"),
+            &"--log-key",
+            &other_log,
+            &"--bundle",
+            &policy,
+            &"--spool",
+            &d.join("wrong-key-spool"),
+        ],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["logged"]["spooled"], true, "{}", text(&o));
+    assert!(
+        v["logged"]["warning"].as_str().unwrap().contains("may be logged"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("it is signed by ops.example/log+"), "{}", text(&o));
+    assert!(text(&o).contains(v["logged"]["silence_receipt_id"].as_str().unwrap()));
     let o = decide("devops-delete-production");
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

@@ -50,6 +50,21 @@ pub enum KeyFileError {
         /// Why.
         source: KeyError,
     },
+    /// A verifier (public) key was given where the private key belongs.
+    #[error("{} holds a verifier (public) key: give the private key file that `keygen --out` wrote", path.display())]
+    PublicKey {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A private key was given where a verifier key belongs (it is not
+    /// echoed).
+    #[error(
+        "{what} is a private key: give its verifier key instead (`keygen` prints it; a ledger's is DATA_DIR/log.vkey)"
+    )]
+    PrivateKey {
+        /// The file, or "the key given".
+        what: String,
+    },
     /// No randomness for a new key.
     #[error("{0}")]
     Random(#[from] crate::id::IdError),
@@ -97,16 +112,17 @@ pub fn write_secret(path: &Path, text: &str) -> Result<(), KeyFileError> {
 }
 
 /// A verifier key given as a C2SP vkey string or as `@FILE` holding one
-/// (read with a size bound).
+/// (read with a size bound). A private key given here is refused without
+/// being echoed.
 pub fn read_vkey_arg(arg: &str) -> Result<VerifierKey, KeyFileError> {
-    let text = match arg.strip_prefix('@') {
-        Some(p) => read_text(Path::new(p), MAX_VKEY_FILE)?,
-        None => arg.to_owned(),
+    let (text, what) = match arg.strip_prefix('@') {
+        Some(p) => (read_text(Path::new(p), MAX_VKEY_FILE)?, p.to_owned()),
+        None => (arg.to_owned(), "the key given".to_owned()),
     };
-    VerifierKey::parse(text.trim()).map_err(|source| KeyFileError::Key {
-        what: arg.to_owned(),
-        source,
-    })
+    if SignerKey::parse(text.trim()).is_ok() {
+        return Err(KeyFileError::PrivateKey { what });
+    }
+    VerifierKey::parse(text.trim()).map_err(|source| KeyFileError::Key { what, source })
 }
 
 /// A new random signing key.
@@ -118,8 +134,14 @@ pub fn new_key(name: &str, key_type: KeyType) -> Result<SignerKey, KeyFileError>
     })
 }
 
-/// Read a signing key file.
+/// Read a signing key file. A verifier key file given here is named as
+/// such (before its permissions are judged: a public key is 0644).
 pub fn read_key(path: &Path) -> Result<SignerKey, KeyFileError> {
+    if let Ok(text) = read_text(path, MAX_SECRET_FILE)
+        && VerifierKey::parse(text.trim()).is_ok()
+    {
+        return Err(KeyFileError::PublicKey { path: path.to_owned() });
+    }
     SignerKey::parse(&read_secret(path)?).map_err(|source| KeyFileError::Key {
         what: path.display().to_string(),
         source,
@@ -180,6 +202,15 @@ mod tests {
             read_vkey_arg("@/no/such/file"),
             Err(KeyFileError::Read(ReadError::Io { .. }))
         ));
+        // A public key where the private key belongs, and the reverse.
+        let public = dir.join("pub.vkey");
+        std::fs::write(&public, format!("{}\n", k.verifier())).unwrap();
+        assert!(matches!(read_key(&public), Err(KeyFileError::PublicKey { .. })));
+        let e = read_vkey_arg(&format!("@{}", dir.join(LOG_KEY_FILE).display())).unwrap_err();
+        assert!(matches!(e, KeyFileError::PrivateKey { .. }));
+        let e = read_vkey_arg(&k.to_private_string()).unwrap_err();
+        assert!(matches!(&e, KeyFileError::PrivateKey { what } if what == "the key given"));
+        assert!(!e.to_string().contains(&k.to_private_string()), "never echoed");
         let big = dir.join("big.key");
         write_secret(&big, &"a".repeat(MAX_SECRET_FILE as usize + 1)).unwrap();
         assert!(matches!(

@@ -371,7 +371,10 @@ mod tests {
         // HTTPS is commented out, so that a copy of the file starts as is.
         assert!(c.tls.is_none());
         // Uncommented, its paths are the file's.
-        let with_tls = EXAMPLE.replace("# [tls]", "[tls]").replace("# cert =", "cert =").replace("# key =", "key =");
+        let with_tls = EXAMPLE
+            .replace("# [tls]", "[tls]")
+            .replace("# cert =", "cert =")
+            .replace("# key =", "key =");
         let tls = parse(&with_tls).unwrap().resolve().unwrap().tls.unwrap();
         assert_eq!(tls.cert, Path::new("/etc/cairn/tls/cert.pem"));
         assert_eq!(tls.key, Path::new("/etc/cairn/tls/key.pem"));

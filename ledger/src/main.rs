@@ -52,6 +52,9 @@ enum Command {
         /// The ledger's data directory (its log.key gives the log key).
         #[arg(long)]
         data_dir: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Write the export (docs/spec.md section 18) offline, to a file.
     Export {
@@ -64,6 +67,9 @@ enum Command {
         /// First entry to export.
         #[arg(long, default_value_t = 0)]
         from: u64,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Create a signing key.
     Keygen {
@@ -76,6 +82,9 @@ enum Command {
         /// Where to write the private key (created 0600; never overwritten).
         #[arg(long)]
         out: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -183,6 +192,11 @@ impl<E: std::fmt::Display> From<E> for Fail {
     }
 }
 
+/// Print a JSON result on stdout.
+fn print_json(v: &serde_json::Value) {
+    outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
 fn main() -> ExitCode {
     let cli: Cli = match cairn_host::cli::parse() {
         Ok(cli) => cli,
@@ -190,7 +204,12 @@ fn main() -> ExitCode {
     };
     cli.log.init("info");
     let result = match cli.command {
-        Command::Export { data_dir, out, from } => (|| {
+        Command::Export {
+            data_dir,
+            out,
+            from,
+            json,
+        } => (|| {
             let key = keyfile::read_key(&data_dir.join(keyfile::LOG_KEY_FILE))?;
             let store = RedbStore::open(&data_dir.join(DB_FILE))?;
             let f = std::fs::OpenOptions::new()
@@ -212,13 +231,37 @@ fn main() -> ExitCode {
             }
             w.flush()?;
             w.get_ref().sync_all()?;
-            outln!("exported {n} entries to {}", out.display());
+            if json {
+                print_json(&serde_json::json!({
+                    "command": "export",
+                    "from": from,
+                    "entries": n,
+                    "out": out.display().to_string(),
+                }));
+            } else {
+                outln!("exported {n} entries to {}", out.display());
+            }
             Ok(())
         })(),
-        Command::Fsck { data_dir } => (|| {
+        Command::Fsck { data_dir, json } => (|| {
             let key = keyfile::read_key(&data_dir.join(keyfile::LOG_KEY_FILE))?;
             let store = RedbStore::open(&data_dir.join(DB_FILE))?;
             let rep = cairn_ledger::fsck::fsck(&store, &key.verifier())?;
+            if json {
+                print_json(&serde_json::json!({
+                    "command": "fsck",
+                    "valid": true,
+                    "exit_code": 0,
+                    "entries": rep.entries,
+                    "tree_nodes": rep.nodes,
+                    "checkpoints": rep.checkpoints,
+                    "leaf_index": rep.leaf_index,
+                    "idempotency_index": rep.idempotency_index,
+                    "key_events": rep.key_events,
+                    "bundles": rep.bundles,
+                }));
+                return Ok(());
+            }
             outln!(
                 "fsck: ok: {} entries, {} tree nodes, {} checkpoints consistent; indexes re-derived and equal \
                  ({} leaf hashes, {} idempotency keys, {} key events, {} bundles)",
@@ -232,7 +275,12 @@ fn main() -> ExitCode {
             );
             Ok(())
         })(),
-        Command::Keygen { name, cosignature, out } => (|| {
+        Command::Keygen {
+            name,
+            cosignature,
+            out,
+            json,
+        } => (|| {
             let k = new_key(
                 &name,
                 if cosignature {
@@ -242,7 +290,17 @@ fn main() -> ExitCode {
                 },
             )?;
             write_secret(&out, &k.to_private_string())?;
-            outln!("{}", k.verifier());
+            if json {
+                print_json(&serde_json::json!({
+                    "command": "keygen",
+                    "name": k.name(),
+                    "key_ref": k.verifier().key_ref(),
+                    "verifier_key": k.verifier().to_string(),
+                    "out": out.display().to_string(),
+                }));
+            } else {
+                outln!("{}", k.verifier());
+            }
             Ok(())
         })(),
         Command::Serve(args) => match args.resolve() {

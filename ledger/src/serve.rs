@@ -175,7 +175,10 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
     match tls {
         Some(tls) => {
             ledger
-                .serve(Limited::new(TlsListener::new(listener, tls)?, cfg.max_connections), shutdown)
+                .serve(
+                    Limited::new(TlsListener::new(listener, tls)?, cfg.max_connections),
+                    shutdown,
+                )
                 .await?;
         }
         None => {

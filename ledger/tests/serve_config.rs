@@ -33,7 +33,10 @@ fn a_failed_start_creates_nothing_and_exits_4() {
     assert!(stderr(&o).contains("/no/such/authority.vkey"), "{}", stderr(&o));
     assert!(!dir.0.exists(), "nothing may be created");
     // An admin credential file that is not there.
-    let o = serve(&dir.0, &["--authority", &authority, "--admin-token-file", "/no/such/token"]);
+    let o = serve(
+        &dir.0,
+        &["--authority", &authority, "--admin-token-file", "/no/such/token"],
+    );
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     assert!(!dir.0.exists());
     // A listen address already in use.
@@ -60,7 +63,14 @@ fn the_origin_of_an_existing_log_cannot_change() {
     assert_eq!(again.log_key, first);
     drop(again);
     let o = Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--origin", "other.example/log", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--origin",
+            "other.example/log",
+            "--data-dir",
+        ])
         .arg(&dir.0)
         .arg("--authority")
         .arg(examples::authority_key().verifier().to_string())
@@ -74,7 +84,10 @@ fn the_origin_of_an_existing_log_cannot_change() {
     );
     // A database without its log key: refused, no new identity.
     std::fs::rename(dir.0.join("log.key"), dir.0.join("log.key.bak")).unwrap();
-    let o = serve(&dir.0, &["--authority", &examples::authority_key().verifier().to_string()]);
+    let o = serve(
+        &dir.0,
+        &["--authority", &examples::authority_key().verifier().to_string()],
+    );
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     assert!(stderr(&o).contains("log.key is missing"), "{}", stderr(&o));
     assert!(!dir.0.join("log.key").exists());
@@ -94,7 +107,10 @@ fn fsck_and_export_beside_a_serving_ledger_say_so() {
             dir.0.join("x.export").to_str().unwrap(),
         ],
     ] {
-        let o = Command::new(env!("CARGO_BIN_EXE_cairn-ledger")).args(&args).output().unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
+            .args(&args)
+            .output()
+            .unwrap();
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
         assert!(
             stderr(&o).contains("another cairn-ledger is serving"),

@@ -206,7 +206,7 @@ impl Demo {
                 );
                 self.keep(&a.receipt, &a.body, ack)?;
             }
-            Logged::Spooled { silence, cause } => outln!(
+            Logged::Spooled { silence, cause, .. } => outln!(
                 "     not acknowledged ({cause}): fail closed; SILENCE receipt {} spooled",
                 silence.parts().receipt_id
             ),

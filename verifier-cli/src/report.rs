@@ -172,6 +172,7 @@ impl Report {
         json!({
             "command": command,
             "verdict": self.verdict(),
+            "valid": self.exit_code() == crate::EXIT_VALID,
             "exit_code": self.exit_code(),
             "origin": self.origin,
             "source": self.source,

@@ -116,6 +116,41 @@ fn the_guide_s_three_commands_against_a_real_ledger_and_its_export() {
     let hits = v["receipts"].as_array().unwrap();
     assert!(!hits.is_empty() && hits.len() < 30, "{v:#}");
     assert!(hits.iter().all(|h| h["receipt"]["decision"] == "DENY"));
+    assert_eq!(
+        (v["verdict"].as_str(), v["valid"].as_bool()),
+        (Some("VALID"), Some(true))
+    );
+
+    // 4. one receipt by index, fetched and checked like a file; a key entry
+    //    is not a receipt (could not evaluate); a wrong log key is caught.
+    let log_vkey = examples::log_key().verifier().to_string();
+    let gate_vkey = examples::gate_key().verifier().to_string();
+    let index = hits[0]["index"].as_u64().unwrap().to_string();
+    let out = common::verify_paths(&[
+        &"receipt",
+        &"--json",
+        &"--url",
+        &url,
+        &"--index",
+        &index,
+        &"--log-key",
+        &log_vkey,
+        &"--gate-key",
+        &gate_vkey,
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{v:#}");
+    assert_eq!(
+        (v["command"].as_str(), v["valid"].as_bool()),
+        (Some("receipt"), Some(true))
+    );
+    assert!(v["not_checked"].is_array(), "{v:#}");
+    let out = common::verify_paths(&[&"receipt", &"--url", &url, &"--index", &"0", &"--log-key", &log_vkey]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a receipt"));
+    let other = examples::gate_key().verifier().to_string();
+    let out = common::verify_paths(&[&"receipt", &"--url", &url, &"--index", &index, &"--log-key", &other]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
 
     // The export saved from the ledger audits offline the same way, and
     // the state file from the online audit agrees with it.

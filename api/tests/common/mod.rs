@@ -14,7 +14,11 @@ pub fn conformance_dir() -> PathBuf {
             "the repository",
         ),
     };
-    for sub in ["rfc6962-sha256/inclusion", "rfc6962-sha256/consistency", "signed-note/cases.json"] {
+    for sub in [
+        "rfc6962-sha256/inclusion",
+        "rfc6962-sha256/consistency",
+        "signed-note/cases.json",
+    ] {
         assert!(
             dir.join(sub).exists(),
             "conformance data from {from} at {} has no {sub}: unset CAIRN_CONFORMANCE_DIR \

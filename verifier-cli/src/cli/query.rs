@@ -79,6 +79,8 @@ pub fn run(args: &Args) -> u8 {
             .collect();
         let v = json!({
             "command": "query",
+            "verdict": if code == EXIT_VALID { "VALID" } else { "INVALID" },
+            "valid": code == EXIT_VALID,
             "exit_code": code,
             "checkpoint_size": outcome.size,
             "receipts": receipts,
