@@ -16,7 +16,7 @@ use cairn_api::keys::SignerKey;
 use cairn_api::policy::Policy;
 use cairn_api::receipt::Mode;
 use cairn_gate::admin::LedgerArgs;
-use cairn_gate::client::Http;
+use cairn_gate::client::{Http, problem};
 use cairn_gate::record::{Stamp, sign_decision};
 use cairn_host::{keyfile, outln};
 
@@ -107,13 +107,40 @@ fn setup(ledger: &LedgerArgs, authority: &std::path::Path, gate: &SignerKey) -> 
     Ok(())
 }
 
-/// Whether every item of a batch answer was acknowledged.
-fn batch_ok(answer: &[u8]) -> bool {
-    serde_json::from_slice::<cairn_api::wire::BatchResponse>(answer).is_ok_and(|r| {
-        r.results
-            .iter()
-            .all(|i| matches!(i.status, 200 | 201) && i.ack.is_some())
-    })
+/// `Ok` when every item of a batch answer was acknowledged, else the
+/// first item's problem.
+fn batch_ok(answer: &[u8]) -> Result<(), String> {
+    let r = serde_json::from_slice::<cairn_api::wire::BatchResponse>(answer)
+        .map_err(|e| format!("the batch answer is not a batch response: {e}"))?;
+    match r
+        .results
+        .iter()
+        .find(|i| !matches!(i.status, 200 | 201) || i.ack.is_none())
+    {
+        None => Ok(()),
+        Some(i) => Err(match &i.problem {
+            Some(p) => format!(
+                "HTTP {} {}: {}",
+                i.status,
+                p.kind.trim_start_matches(cairn_api::wire::PROBLEM_BASE),
+                p.detail
+            ),
+            None => format!("HTTP {} without a problem", i.status),
+        }),
+    }
+}
+
+/// What a failed request was, and what to do when the gate key is not
+/// registered (the usual first failure).
+fn explain(e: String) -> String {
+    if e.contains("unknown-key") {
+        format!(
+            "{e}; register the signing gate key first: --setup-with AUTHORITY_KEY registers the TEST gate key \
+             and archives the bundle, or give --gate-key with a key the ledger has registered"
+        )
+    } else {
+        e
+    }
 }
 
 /// Run it.
@@ -160,9 +187,11 @@ pub fn run(a: &Args) -> Result<(), Fail> {
     let interval = a.rate.map(|r| Duration::from_secs_f64(a.batch as f64 / r));
     let started = Instant::now();
     let progress = !a.json && std::io::stderr().is_terminal();
+    let first_failure: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
     let mut workers = Vec::new();
     for _ in 0..a.concurrency {
         let (requests, next, failed, done) = (requests.clone(), next.clone(), failed.clone(), done.clone());
+        let first_failure = first_failure.clone();
         let http = Http::new(&a.ledger.url);
         let batch = a.batch;
         workers.push(std::thread::spawn(move || {
@@ -181,11 +210,12 @@ pub fn run(a: &Args) -> Result<(), Fail> {
                     }
                     t = due;
                 }
-                let ok = if batch == 1 {
-                    matches!(
-                        http.post("/v1/receipts", "application/cose", &[], body, Duration::from_secs(30)),
-                        Ok((200 | 201, _))
-                    )
+                let outcome = if batch == 1 {
+                    match http.post("/v1/receipts", "application/cose", &[], body, Duration::from_secs(30)) {
+                        Ok((200 | 201, _)) => Ok(()),
+                        Ok((status, answer)) => Err(problem(status, &answer).to_string()),
+                        Err(e) => Err(e.to_string()),
+                    }
                 } else {
                     match http.post(
                         "/v1/receipts/batch",
@@ -195,12 +225,18 @@ pub fn run(a: &Args) -> Result<(), Fail> {
                         Duration::from_secs(60),
                     ) {
                         Ok((200, answer)) => batch_ok(&answer),
-                        _ => false,
+                        Ok((status, answer)) => Err(problem(status, &answer).to_string()),
+                        Err(e) => Err(e.to_string()),
                     }
                 };
                 lat.push(t.elapsed());
-                if !ok {
+                if let Err(e) = outcome {
                     failed.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(mut first) = first_failure.lock()
+                        && first.is_none()
+                    {
+                        *first = Some(e);
+                    }
                 }
                 done.fetch_add(1, Ordering::Relaxed);
             }
@@ -258,7 +294,11 @@ pub fn run(a: &Args) -> Result<(), Fail> {
         );
     }
     if failed > 0 {
-        return Err(Fail(1, format!("{failed} requests failed")));
+        let first = first_failure.lock().ok().and_then(|mut f| f.take()).unwrap_or_default();
+        return Err(Fail(
+            1,
+            format!("{failed} requests failed; the first: {}", explain(first)),
+        ));
     }
     Ok(())
 }

@@ -40,6 +40,15 @@ fn load_sends_single_and_batch_posts() {
     .unwrap();
     let url = ledger.url();
     let auth = auth_file.to_str().unwrap();
+    // Without --setup-with (or a registered --gate-key) every request is
+    // refused, and load says why and what to do.
+    let o = tools(&["load", "--receipts", "20", "--concurrency", "2"], &url);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("unknown-key") && text(&o).contains("--setup-with"),
+        "{}",
+        text(&o)
+    );
     let o = tools(
         &[
             "load",
