@@ -15,9 +15,12 @@ Blocks without a marker are illustrations. The documents run in a fresh
 clone of the repository (`git clone --local`; committed files only), each
 from a clean tree (`git clean -ffdx` between them), its blocks in order, at
 the clone's root, in one shell state: variables exported and directories
-changed in one block hold in the next. The
-binaries CI built are on PATH (the target directory is shared, so
-`cargo run -p ...` reuses the build). Usage:
+changed in one block hold in the next. In CI (`CI=true`) the target
+directory is the one the tests built, so `cargo run -p ...` reuses that
+build and the binaries on PATH are CI's (this is the last step: the
+clone's build replaces `target/debug/cairn-*`); elsewhere it is
+`target/docs-run-target`, so a developer's own binaries are left alone.
+Usage:
 
     python3 .ci/docs_run.py README.md docs/operations.md docs/auditor-guide.md
 
@@ -96,7 +99,7 @@ def run_doc(repo, doc, tree):
     with open(os.path.join(state, "cwd"), "w") as f:
         f.write(tree)
     open(os.path.join(state, "env"), "w").close()
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(repo, "target"))
+    target = docs_target(repo)
     env = dict(os.environ)
     env["CARGO_TARGET_DIR"] = target
     env["PATH"] = os.path.join(target, "debug") + os.pathsep + env["PATH"]
@@ -159,12 +162,27 @@ def run_doc(repo, doc, tree):
     return passed, failed
 
 
+def docs_target(repo):
+    shared = os.environ.get("CARGO_TARGET_DIR", os.path.join(repo, "target"))
+    if os.environ.get("CI") == "true":
+        return shared
+    return os.path.join(shared, "docs-run-target")
+
+
 def main():
     repo = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True)
     repo = repo.stdout.strip()
     tree = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(repo, "target")), "docs-run")
     shutil.rmtree(tree, ignore_errors=True)
     subprocess.run(["git", "clone", "-q", "--local", repo, tree], check=True)
+    if os.environ.get("CI") != "true":
+        # The binaries on PATH are built from the clone, into its own target.
+        subprocess.run(
+            ["cargo", "build", "--quiet", "--locked", "--workspace", "--bins"],
+            cwd=tree,
+            env=dict(os.environ, CARGO_TARGET_DIR=docs_target(repo)),
+            check=True,
+        )
     total_p, total_f = 0, 0
     for doc in sys.argv[1:]:
         print(f"== {doc}")

@@ -37,7 +37,22 @@ pub enum ReplayWith {
     /// The bundle each receipt names, as archived in the log.
     Archived,
     /// A candidate bundle (what-if).
-    Candidate(Arc<Policy>, Hash),
+    Candidate(Candidate),
+}
+
+/// A candidate bundle for a what-if replay, and which receipts it is
+/// compared with.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The compiled candidate.
+    pub policy: Arc<Policy>,
+    /// Its hash.
+    pub hash: Hash,
+    /// Its bundle id: by default only receipts decided under a bundle with
+    /// this id (any revision) are replayed, the receipts it would replace.
+    pub bundle_id: String,
+    /// Replay every receipt on it, whatever bundle decided it.
+    pub all_bundles: bool,
 }
 
 /// The replay part of a run.
@@ -296,7 +311,15 @@ impl Engine {
                 bg.operator
             )),
         });
-        let selected = self.replay.as_ref().is_some_and(|plan| plan.filters.matches(parts));
+        let in_scope = |plan: &ReplayPlan| match &plan.with {
+            ReplayWith::Candidate(c) => c.all_bundles || parts.policy.bundle_id == c.bundle_id,
+            ReplayWith::Archived => true,
+        };
+        let matching = self.replay.as_ref().is_some_and(|plan| plan.filters.matches(parts));
+        let selected = matching && self.replay.as_ref().is_some_and(in_scope);
+        if matching && !selected {
+            self.report.out_of_scope += 1;
+        }
         match recorded(parts) {
             Recorded::PolicyDecision => {}
             // Not a policy's decision: counted, never compared.
@@ -306,7 +329,7 @@ impl Engine {
         }
         let replay = match &self.replay {
             Some(plan) if selected && recorded(parts) == Recorded::PolicyDecision => match &plan.with {
-                ReplayWith::Candidate(p, _) => Some(p.clone()),
+                ReplayWith::Candidate(c) => Some(c.policy.clone()),
                 ReplayWith::Archived => match self.policies.get(&bundle) {
                     Some(Ok(p)) => Some(p.clone()),
                     Some(Err(e)) => {

@@ -12,7 +12,7 @@ use crate::trust::Trust;
 /// every check `audit` makes. `quiet` hides the progress line.
 pub fn replay(source: &Source, trust: Option<Trust>, plan: ReplayPlan, quiet: bool) -> Report {
     let what_if = match &plan.with {
-        ReplayWith::Candidate(_, h) => Some(*h),
+        ReplayWith::Candidate(c) => Some(c.clone()),
         ReplayWith::Archived => None,
     };
     let any_filter = plan.filters.any();
@@ -29,9 +29,18 @@ pub fn replay(source: &Source, trust: Option<Trust>, plan: ReplayPlan, quiet: bo
     if any_filter {
         r.notes.push("only receipts matching the filters were replayed".into());
     }
-    if let Some(h) = what_if {
+    if let Some(c) = what_if {
+        let scope = if c.all_bundles {
+            "every receipt".to_owned()
+        } else {
+            format!(
+                "the receipts of bundle {} ({} receipts of other bundles not replayed; --all-bundles replays them too)",
+                c.bundle_id, r.out_of_scope
+            )
+        };
         r.notes.push(format!(
-            "what-if on bundle {h}: {} of {} decisions would change ({} more would keep the decision on other determining rules)",
+            "what-if on bundle {} over {scope}: {} of {} decisions would change; {} more would keep the decision on other determining rules",
+            c.hash,
             r.decisions_changed,
             r.replayed,
             r.mismatches_total - r.decisions_changed

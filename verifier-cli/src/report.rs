@@ -82,6 +82,9 @@ pub struct Report {
     pub mismatches_total: u64,
     /// Mismatches whose decision differs (not only the determining rules).
     pub decisions_changed: u64,
+    /// What-if: receipts the filters select but decided under another
+    /// bundle than the candidate replaces (not replayed).
+    pub out_of_scope: u64,
     /// Receipts that could not be replayed (the first [`MAX_LISTED`]).
     pub unreplayable: Vec<Failure>,
     /// All receipts that could not be replayed.
@@ -159,7 +162,8 @@ impl Report {
             .mismatches
             .iter()
             .map(|m| {
-                json!({"index": m.index, "subject": m.subject, "action": m.action, "target": m.target,
+                json!({"index": m.index, "change": if m.recorded == m.replayed { "rules" } else { "decision" },
+                       "subject": m.subject, "action": m.action, "target": m.target,
                        "recorded": m.recorded, "recorded_rules": m.recorded_rules,
                        "replayed": m.replayed, "replayed_rules": m.replayed_rules})
             })
@@ -183,7 +187,8 @@ impl Report {
             "checkpoints": {"valid": self.checkpoints_valid, "total": self.checkpoints_total},
             "replayed": self.replayed,
             "not_compared": {"break_glass_overrides": self.overrides, "fail_closed_silences": self.fail_closed},
-            "replay_mismatches": {"total": self.mismatches_total, "decisions_changed": self.decisions_changed, "listed": mismatches},
+            "replay_mismatches": {"total": self.mismatches_total, "decisions_changed": self.decisions_changed, "rules_only_changed": self.mismatches_total - self.decisions_changed, "listed": mismatches},
+            "what_if_out_of_scope": self.out_of_scope,
             "unreplayable": {"total": self.unreplayable_total, "listed": unreplayable},
             "failures": {"total": self.failures_total, "listed": failures},
             "cannot_evaluate": self.cannot_evaluate,
@@ -238,7 +243,12 @@ impl Report {
             }
         }
         if self.mismatches_total > 0 {
-            out += &format!("Replay mismatches ({}):\n", self.mismatches_total);
+            out += &format!(
+                "Replay mismatches ({}: {} decisions changed, {} the same decision on other rules):\n",
+                self.mismatches_total,
+                self.decisions_changed,
+                self.mismatches_total - self.decisions_changed
+            );
             for m in &self.mismatches {
                 out += &format!(
                     "  - entry {}: {} {} on {}: recorded {} [{}], replayed {} [{}]\n",

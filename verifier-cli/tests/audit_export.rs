@@ -357,12 +357,40 @@ fn replay_matches_and_what_if_reports_changes() {
     let denied = v["replayed"].as_u64().unwrap();
     assert!(denied > 0 && denied < 27, "{v:#}");
     assert!(v["not_checked"].to_string().contains("no --trust"));
-    // What-if: a bundle that allows nothing changes every PERMIT.
-    let strict = common::bundle_of("strict", "# nothing allowed\n");
+    // What-if: a new revision of devops-staging that allows nothing changes
+    // every PERMIT of the receipts it would replace.
+    let strict = common::bundle_of("devops-staging", "# nothing allowed\n");
     let b = dir.write("strict.bundle", strict.as_bytes());
     let out = common::verify_paths(&[&"replay", &"--json", &"--export", &e, &"--bundle", &b]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(2), "{v:#}");
+    assert_eq!(v["what_if_out_of_scope"], 0, "{v:#}");
+    let total = v["replay_mismatches"]["total"].as_u64().unwrap();
+    let changed = v["replay_mismatches"]["decisions_changed"].as_u64().unwrap();
+    assert_eq!(v["replay_mismatches"]["rules_only_changed"], total - changed, "{v:#}");
+    let listed = v["replay_mismatches"]["listed"].as_array().unwrap();
+    assert!(
+        listed
+            .iter()
+            .all(|m| (m["change"] == "decision") == (m["recorded"] != m["replayed"])),
+        "{v:#}"
+    );
+    // A candidate for another bundle id replaces none of these receipts:
+    // nothing replayed unless --all-bundles.
+    let other = common::bundle_of("other-policy", "# nothing allowed\n");
+    let o = dir.write("other.bundle", other.as_bytes());
+    let out = common::verify_paths(&[&"replay", &"--json", &"--export", &e, &"--bundle", &o]);
+    let w: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{w:#}");
+    assert_eq!(
+        (w["replayed"].as_u64(), w["what_if_out_of_scope"].as_u64()),
+        (Some(0), Some(27)),
+        "{w:#}"
+    );
+    let out = common::verify_paths(&[&"replay", &"--json", &"--export", &e, &"--bundle", &o, &"--all-bundles"]);
+    let w: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{w:#}");
+    assert_eq!(w["replayed"], 27, "{w:#}");
     // Every PERMIT becomes a DENY; DENYs stay DENY (some with other
     // determining rules, which replay also reports).
     let listed = v["replay_mismatches"]["listed"].as_array().unwrap();

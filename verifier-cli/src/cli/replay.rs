@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use cairn_verify::EXIT_CANNOT_EVALUATE;
-use cairn_verify::engine::{ReplayPlan, ReplayWith};
+use cairn_verify::engine::{Candidate, ReplayPlan, ReplayWith};
 use cairn_verify::filters::{FilterArgs, Filters};
 use cairn_verify::replay::{load_bundle, replay};
 use cairn_verify::source::SourceArgs;
@@ -21,9 +21,15 @@ pub struct Args {
     #[arg(long)]
     trust: Option<PathBuf>,
     /// What-if: replay on this packed bundle instead of the archived ones,
-    /// and report every decision it would change.
+    /// and report every decision it would change. Only the receipts decided
+    /// under a bundle with the candidate's bundle id (the ones it would
+    /// replace) are replayed, unless --all-bundles.
     #[arg(long)]
     bundle: Option<PathBuf>,
+    /// With --bundle: replay every receipt on the candidate, whatever bundle
+    /// decided it.
+    #[arg(long, requires = "bundle")]
+    all_bundles: bool,
     #[command(flatten)]
     filters: FilterArgs,
     /// Print the report as JSON.
@@ -48,7 +54,12 @@ pub fn run(args: &Args) -> u8 {
     let with = match &args.bundle {
         None => ReplayWith::Archived,
         Some(path) => match load_bundle(path) {
-            Ok((p, b)) => ReplayWith::Candidate(Arc::new(p), b.hash()),
+            Ok((p, b)) => ReplayWith::Candidate(Candidate {
+                policy: Arc::new(p),
+                hash: b.hash(),
+                bundle_id: b.manifest().bundle_id.clone(),
+                all_bundles: args.all_bundles,
+            }),
             Err(e) => {
                 eprintln!("cairn-verify: {e}");
                 return EXIT_CANNOT_EVALUATE;
