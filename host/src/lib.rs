@@ -12,6 +12,7 @@
 //! - [`clock`]: the wall clock as a [`cairn_api::timestamp::Timestamp`].
 //! - [`id`]: UUIDv7 ids; a randomness failure is an error, never a weaker id.
 //! - [`log`]: `tracing` set up once, `--log-format json|text`.
+//! - [`progress`]: a bar on a terminal, a line per interval in a log.
 //! - [`out`]: stdout that treats a closed pipe as a normal end
 //!   (`cairn-gate policy hash ... | head`).
 
@@ -24,3 +25,4 @@ pub mod id;
 pub mod keyfile;
 pub mod log;
 pub mod out;
+pub mod progress;

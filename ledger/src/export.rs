@@ -25,9 +25,22 @@ pub fn export(
     store: &dyn Store,
     origin: &str,
     from: u64,
+    sink: impl FnMut(Vec<u8>) -> bool,
+) -> Result<u64, StoreError> {
+    export_with_progress(store, origin, from, sink, |_, _| {})
+}
+
+/// [`export`], telling `progress` (entries written, entries in all) after
+/// every chunk.
+pub fn export_with_progress(
+    store: &dyn Store,
+    origin: &str,
+    from: u64,
     mut sink: impl FnMut(Vec<u8>) -> bool,
+    mut progress: impl FnMut(u64, u64),
 ) -> Result<u64, StoreError> {
     let size = store.size()?;
+    let total = size.saturating_sub(from);
     let mut sizes = CheckpointCursor::new(store, from.saturating_add(1));
     let mut chunk = ExportItem::Header {
         origin: origin.to_owned(),
@@ -55,12 +68,14 @@ pub fn export(
                 return Ok(index + 1 - from);
             }
             items = 0;
+            progress(index + 1 - from, total);
         }
     }
     if !chunk.is_empty() {
         sink(chunk);
     }
-    Ok(size.saturating_sub(from))
+    progress(total, total);
+    Ok(total)
 }
 
 #[cfg(test)]

@@ -64,6 +64,19 @@ fn bad(at: impl Into<String>, what: impl Into<String>) -> FsckError {
 
 /// Check a store. `log_key` verifies checkpoint signatures.
 pub fn fsck(store: &dyn Store, log_key: &VerifierKey) -> Result<FsckReport, FsckError> {
+    fsck_with_progress(store, log_key, |_, _| {})
+}
+
+/// Entries between two calls of [`fsck_with_progress`]'s `progress`.
+pub const PROGRESS_EVERY: u64 = 1024;
+
+/// [`fsck`], telling `progress` (entries checked, entries in all) every
+/// [`PROGRESS_EVERY`] entries.
+pub fn fsck_with_progress(
+    store: &dyn Store,
+    log_key: &VerifierKey,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<FsckReport, FsckError> {
     // The recorded size, read without rebuilding the frontier from stored
     // nodes (those are what is being checked); checkpoints a page at a time.
     let size = store.size()?;
@@ -139,6 +152,9 @@ pub fn fsck(store: &dyn Store, log_key: &VerifierKey) -> Result<FsckReport, Fsck
             return Err(e);
         }
         report.entries += 1;
+        if report.entries.is_multiple_of(PROGRESS_EVERY) {
+            progress(report.entries, size);
+        }
         while sizes.peek()? == Some(frontier.size()) {
             let s = frontier.size();
             sizes.advance();

@@ -26,10 +26,11 @@ use cairn_api::keys::KeyType;
 use cairn_host::keyfile::{self, new_key, write_secret};
 use cairn_host::log::LogArgs;
 use cairn_host::outln;
+use cairn_host::progress::Progress;
 use cairn_ledger::config::{FileConfig, FileHttp, FileSequencer, ServeConfig, TlsFiles};
 use cairn_ledger::serve;
 use cairn_ledger::start::DB_FILE;
-use cairn_ledger::store::RedbStore;
+use cairn_ledger::store::{RedbStore, Store as _};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -219,13 +220,22 @@ fn main() -> ExitCode {
                 .map_err(|e| Fail(format!("{}: {e}", out.display())))?;
             let mut w = std::io::BufWriter::new(f);
             let mut io_error = None;
-            let n = cairn_ledger::export::export(&store, key.name(), from, |chunk| match w.write_all(&chunk) {
-                Ok(()) => true,
-                Err(e) => {
-                    io_error = Some(e);
-                    false
-                }
-            })?;
+            let total = store.size()?.saturating_sub(from);
+            let mut progress = Progress::new("export", "entries", Some(total), json);
+            let n = cairn_ledger::export::export_with_progress(
+                &store,
+                key.name(),
+                from,
+                |chunk| match w.write_all(&chunk) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        io_error = Some(e);
+                        false
+                    }
+                },
+                |done, _| progress.set(done),
+            )?;
+            progress.finish();
             if let Some(e) = io_error {
                 return Err(Fail(format!("{}: {e}", out.display())));
             }
@@ -246,7 +256,11 @@ fn main() -> ExitCode {
         Command::Fsck { data_dir, json } => (|| {
             let key = keyfile::read_key(&data_dir.join(keyfile::LOG_KEY_FILE))?;
             let store = RedbStore::open(&data_dir.join(DB_FILE))?;
-            let rep = cairn_ledger::fsck::fsck(&store, &key.verifier())?;
+            let total = store.size()?;
+            let mut progress = Progress::new("fsck", "entries", Some(total), json);
+            let rep = cairn_ledger::fsck::fsck_with_progress(&store, &key.verifier(), |done, _| progress.set(done));
+            progress.finish();
+            let rep = rep?;
             if json {
                 print_json(&serde_json::json!({
                     "command": "fsck",

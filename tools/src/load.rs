@@ -3,7 +3,6 @@
 //! a given concurrency and, optionally, a given offered rate, one per POST
 //! or in batches; reports throughput and latency percentiles.
 
-use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -18,6 +17,7 @@ use cairn_api::receipt::Mode;
 use cairn_gate::admin::LedgerArgs;
 use cairn_gate::client::{Http, problem};
 use cairn_gate::record::{Stamp, sign_decision};
+use cairn_host::progress::Progress;
 use cairn_host::{keyfile, outln};
 
 use crate::fail::{Fail, now};
@@ -186,7 +186,6 @@ pub fn run(a: &Args) -> Result<(), Fail> {
     let done = Arc::new(AtomicU64::new(0));
     let interval = a.rate.map(|r| Duration::from_secs_f64(a.batch as f64 / r));
     let started = Instant::now();
-    let progress = !a.json && std::io::stderr().is_terminal();
     let first_failure: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
     let mut workers = Vec::new();
     for _ in 0..a.concurrency {
@@ -242,17 +241,14 @@ pub fn run(a: &Args) -> Result<(), Fail> {
             }
         }));
     }
-    if progress {
+    {
         let total = requests.len() as u64;
+        let mut bar = Progress::new("load", "requests", Some(total), a.json);
         while done.load(Ordering::Relaxed) < total && workers.iter().any(|w| !w.is_finished()) {
             std::thread::sleep(Duration::from_millis(250));
-            let d = done.load(Ordering::Relaxed);
-            eprint!(
-                "\r\x1b[K  {d}/{total} requests ({:.0}/s)",
-                d as f64 / started.elapsed().as_secs_f64()
-            );
+            bar.set(done.load(Ordering::Relaxed));
         }
-        eprint!("\r\x1b[K");
+        bar.finish();
     }
     let mut lat = Vec::new();
     for w in workers {

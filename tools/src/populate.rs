@@ -145,14 +145,10 @@ async fn run_async(args: &Args) -> Result<(), String> {
     let progress = {
         let done = done.clone();
         tokio::spawn(async move {
+            let mut bar = cairn_host::progress::Progress::new("populate", "receipts", Some(total), false);
             loop {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                let d = done.load(Ordering::Relaxed);
-                eprintln!(
-                    "  {d}/{total} ({:.0}%), {:.0} receipts/s",
-                    d as f64 * 100.0 / total as f64,
-                    d as f64 / started.elapsed().as_secs_f64()
-                );
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                bar.set(done.load(Ordering::Relaxed));
             }
         })
     };

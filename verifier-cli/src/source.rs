@@ -187,6 +187,14 @@ impl Ledger {
             })
     }
 
+    /// The size of the ledger's newest checkpoint, unverified: for progress
+    /// estimates only (`None` when it cannot be had).
+    pub fn newest_size(&self) -> Option<u64> {
+        let note = self.get("/v1/checkpoint").ok()?;
+        let note = cairn_api::note::SignedNote::parse(&note).ok()?;
+        cairn_api::note::Checkpoint::parse(note.text()).ok().map(|c| c.size)
+    }
+
     /// A small JSON body of the wire contract's type `T`. An answer that
     /// is not one is [`SourceError::Malformed`]: the ledger's fault.
     pub fn get_wire<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, SourceError> {

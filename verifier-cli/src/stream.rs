@@ -1,10 +1,13 @@
 //! Feed an export stream through the engine: read, decode, batch, verify;
-//! a progress line on a terminal.
+//! progress with a percentage and the time left (a bar on a terminal, a
+//! line every few seconds in a log): by bytes for an export file, by
+//! entries against the ledger's newest checkpoint online.
 
-use std::io::{IsTerminal as _, Read};
-use std::time::{Duration, Instant};
+use std::io::Read;
 
 use cairn_api::export::{ExportDecoder, ExportItem};
+
+use cairn_host::progress::Progress;
 
 use crate::engine::{BATCH_ENTRIES, Engine};
 use crate::source::{Source, SourceError};
@@ -24,8 +27,13 @@ pub fn run(source: &Source, engine: &mut Engine, quiet: bool) {
             return;
         }
     };
-    let progress = !quiet && std::io::stderr().is_terminal();
-    if let Err(e) = feed(reader, engine, progress) {
+    let (unit, total) = match source {
+        Source::Export(path) => ("bytes", std::fs::metadata(path).ok().map(|m| m.len())),
+        Source::Ledger(l) => ("entries", l.newest_size()),
+    };
+    let mut progress = Progress::new("verified", unit, total, quiet);
+    let by_bytes = unit == "bytes";
+    if let Err(e) = feed(reader, engine, &mut progress, by_bytes) {
         match e {
             Stop::Source(e) => engine.report.cannot_evaluate = Some(e.to_string()),
             Stop::Export(at, e) => engine
@@ -34,9 +42,7 @@ pub fn run(source: &Source, engine: &mut Engine, quiet: bool) {
         }
     }
     engine.report.entries = engine.frontier().size();
-    if progress {
-        eprint!("\r\x1b[K");
-    }
+    progress.finish();
 }
 
 enum Stop {
@@ -45,13 +51,11 @@ enum Stop {
     Export(u64, cairn_api::export::ExportError),
 }
 
-fn feed(mut reader: Box<dyn Read>, engine: &mut Engine, progress: bool) -> Result<(), Stop> {
+fn feed(mut reader: Box<dyn Read>, engine: &mut Engine, progress: &mut Progress, by_bytes: bool) -> Result<(), Stop> {
     let mut decoder = ExportDecoder::new();
     let mut buf = vec![0u8; READ_CHUNK];
     let mut batch: Vec<ExportItem> = Vec::new();
     let mut entries_in_batch = 0;
-    let started = Instant::now();
-    let mut shown = Instant::now();
     loop {
         let n = reader.read(&mut buf).map_err(|e| {
             Stop::Source(SourceError::Transport {
@@ -61,6 +65,9 @@ fn feed(mut reader: Box<dyn Read>, engine: &mut Engine, progress: bool) -> Resul
         })?;
         if n == 0 {
             break;
+        }
+        if by_bytes {
+            progress.inc(n as u64);
         }
         decoder.push(&buf[..n]);
         loop {
@@ -80,13 +87,8 @@ fn feed(mut reader: Box<dyn Read>, engine: &mut Engine, progress: bool) -> Resul
             if entries_in_batch >= BATCH_ENTRIES {
                 engine.batch(std::mem::take(&mut batch));
                 entries_in_batch = 0;
-                if progress && shown.elapsed() > Duration::from_millis(250) {
-                    let done = engine.frontier().size();
-                    eprint!(
-                        "\r\x1b[K  {done} entries verified ({:.0}/s)",
-                        done as f64 / started.elapsed().as_secs_f64().max(1e-9)
-                    );
-                    shown = Instant::now();
+                if !by_bytes {
+                    progress.set(engine.frontier().size());
                 }
             }
         }

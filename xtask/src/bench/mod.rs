@@ -206,7 +206,7 @@ fn ingest(bins: &Bins, o: &Opts, work: &Path) -> Result<(Vec<IngestRow>, u64), S
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let auth_key = dir.join("authority.key");
     let vkey = procs::output(
-        Command::new(&bins.tools)
+        Command::new(&bins.ledger)
             .args(["keygen", "--name", "bench.example/authority", "--out"])
             .arg(&auth_key),
     )?;
