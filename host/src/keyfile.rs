@@ -129,7 +129,7 @@ pub fn read_vkey_arg(arg: &str) -> Result<VerifierKey, KeyFileError> {
 pub fn new_key(name: &str, key_type: KeyType) -> Result<SignerKey, KeyFileError> {
     let seed = crate::id::random_seed()?;
     SignerKey::from_seed(name, key_type, &seed).map_err(|source| KeyFileError::Key {
-        what: format!("key name {name:?}"),
+        what: "--name".into(),
         source,
     })
 }

@@ -295,14 +295,20 @@ fn main() -> ExitCode {
             out,
             json,
         } => (|| {
-            let k = new_key(
-                &name,
-                if cosignature {
-                    KeyType::Cosignature
-                } else {
-                    KeyType::Ed25519
-                },
-            )?;
+            let key_type = if cosignature {
+                KeyType::Cosignature
+            } else {
+                KeyType::Ed25519
+            };
+            let k = match new_key(&name, key_type) {
+                Ok(k) => k,
+                // A name no key can have is a usage error.
+                Err(e @ keyfile::KeyFileError::Key { .. }) => {
+                    eprintln!("cairn-ledger keygen: {e}");
+                    std::process::exit(4);
+                }
+                Err(e) => return Err(e.into()),
+            };
             write_secret(&out, &k.to_private_string())?;
             if json {
                 print_json(&serde_json::json!({

@@ -101,7 +101,11 @@ fn serve_acknowledges_durably_across_sigkill() {
             .arg(examples::authority_key().verifier().to_string())
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(4), "a key file others can read is a configuration error");
+        assert_eq!(
+            out.status.code(),
+            Some(4),
+            "a key file others can read is a configuration error"
+        );
         assert!(
             String::from_utf8_lossy(&out.stderr).contains("chmod 600"),
             "{}",
@@ -134,6 +138,21 @@ fn keygen_writes_a_private_key_once() {
         .output()
         .unwrap();
     assert_eq!(usage.status.code(), Some(4));
+    // A name no key can have: a usage error that names the flag once, and
+    // no file.
+    let bad = std::env::temp_dir().join(format!("cairn-badname-{}.key", std::process::id()));
+    let o = Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
+        .args(["keygen", "--name", "bad name", "--out"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("cairn-ledger keygen: --name: invalid key name \"bad name\""),
+        "{err}"
+    );
+    assert!(!bad.exists());
 }
 
 #[test]
