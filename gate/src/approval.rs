@@ -286,6 +286,17 @@ mod tests {
         let shown = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
         assert!(shown.contains("Approve drop_database on postgres:prod?"));
         assert!(shown.contains("{\"database\":\"prod\"}"));
+        // A call without arguments says so, not "null".
+        let out = Shared::default();
+        let t = TerminalApprover::new(Box::new(Cursor::new(b"n\n".to_vec())), Box::new(out.clone()), "alice");
+        let mut r = request();
+        r.arguments = serde_json::Value::Null;
+        assert_eq!(t.ask(&r, Duration::from_secs(10)).outcome, ApprovalOutcome::Denied);
+        let shown = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            shown.contains("arguments: (none)") && !shown.contains("null"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -373,3 +373,17 @@ fn a_ledger_that_stops_and_comes_back() {
     );
     l.stop();
 }
+
+/// A ledger that cannot be reached: the error names the URL.
+#[test]
+fn a_connection_failure_names_the_url() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let url = format!("http://{addr}");
+    let l = HttpLedger::new(&url, examples::log_key().verifier());
+    match l.submit(&examples::signed_receipt(0), Duration::from_secs(2)) {
+        Err(cairn_gate::client::LedgerError::Unavailable(m)) => assert!(m.contains(&url), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -209,3 +209,16 @@ fn a_closed_stdout_is_a_normal_end() {
         assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"), "{args:?}");
     }
 }
+
+#[test]
+fn check_speaks_json() {
+    let dir = root().join("examples/policies/devops-staging/cairn-rules");
+    let o = policy(&["check", "--json", dir.to_str().unwrap()], &root());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["command"].as_str(), v["valid"].as_bool()),
+        (Some("policy check"), Some(true))
+    );
+    assert!(v["findings"].as_array().unwrap().is_empty(), "{v}");
+}

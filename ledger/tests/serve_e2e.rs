@@ -89,6 +89,35 @@ fn serve_acknowledges_durably_across_sigkill() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("exported 7 entries"));
     assert!(std::fs::read(&export).unwrap().len() > 5 * 1000);
+    // --json: the same results, with the common names.
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
+        .args(["fsck", "--json", "--data-dir"])
+        .arg(&dir.0)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["command"].as_str(), v["valid"].as_bool()),
+        (Some("fsck"), Some(true))
+    );
+    assert_eq!(
+        (v["entries"].as_u64(), v["idempotency_index"].as_u64()),
+        (Some(7), Some(5)),
+        "{v}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
+        .args(["export", "--json", "--from", "2", "--data-dir"])
+        .arg(&dir.0)
+        .arg("--out")
+        .arg(dir.0.join("tail.cbor"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["command"].as_str(), v["entries"].as_u64()),
+        (Some("export"), Some(5)),
+        "{v}"
+    );
     // A key file others can read is refused with a clear message.
     #[cfg(unix)]
     {
