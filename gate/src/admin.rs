@@ -6,14 +6,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cairn_api::wire::Ack;
-use cairn_host::keyfile::{self, KeyFileError};
+use cairn_host::keyfile::{self, ADMIN_TOKEN_ENV, KeyFileError};
 
 use crate::client::{Http, LedgerError, problem};
 
 /// How long an admin call may take.
 pub const ADMIN_DEADLINE: Duration = Duration::from_secs(30);
-/// The environment variable holding the admin credential when no file is given.
-pub const ADMIN_TOKEN_ENV: &str = "CAIRN_ADMIN_TOKEN";
 
 /// An admin call failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +31,18 @@ pub enum AdminError {
     BadAnswer(String),
 }
 
+impl AdminError {
+    /// The exit code the CLIs give it: 4 for a missing credential (usage),
+    /// 1 when the ledger refused, 3 when it or a file could not be reached.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AdminError::NoCredential => 4,
+            AdminError::Ledger(LedgerError::Refused { .. }) => 1,
+            AdminError::Credential(_) | AdminError::Ledger(_) | AdminError::BadAnswer(_) => 3,
+        }
+    }
+}
+
 /// The ledger connection every networked command takes.
 #[derive(clap::Args, Debug, Clone)]
 pub struct LedgerArgs {
@@ -47,13 +57,7 @@ pub struct LedgerArgs {
 impl LedgerArgs {
     /// The admin credential: the file's, else the environment's.
     pub fn token(&self) -> Result<String, AdminError> {
-        match &self.admin_token_file {
-            Some(p) => Ok(keyfile::read_secret(p)?),
-            None => std::env::var(ADMIN_TOKEN_ENV)
-                .ok()
-                .filter(|t| !t.is_empty())
-                .ok_or(AdminError::NoCredential),
-        }
+        keyfile::admin_token(self.admin_token_file.as_deref())?.ok_or(AdminError::NoCredential)
     }
 
     /// An admin client for this ledger.

@@ -32,11 +32,7 @@ fn io(e: impl std::fmt::Display) -> Fail {
 /// An admin call's failure, with its exit code: 4 for a missing or bad
 /// credential, 3 when the ledger cannot be reached, 1 when it refused.
 fn admin_fail(e: AdminError) -> Fail {
-    match e {
-        AdminError::NoCredential => Fail(4, e.to_string()),
-        AdminError::Ledger(LedgerError::Refused { .. }) => Fail(1, e.to_string()),
-        other => Fail(3, other.to_string()),
-    }
+    Fail(e.exit_code(), e.to_string())
 }
 
 fn vkey(arg: &str) -> Result<VerifierKey, Fail> {

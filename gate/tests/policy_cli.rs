@@ -191,15 +191,17 @@ fn a_closed_stdout_is_a_normal_end() {
         vec!["hash", out.to_str().unwrap()],
         vec!["check", dir.to_str().unwrap()],
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cairn-gate"))
+        // A pipe whose reader is gone before the command starts: its first
+        // write fails with EPIPE every time (no race with the child).
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = Command::new(env!("CARGO_BIN_EXE_cairn-gate"))
             .arg("policy")
             .args(&args)
-            .stdout(std::process::Stdio::piped())
+            .stdout(writer)
             .stderr(std::process::Stdio::piped())
-            .spawn()
+            .output()
             .unwrap();
-        drop(child.stdout.take());
-        let o = child.wait_with_output().unwrap();
         assert_eq!(
             o.status.code(),
             Some(0),

@@ -10,6 +10,19 @@ use cairn_api::keys::{KeyError, KeyType, SignerKey, VerifierKey};
 
 use crate::file::{ReadError, read_open, read_text};
 
+/// The environment variable holding the admin credential when no file is named.
+pub const ADMIN_TOKEN_ENV: &str = "CAIRN_ADMIN_TOKEN";
+
+/// The admin bearer credential: the file's (refused when others can read
+/// it), else [`ADMIN_TOKEN_ENV`]'s; `None` when neither gives one (an
+/// empty variable gives none).
+pub fn admin_token(file: Option<&Path>) -> Result<Option<String>, KeyFileError> {
+    match file {
+        Some(p) => Ok(Some(read_secret(p)?)),
+        None => Ok(std::env::var(ADMIN_TOKEN_ENV).ok().filter(|t| !t.is_empty())),
+    }
+}
+
 /// Largest key or token file read, in bytes.
 pub const MAX_SECRET_FILE: u64 = 4096;
 /// Largest verifier-key file read, in bytes.

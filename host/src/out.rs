@@ -38,11 +38,6 @@ pub fn flush() {
     }
 }
 
-/// Whether stdout was found closed.
-pub fn closed() -> bool {
-    CLOSED.load(Ordering::Relaxed)
-}
-
 /// `println!` that ends quietly on a closed stdout.
 #[macro_export]
 macro_rules! outln {

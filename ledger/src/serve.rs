@@ -24,9 +24,6 @@ use crate::start::{DB_FILE, Ledger, LedgerConfig};
 use crate::store::{RedbStore, Store, StoreError};
 use crate::tls::TlsListener;
 
-/// The environment variable holding the admin credential when no file is named.
-pub const ADMIN_TOKEN_ENV: &str = "CAIRN_ADMIN_TOKEN";
-
 /// Why the ledger did not start or stopped.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -113,17 +110,9 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
         .iter()
         .map(|a| keyfile::read_vkey_arg(a).map_err(|e| config(format!("authority key: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
-    let admin_token: Option<Arc<str>> = match &cfg.admin_token_file {
-        Some(p) => Some(
-            keyfile::read_secret(p)
-                .map_err(|e| config(format!("admin credential: {e}")))?
-                .into(),
-        ),
-        None => std::env::var(ADMIN_TOKEN_ENV)
-            .ok()
-            .filter(|t| !t.is_empty())
-            .map(Into::into),
-    };
+    let admin_token: Option<Arc<str>> = keyfile::admin_token(cfg.admin_token_file.as_deref())
+        .map_err(|e| config(format!("admin credential: {e}")))?
+        .map(Into::into);
     let planned = plan_log_key(&cfg.data_dir, cfg.origin.as_deref())?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await

@@ -2,7 +2,6 @@
 //! ledger could not be reached, 4 usage.
 
 use cairn_gate::admin::AdminError;
-use cairn_gate::client::LedgerError;
 
 /// A failure and its exit code.
 #[derive(Debug)]
@@ -22,11 +21,7 @@ impl Fail {
 
 impl From<AdminError> for Fail {
     fn from(e: AdminError) -> Self {
-        match e {
-            AdminError::NoCredential => Fail(4, e.to_string()),
-            AdminError::Ledger(LedgerError::Refused { .. }) => Fail(1, e.to_string()),
-            other => Fail(3, other.to_string()),
-        }
+        Fail(e.exit_code(), e.to_string())
     }
 }
 
