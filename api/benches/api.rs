@@ -6,7 +6,7 @@ use std::hint::black_box;
 use cairn_api::cose::Sign1;
 use cairn_api::entry::{Entry, EntryKind};
 use cairn_api::examples;
-use cairn_api::merkle::{Blake3, Frontier, Hash, MerkleHasher, root_from_inclusion_proof, verify_inclusion};
+use cairn_api::merkle::{Frontier, Hash, MerkleHasher, Sha256, root_from_inclusion_proof, verify_inclusion};
 use cairn_api::receipt::{RECEIPT_CONTENT_TYPE, Receipt};
 use cairn_api::timestamp::Timestamp;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -21,16 +21,16 @@ fn hashing(c: &mut Criterion) {
     let mut g = c.benchmark_group("hash");
     g.throughput(Throughput::Bytes(e.len() as u64));
     g.bench_function(format!("leaf_hash/{}B_entry", e.len()), |b| {
-        b.iter(|| Blake3::hash_leaf(black_box(&e)))
+        b.iter(|| Sha256::hash_leaf(black_box(&e)))
     });
     g.finish();
 
-    let leaves: Vec<Hash> = (0..1024u32).map(|i| Blake3::hash_leaf(&i.to_le_bytes())).collect();
+    let leaves: Vec<Hash> = (0..1024u32).map(|i| Sha256::hash_leaf(&i.to_le_bytes())).collect();
     let mut g = c.benchmark_group("frontier");
     g.throughput(Throughput::Elements(leaves.len() as u64));
     g.bench_function("append_1024_leaves", |b| {
         b.iter_batched(
-            || Frontier::<Blake3>::from_parts(0, vec![]).unwrap(),
+            || Frontier::<Sha256>::from_parts(0, vec![]).unwrap(),
             |mut f| {
                 for l in &leaves {
                     f.append(*l);
@@ -48,12 +48,12 @@ fn inclusion(c: &mut Criterion) {
     for log2 in [20u32, 40] {
         let size = 1u64 << log2;
         let index = size / 3;
-        let leaf = Blake3::hash_leaf(b"leaf");
+        let leaf = Sha256::hash_leaf(b"leaf");
         // Any hashes form a valid proof for the root they lead to.
-        let proof: Vec<Hash> = (0..log2).map(|i| Blake3::hash_leaf(&i.to_le_bytes())).collect();
-        let root = root_from_inclusion_proof::<Blake3>(&leaf, index, size, &proof).unwrap();
+        let proof: Vec<Hash> = (0..log2).map(|i| Sha256::hash_leaf(&i.to_le_bytes())).collect();
+        let root = root_from_inclusion_proof::<Sha256>(&leaf, index, size, &proof).unwrap();
         g.bench_function(format!("size_2^{log2}"), |b| {
-            b.iter(|| verify_inclusion::<Blake3>(black_box(&leaf), index, size, black_box(&proof), &root.0).unwrap())
+            b.iter(|| verify_inclusion::<Sha256>(black_box(&leaf), index, size, black_box(&proof), &root.0).unwrap())
         });
     }
     g.finish();

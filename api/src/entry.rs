@@ -7,14 +7,14 @@
 //!   a gate-signed receipt, an authority-signed [`KeyStatement`], or an
 //!   authority-signed policy bundle.
 //!
-//! Its leaf hash is `BLAKE3(0x00 ‖ entry)`. Key history and the policy
+//! Its leaf hash is `SHA-256(0x00 ‖ entry)`. Key history and the policy
 //! archive live in the same tree as the receipts, so they are as
 //! tamper-evident as the receipts.
 
 use crate::cbor::{self, CBOR, CborError, FieldError, Fields};
 use crate::cose::{self, CoseError, Sign1};
 use crate::keys::{KeyError, SignerKey, VerifierKey};
-use crate::merkle::{Blake3, Hash, MerkleHasher};
+use crate::merkle::{Hash, MerkleHasher, Sha256};
 use crate::receipt::{RECEIPT_CONTENT_TYPE, ReceiptError, SignedReceipt};
 use crate::timestamp::Timestamp;
 
@@ -169,9 +169,9 @@ impl Entry {
         Entry::new(kind, at, cbor::bytes(body, "entry[2]")?.to_vec())
     }
 
-    /// `BLAKE3(0x00 ‖ entry)`.
+    /// `SHA-256(0x00 ‖ entry)`.
     pub fn leaf_hash(&self) -> Hash {
-        Blake3::hash_leaf(&self.to_cbor())
+        Sha256::hash_leaf(&self.to_cbor())
     }
 
     /// The parsed COSE body (not yet verified).
@@ -341,7 +341,7 @@ mod tests {
         let e = Entry::new(EntryKind::Receipt, at(examples::EXAMPLE_NOW_MS), body.clone()).unwrap();
         let bytes = e.to_cbor();
         assert_eq!(Entry::from_cbor(&bytes).unwrap(), e);
-        assert_eq!(e.leaf_hash(), Blake3::hash_leaf(&bytes));
+        assert_eq!(e.leaf_hash(), Sha256::hash_leaf(&bytes));
         let signed = e.receipt().unwrap();
         assert_eq!(
             signed.verify(&examples::gate_key().verifier()).unwrap(),

@@ -7,7 +7,7 @@
 use serde_json::json;
 
 use crate::keys::{KeyType, SignerKey};
-use crate::merkle::{Blake3, MerkleHasher};
+use crate::merkle::{MerkleHasher, Sha256};
 use crate::receipt::*;
 use crate::timestamp::Timestamp;
 
@@ -67,7 +67,7 @@ pub fn receipt_parts(n: u64) -> ReceiptParts {
         1 => Decision::Deny,
         _ => Decision::Silence,
     };
-    let bundle_hash = Blake3::digest(&[b"example bundle"]);
+    let bundle_hash = Sha256::digest(&[b"example bundle"]);
     let request = Request {
         subject: Subject {
             kind: "agent".into(),
@@ -142,8 +142,8 @@ pub fn receipt_parts(n: u64) -> ReceiptParts {
         }),
         presented: Some(Presented {
             binding_message: format!("Approve {} on {}:{}?", actions[i], surfaces[i], targets[i]),
-            shown_digest: Blake3::digest(&[b"shown", &n.to_be_bytes()]),
-            arguments_digest: Blake3::digest(&[b"args", &n.to_be_bytes()]),
+            shown_digest: Sha256::digest(&[b"shown", &n.to_be_bytes()]),
+            arguments_digest: Sha256::digest(&[b"args", &n.to_be_bytes()]),
         }),
         outcome: Some(ApprovalOutcome::Approved),
         requested_at: ts(now - 30_000),
@@ -189,7 +189,7 @@ pub fn receipt_parts(n: u64) -> ReceiptParts {
         },
         initiator: Some(Initiator {
             principal: "user:bob@example.com".into(),
-            request_digest: Blake3::digest(&[b"please roll out payments", &n.to_be_bytes()]),
+            request_digest: Sha256::digest(&[b"please roll out payments", &n.to_be_bytes()]),
         }),
         approval,
         lineage: vec![
@@ -203,7 +203,7 @@ pub fn receipt_parts(n: u64) -> ReceiptParts {
                 exp: Some(ts(now + 3_000_000)),
                 aud: Some("agents".into()),
                 scope: Some("deploy read".into()),
-                token_hash: Blake3::digest(&[b"token-human", &n.to_be_bytes()]),
+                token_hash: Sha256::digest(&[b"token-human", &n.to_be_bytes()]),
             },
             LineageLink {
                 iss: "https://sts.example".into(),
@@ -215,7 +215,7 @@ pub fn receipt_parts(n: u64) -> ReceiptParts {
                 exp: Some(ts(now + 240_000)),
                 aud: Some("eks-proxy".into()),
                 scope: Some("deploy".into()),
-                token_hash: Blake3::digest(&[b"token-agent", &n.to_be_bytes()]),
+                token_hash: Sha256::digest(&[b"token-agent", &n.to_be_bytes()]),
             },
         ],
         break_glass,

@@ -13,8 +13,7 @@
 //! <checkpoint note, verbatim>
 //! ```
 //!
-//! cairn's tree hash is BLAKE3, so the proof hashes are BLAKE3 node hashes
-//! (the format is otherwise exactly C2SP's, which assumes SHA-256). The
+//! The proof hashes are RFC 6962 SHA-256 node hashes, as C2SP says. The
 //! `extra` line carries the deterministic CBOR `[type, integrated_at]` of the
 //! entry, so that a holder of the COSE body alone can rebuild the entry
 //! `[type, integrated_at, body]` and its leaf hash.
@@ -25,7 +24,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use crate::cbor::{self, CBOR};
 use crate::entry::{Entry, EntryError, EntryKind};
 use crate::keys::VerifierKey;
-use crate::merkle::{Blake3, Hash, MAX_PROOF_HASHES, MerkleError, verify_inclusion};
+use crate::merkle::{Hash, MAX_PROOF_HASHES, MerkleError, Sha256, verify_inclusion};
 use crate::note::{Checkpoint, MAX_NOTE_BYTES, NoteError, SignedNote, VerifiedSignature};
 use crate::timestamp::Timestamp;
 
@@ -170,7 +169,7 @@ impl TlogProof {
         witnesses: &[VerifierKey],
     ) -> Result<(Checkpoint, Vec<VerifiedSignature>), ProofError> {
         let (cp, _, cosigs) = Checkpoint::verify(self.checkpoint.to_text().as_bytes(), log_key, witnesses)?;
-        verify_inclusion::<Blake3>(leaf_hash, self.index, cp.size, &self.hashes, &cp.root.0)?;
+        verify_inclusion::<Sha256>(leaf_hash, self.index, cp.size, &self.hashes, &cp.root.0)?;
         Ok((cp, cosigs))
     }
 
@@ -199,25 +198,25 @@ mod tests {
     use crate::examples;
     use crate::merkle::{MemoryTree, inclusion_proof};
 
-    fn setup(n: u64) -> (Vec<Entry>, MemoryTree<Blake3>, SignedNote) {
+    fn setup(n: u64) -> (Vec<Entry>, MemoryTree<Sha256>, SignedNote) {
         let entries: Vec<Entry> = (0..n)
             .map(|i| {
                 let at = Timestamp::from_millis(examples::EXAMPLE_NOW_MS + i).unwrap();
                 Entry::new(EntryKind::Receipt, at, examples::signed_receipt(i)).unwrap()
             })
             .collect();
-        let tree = MemoryTree::<Blake3>::from_leaf_hashes(entries.iter().map(Entry::leaf_hash));
+        let tree = MemoryTree::<Sha256>::from_leaf_hashes(entries.iter().map(Entry::leaf_hash));
         let log = examples::log_key();
         let note = Checkpoint::new(log.name(), n, tree.root()).sign(&log).unwrap();
         (entries, tree, note)
     }
 
-    fn proof_for(i: u64, entries: &[Entry], tree: &MemoryTree<Blake3>, note: &SignedNote) -> TlogProof {
+    fn proof_for(i: u64, entries: &[Entry], tree: &MemoryTree<Sha256>, note: &SignedNote) -> TlogProof {
         let e = &entries[i as usize];
         TlogProof {
             extra: Some(entry_header(e.kind(), e.integrated_at())),
             index: i,
-            hashes: inclusion_proof::<Blake3, _>(tree, i, tree.size()).unwrap(),
+            hashes: inclusion_proof::<Sha256, _>(tree, i, tree.size()).unwrap(),
             checkpoint: note.clone(),
         }
     }

@@ -1,6 +1,6 @@
 //! The published RFC 6962 / RFC 9162 proof cases of the transparency-dev
-//! Merkle library, run with SHA-256: every case must give its expected
-//! outcome.
+//! Merkle library, run against the production verifier (cairn's tree is
+//! RFC 6962 SHA-256): every case must give its expected outcome.
 
 mod common;
 

@@ -8,7 +8,7 @@ use cairn_api::cose::Sign1;
 use cairn_api::entry::{Entry, EntryKind};
 use cairn_api::examples::variant_path;
 use cairn_api::keys::VerifierKey;
-use cairn_api::merkle::{Blake3, Hash, MemoryTree, MerkleHasher, verify_consistency, verify_inclusion};
+use cairn_api::merkle::{Hash, MemoryTree, MerkleHasher, Sha256, verify_consistency, verify_inclusion};
 use cairn_api::note::{Checkpoint, SignedNote};
 use cairn_api::proof::TlogProof;
 use cairn_api::receipt::{RECEIPT_CONTENT_TYPE, Receipt};
@@ -48,17 +48,17 @@ fn run(kind: &str, c: &Value) -> Value {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|l| Blake3::hash_leaf(&bytes(l)));
-            json!({ "root": MemoryTree::<Blake3>::from_leaf_hashes(leaves).root().to_hex() })
+                .map(|l| Sha256::hash_leaf(&bytes(l)));
+            json!({ "root": MemoryTree::<Sha256>::from_leaf_hashes(leaves).root().to_hex() })
         }
-        "inclusion" => outcome(verify_inclusion::<Blake3>(
+        "inclusion" => outcome(verify_inclusion::<Sha256>(
             &hash(&c["leaf_hash"]),
             u(&c["index"]),
             u(&c["tree_size"]),
             &hashes(&c["proof"]),
             &bytes(&c["root"]),
         )),
-        "consistency" => outcome(verify_consistency::<Blake3>(
+        "consistency" => outcome(verify_consistency::<Sha256>(
             u(&c["size1"]),
             u(&c["size2"]),
             &hashes(&c["proof"]),

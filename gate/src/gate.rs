@@ -16,7 +16,7 @@ use cairn_host::clock::ClockError;
 use cairn_host::id::IdError;
 
 use cairn_api::keys::SignerKey;
-use cairn_api::merkle::{Blake3, MerkleHasher};
+use cairn_api::merkle::{MerkleHasher, Sha256};
 use cairn_api::policy::{Bundle, DecisionInput, Policy, PolicyDecision};
 use cairn_api::receipt::{
     Approval, BreakGlass, Decision, Initiator, LineageLink, Mode, NdInputs, Presented, Reason, Receipt, ReceiptError,
@@ -342,8 +342,8 @@ impl Gate {
             approver: answer.approver,
             presented: Some(Presented {
                 binding_message,
-                shown_digest: Blake3::digest(&[shown.as_bytes()]),
-                arguments_digest: Blake3::digest(&[&args_bytes]),
+                shown_digest: Sha256::digest(&[shown.as_bytes()]),
+                arguments_digest: Sha256::digest(&[&args_bytes]),
             }),
             outcome: Some(answer.outcome),
             requested_at: t,

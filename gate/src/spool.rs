@@ -157,9 +157,9 @@ mod tests {
     }
 
     fn ack() -> Acknowledged {
-        use cairn_api::merkle::{Blake3, MerkleHasher};
+        use cairn_api::merkle::{MerkleHasher, Sha256};
         let key = cairn_api::examples::log_key();
-        let checkpoint = cairn_api::note::Checkpoint::new(key.name(), 1, Blake3::hash_leaf(b"x"))
+        let checkpoint = cairn_api::note::Checkpoint::new(key.name(), 1, Sha256::hash_leaf(b"x"))
             .sign(&key)
             .unwrap();
         Acknowledged {

@@ -20,7 +20,6 @@ import json
 import sys
 from pathlib import Path
 
-import blake3
 import cbor2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -34,7 +33,7 @@ class Reject(Exception):
 
 
 def H(data: bytes) -> bytes:
-    return blake3.blake3(data).digest()
+    return hashlib.sha256(data).digest()
 
 
 def leaf_hash(entry: bytes) -> bytes:

@@ -14,7 +14,7 @@
 
 use cairn_api::entry::Entry;
 use cairn_api::keys::VerifierKey;
-use cairn_api::merkle::{Blake3, Frontier};
+use cairn_api::merkle::{Frontier, Sha256};
 use cairn_api::note::Checkpoint;
 
 use crate::store::{CheckpointCursor, EntryRecord, KeyEvent, Store, StoreError};
@@ -81,7 +81,7 @@ pub fn fsck_with_progress(
     // nodes (those are what is being checked); checkpoints a page at a time.
     let size = store.size()?;
     let mut sizes = CheckpointCursor::new(store, 1);
-    let mut frontier = Frontier::<Blake3>::new();
+    let mut frontier = Frontier::<Sha256>::new();
     let mut report = FsckReport {
         entries: 0,
         nodes: 0,

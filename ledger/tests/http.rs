@@ -6,11 +6,9 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use cairn_api::entry::{Entry, KeyAction, POLICY_CONTENT_TYPE};
 use cairn_api::examples;
-use cairn_api::merkle::{Blake3, Hash, verify_consistency, verify_inclusion};
+use cairn_api::merkle::{Hash, Sha256, verify_consistency, verify_inclusion};
 use cairn_api::note::Checkpoint;
 use cairn_api::policy::Bundle;
 use cairn_api::proof::TlogProof;
@@ -177,9 +175,9 @@ async fn submit_and_read_back_everything_an_auditor_needs() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
+            .map(|h| Hash::from_hex(h.as_str().unwrap()).unwrap())
             .collect();
-        verify_inclusion::<Blake3>(&entry.leaf_hash(), 2, 7, &hashes, &cp.root.0).unwrap();
+        verify_inclusion::<Sha256>(&entry.leaf_hash(), 2, 7, &hashes, &cp.root.0).unwrap();
     }
     // Consistency between the stored checkpoint at 3 and the latest.
     let (s, _, b) = call(&app, get("/v1/proofs/consistency?from=3&to=7")).await;
@@ -188,9 +186,9 @@ async fn submit_and_read_back_everything_an_auditor_needs() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|h| Hash(B64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap()))
+        .map(|h| Hash::from_hex(h.as_str().unwrap()).unwrap())
         .collect();
-    verify_consistency::<Blake3>(3, 7, &hashes, &old.root.0, &cp.root.0).unwrap();
+    verify_consistency::<Sha256>(3, 7, &hashes, &old.root.0, &cp.root.0).unwrap();
     // The export: header, 7 entries, a checkpoint after each batch.
     let (s, ct, b) = call(&app, get("/v1/export")).await;
     assert_eq!((s, ct.as_str()), (StatusCode::OK, "application/cbor-seq"));

@@ -20,11 +20,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine as _;
 use cairn_api::entry::{KeyAction, POLICY_CONTENT_TYPE};
 use cairn_api::examples;
 use cairn_api::keys::VerifierKey;
-use cairn_api::merkle::{Blake3, Hash, verify_consistency, verify_inclusion};
+use cairn_api::merkle::{Hash, Sha256, verify_consistency, verify_inclusion};
 use cairn_api::note::Checkpoint;
 use cairn_api::proof::TlogProof;
 use common::now_ms;
@@ -55,14 +54,7 @@ fn hashes(v: &serde_json::Value) -> Vec<Hash> {
     v.as_array()
         .unwrap()
         .iter()
-        .map(|h| {
-            Hash::from_slice(
-                &base64::engine::general_purpose::STANDARD
-                    .decode(h.as_str().unwrap())
-                    .unwrap(),
-            )
-            .unwrap()
-        })
+        .map(|h| Hash::from_hex(h.as_str().unwrap()).unwrap())
         .collect()
 }
 
@@ -181,7 +173,7 @@ fn acknowledged_receipts_survive_sigkill_at_random_moments() {
             );
             assert_eq!(status, 200);
             let p: serde_json::Value = serde_json::from_slice(&p).unwrap();
-            verify_consistency::<Blake3>(size, now.size, &hashes(&p["proof"]), &root.0, &now.root.0)
+            verify_consistency::<Sha256>(size, now.size, &hashes(&p["proof"]), &root.0, &now.root.0)
                 .unwrap_or_else(|e| panic!("round {round}: checkpoint {size} not consistent with {}: {e}", now.size));
         }
         // This round's acknowledged receipts are included under it.
@@ -195,7 +187,7 @@ fn acknowledged_receipts_survive_sigkill_at_random_moments() {
             );
             assert_eq!(status, 200, "round {round}: acknowledged entry {} is gone", a.index);
             let p: serde_json::Value = serde_json::from_slice(&p).unwrap();
-            verify_inclusion::<Blake3>(&a.leaf, a.index, now.size, &hashes(&p["proof"]), &now.root.0)
+            verify_inclusion::<Sha256>(&a.leaf, a.index, now.size, &hashes(&p["proof"]), &now.root.0)
                 .unwrap_or_else(|e| panic!("round {round}: acknowledged entry {} not included: {e}", a.index));
         }
         all.extend(seen.acked);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use cairn_api::entry::{KeyAction, POLICY_CONTENT_TYPE};
 use cairn_api::examples;
 use cairn_api::keys::{KeyType, SignerKey};
-use cairn_api::merkle::{Blake3, Hash, inclusion_proof, verify_inclusion};
+use cairn_api::merkle::{Hash, Sha256, inclusion_proof, verify_inclusion};
 use cairn_api::note::Checkpoint;
 use cairn_api::policy::Bundle;
 use cairn_api::receipt::{Receipt, SignedReceipt};
@@ -198,8 +198,8 @@ async fn concurrent_submitters_all_get_provable_acknowledgements() {
     assert_eq!(cp.size, 642);
     for (ack, body) in &all {
         assert_provable(ack, body);
-        let proof = inclusion_proof::<Blake3, _>(&StoreNodes(store.as_ref()), ack.index, cp.size).unwrap();
-        verify_inclusion::<Blake3>(&ack.leaf_hash, ack.index, cp.size, &proof, &cp.root.0).unwrap();
+        let proof = inclusion_proof::<Sha256, _>(&StoreNodes(store.as_ref()), ack.index, cp.size).unwrap();
+        verify_inclusion::<Sha256>(&ack.leaf_hash, ack.index, cp.size, &proof, &cp.root.0).unwrap();
     }
 }
 

@@ -1,6 +1,6 @@
 //! `cairn-verify audit`: everything, from public keys and the data alone.
 
-use cairn_api::merkle::{Blake3, Hash, verify_consistency};
+use cairn_api::merkle::{Hash, Sha256, verify_consistency};
 use cairn_api::note::Checkpoint;
 use cairn_api::wire::ConsistencyProof;
 
@@ -215,7 +215,7 @@ fn live_checkpoint(
             return None;
         }
     };
-    match hashes.map(|h| verify_consistency::<Blake3>(*size, cp.size, &h, &root.0, &cp.root.0)) {
+    match hashes.map(|h| verify_consistency::<Sha256>(*size, cp.size, &h, &root.0, &cp.root.0)) {
         Some(Ok(())) => {
             r.notes.push(format!(
                 "the ledger's newest checkpoint ({}) is consistent with the audited one ({size})",

@@ -18,7 +18,7 @@ use cairn_api::cose::Sign1;
 use cairn_api::entry::{Entry, EntryKind, KEY_CONTENT_TYPE, KeyAction, KeyRole, KeyStatement, POLICY_CONTENT_TYPE};
 use cairn_api::export::ExportItem;
 use cairn_api::keys::VerifierKey;
-use cairn_api::merkle::{Blake3, Frontier, Hash, MerkleHasher};
+use cairn_api::merkle::{Frontier, Hash, MerkleHasher, Sha256};
 use cairn_api::note::Checkpoint;
 use cairn_api::policy::{Bundle, Policy, Recorded, recorded, replay};
 use cairn_api::receipt::SignedReceipt;
@@ -98,7 +98,7 @@ struct Job<'a> {
 pub struct Engine {
     trust: Option<Trust>,
     log_key: Option<VerifierKey>,
-    frontier: Frontier<Blake3>,
+    frontier: Frontier<Sha256>,
     keys: HashMap<String, KeyState>,
     bundles: HashMap<Hash, u64>,
     policies: HashMap<Hash, Result<Arc<Policy>, String>>,
@@ -129,7 +129,7 @@ impl Engine {
     }
 
     /// The tree as recomputed so far.
-    pub fn frontier(&self) -> &Frontier<Blake3> {
+    pub fn frontier(&self) -> &Frontier<Sha256> {
         &self.frontier
     }
 
@@ -414,7 +414,7 @@ impl Engine {
 }
 
 fn parse_entry(index: u64, bytes: &[u8]) -> ParsedEntry {
-    let leaf = Blake3::hash_leaf(bytes);
+    let leaf = Sha256::hash_leaf(bytes);
     let parsed = (|| {
         let entry = Entry::from_cbor(bytes).map_err(|e| e.to_string())?;
         Ok::<_, String>(match entry.kind() {

@@ -3,7 +3,7 @@
 //! re-checked against the filters (`cairn-verify query`).
 
 use cairn_api::entry::{Entry, MAX_ENTRY_BYTES};
-use cairn_api::merkle::{Blake3, MerkleHasher, verify_inclusion};
+use cairn_api::merkle::{MerkleHasher, Sha256, verify_inclusion};
 use cairn_api::note::Checkpoint;
 use cairn_api::receipt::Receipt;
 use cairn_api::wire::{InclusionProof, QueryPage};
@@ -109,7 +109,7 @@ fn prove(ledger: &Ledger, trust: &Trust, filters: &Filters, index: u64, cp: &Che
         ));
     }
     let hashes = proof.proof;
-    verify_inclusion::<Blake3>(&Blake3::hash_leaf(&bytes), index, cp.size, &hashes, &cp.root.0)
+    verify_inclusion::<Sha256>(&Sha256::hash_leaf(&bytes), index, cp.size, &hashes, &cp.root.0)
         .map_err(|e| Fault::Untrusted(format!("not included under the checkpoint: {e}")))?;
     let entry = Entry::from_cbor(&bytes).map_err(|e| Fault::Untrusted(format!("malformed entry: {e}")))?;
     let signed = entry.receipt().map_err(|_| {

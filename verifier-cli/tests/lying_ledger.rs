@@ -9,12 +9,11 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use base64::Engine as _;
 use cairn_api::cose;
 use cairn_api::entry::{EntryKind, KeyAction, KeyRole, POLICY_CONTENT_TYPE};
 use cairn_api::examples;
 use cairn_api::keys::{KeyType, SignerKey};
-use cairn_api::merkle::{Blake3, Hash, consistency_proof, inclusion_proof};
+use cairn_api::merkle::{Hash, Sha256, consistency_proof, inclusion_proof};
 use cairn_api::note::Checkpoint;
 use common::{Log, TempDir, failures};
 use serde_json::json;
@@ -53,11 +52,7 @@ impl Fake {
                 .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
                 .and_then(|v| v.parse().ok())
         };
-        let b64 = |h: &[Hash]| {
-            h.iter()
-                .map(|h| base64::engine::general_purpose::STANDARD.encode(h.0))
-                .collect::<Vec<_>>()
-        };
+        let hex = |h: &[Hash]| h.iter().map(Hash::to_hex).collect::<Vec<_>>();
         let log = &self.log;
         match route {
             "/v1/export" => (200, "application/cbor-seq", log.export()),
@@ -71,25 +66,25 @@ impl Fake {
             "/v1/proofs/consistency" => {
                 let (from, to) = (param("from").unwrap(), param("to").unwrap());
                 let tree = self.latest.as_ref().unwrap_or(log).tree();
-                let p = consistency_proof::<Blake3, _>(tree, from, to).unwrap_or_default();
+                let p = consistency_proof::<Sha256, _>(tree, from, to).unwrap_or_default();
                 (
                     200,
                     "application/json",
-                    json!({"from": from, "to": to, "proof": b64(&p)})
+                    json!({"from": from, "to": to, "proof": hex(&p)})
                         .to_string()
                         .into_bytes(),
                 )
             }
             "/v1/proofs/inclusion" => {
                 let (index, size) = (param("index").unwrap(), param("size").unwrap());
-                let mut p = inclusion_proof::<Blake3, _>(log.tree(), index, size).unwrap();
+                let mut p = inclusion_proof::<Sha256, _>(log.tree(), index, size).unwrap();
                 if self.bad_inclusion {
                     p[0].0[0] ^= 1;
                 }
                 (
                     200,
                     "application/json",
-                    json!({"index": index, "size": size, "proof": b64(&p)})
+                    json!({"index": index, "size": size, "proof": hex(&p)})
                         .to_string()
                         .into_bytes(),
                 )

@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 use cairn_api::entry::{Entry, EntryKind};
 use cairn_api::examples;
-use cairn_api::merkle::{Blake3, MemoryTree, inclusion_proof};
+use cairn_api::merkle::{MemoryTree, Sha256, inclusion_proof};
 use cairn_api::note::Checkpoint;
 use cairn_api::proof::{TlogProof, entry_header};
 use cairn_api::timestamp::Timestamp;
@@ -33,7 +33,7 @@ fn fixture(name: &str) -> Fixture {
             Entry::new(EntryKind::Receipt, at, examples::signed_receipt(n)).unwrap()
         })
         .collect();
-    let tree = MemoryTree::<Blake3>::from_leaf_hashes(entries.iter().map(Entry::leaf_hash));
+    let tree = MemoryTree::<Sha256>::from_leaf_hashes(entries.iter().map(Entry::leaf_hash));
     let log = examples::log_key();
     let note = Checkpoint::new(log.name(), tree.size(), tree.root())
         .sign(&log)
@@ -42,7 +42,7 @@ fn fixture(name: &str) -> Fixture {
         let proof = TlogProof {
             extra: Some(entry_header(e.kind(), e.integrated_at())),
             index: i as u64,
-            hashes: inclusion_proof::<Blake3, _>(&tree, i as u64, tree.size()).unwrap(),
+            hashes: inclusion_proof::<Sha256, _>(&tree, i as u64, tree.size()).unwrap(),
             checkpoint: note.clone(),
         };
         std::fs::write(dir.join(format!("r{i}.cose")), e.body()).unwrap();

@@ -9,7 +9,7 @@ use cairn_api::entry::{Entry, EntryKind};
 use cairn_api::examples::{self, EXAMPLE_NOW_MS, variant_path};
 use cairn_api::keys::{KeyType, SignerKey, VerifierKey};
 use cairn_api::merkle::{
-    Blake3, Hash, MemoryTree, MerkleHasher, consistency_proof, inclusion_proof, verify_consistency, verify_inclusion,
+    Hash, MemoryTree, MerkleHasher, Sha256, consistency_proof, inclusion_proof, verify_consistency, verify_inclusion,
 };
 use cairn_api::note::{Checkpoint, SignedNote};
 use cairn_api::proof::{TlogProof, entry_header};
@@ -55,8 +55,8 @@ fn leaf_data(i: u64) -> Vec<u8> {
     format!("leaf {i}").into_bytes()
 }
 
-fn tree(n: u64) -> MemoryTree<Blake3> {
-    MemoryTree::from_leaf_hashes((0..n).map(|i| Blake3::hash_leaf(&leaf_data(i))))
+fn tree(n: u64) -> MemoryTree<Sha256> {
+    MemoryTree::from_leaf_hashes((0..n).map(|i| Sha256::hash_leaf(&leaf_data(i))))
 }
 
 pub fn all() -> Vec<Case> {
@@ -117,8 +117,8 @@ fn merkle_roots(out: &mut Vec<Case>) {
         out.push((
             format!("merkle-root/size-{n:02}"),
             json!({
-                "desc": format!("BLAKE3 RFC 9162 root of {n} leaves; leaf i is the ASCII bytes 'leaf i'"),
-                "hash": "blake3",
+                "desc": format!("SHA-256 RFC 6962 root of {n} leaves; leaf i is the ASCII bytes 'leaf i'"),
+                "hash": "sha256",
                 "leaves": leaves,
                 "expected": { "root": tree(n).root().to_hex() },
             }),
@@ -130,16 +130,16 @@ fn inclusion(out: &mut Vec<Case>) {
     let t = tree(64);
     for (size, index) in [(1u64, 0u64), (13, 5), (13, 12), (64, 0), (64, 63), (37, 32)] {
         let case = format!("inclusion/s{size:02}-i{index:02}");
-        let t_root = MemoryTree::<Blake3>::from_leaf_hashes((0..size).map(|i| Blake3::hash_leaf(&leaf_data(i)))).root();
-        let proof = inclusion_proof::<Blake3, _>(&t, index, size).unwrap_or_default();
-        let leaf = Blake3::hash_leaf(&leaf_data(index));
+        let t_root = MemoryTree::<Sha256>::from_leaf_hashes((0..size).map(|i| Sha256::hash_leaf(&leaf_data(i)))).root();
+        let proof = inclusion_proof::<Sha256, _>(&t, index, size).unwrap_or_default();
+        let leaf = Sha256::hash_leaf(&leaf_data(index));
         let mut push = |name: &str, desc: &str, leaf: Hash, index: u64, size: u64, proof: &[Hash], root: Hash| {
-            let expected = outcome(verify_inclusion::<Blake3>(&leaf, index, size, proof, &root.0));
+            let expected = outcome(verify_inclusion::<Sha256>(&leaf, index, size, proof, &root.0));
             out.push((
                 format!("{case}-{name}"),
                 json!({
                     "desc": explain(desc, name, &expected),
-                    "hash": "blake3",
+                    "hash": "sha256",
                     "leaf_hash": leaf.to_hex(),
                     "index": index,
                     "tree_size": size,
@@ -274,14 +274,14 @@ fn consistency(out: &mut Vec<Case>) {
     let root = |n: u64| tree(n).root();
     for (old, new) in [(1u64, 13u64), (5, 13), (8, 64), (13, 64), (63, 64), (64, 64)] {
         let case = format!("consistency/{old:02}-{new:02}");
-        let proof = consistency_proof::<Blake3, _>(&t, old, new).unwrap_or_default();
+        let proof = consistency_proof::<Sha256, _>(&t, old, new).unwrap_or_default();
         let mut push = |name: &str, desc: &str, old: u64, new: u64, proof: &[Hash], r1: Hash, r2: Hash| {
-            let expected = outcome(verify_consistency::<Blake3>(old, new, proof, &r1.0, &r2.0));
+            let expected = outcome(verify_consistency::<Sha256>(old, new, proof, &r1.0, &r2.0));
             out.push((
                 format!("{case}-{name}"),
                 json!({
                     "desc": explain(desc, name, &expected),
-                    "hash": "blake3",
+                    "hash": "sha256",
                     "size1": old,
                     "size2": new,
                     "root1": r1.to_hex(),
@@ -707,7 +707,7 @@ fn notes(out: &mut Vec<Case>) {
     let log = examples::log_key();
     let authority = examples::authority_key();
     let witness = examples::witness_key();
-    let root = Blake3::hash_leaf(b"example");
+    let root = Sha256::hash_leaf(b"example");
     let cp = Checkpoint::new(log.name(), 1234, root);
     let signed = cp.sign(&log).unwrap_or_else(|e| unreachable!("{e}"));
     let text = signed.to_text();
@@ -840,7 +840,7 @@ fn tlog_proofs(out: &mut Vec<Case>) {
     let entries: Vec<Entry> = (0..n)
         .filter_map(|i| Entry::new(EntryKind::Receipt, ts(EXAMPLE_NOW_MS + i), examples::signed_receipt(i)).ok())
         .collect();
-    let t = MemoryTree::<Blake3>::from_leaf_hashes(entries.iter().map(Entry::leaf_hash));
+    let t = MemoryTree::<Sha256>::from_leaf_hashes(entries.iter().map(Entry::leaf_hash));
     let Ok(note) = Checkpoint::new(log.name(), n, t.root()).sign(&log) else {
         return;
     };
@@ -853,7 +853,7 @@ fn tlog_proofs(out: &mut Vec<Case>) {
         let proof = TlogProof {
             extra: Some(entry_header(e.kind(), e.integrated_at())),
             index: i,
-            hashes: inclusion_proof::<Blake3, _>(&t, i, n).unwrap_or_default(),
+            hashes: inclusion_proof::<Sha256, _>(&t, i, n).unwrap_or_default(),
             checkpoint: note.clone(),
         };
         let mut push = |name: &str, desc: &str, text: &str, body: &[u8]| {

@@ -1,4 +1,4 @@
-//! 32-byte digests and the two tree hashers.
+//! 32-byte digests and the tree hasher (SHA-256).
 
 use std::fmt;
 
@@ -103,7 +103,7 @@ impl<'de> serde::Deserialize<'de> for Hash {
 
 /// The hash function of an RFC 9162 tree, with its domain separation.
 pub trait MerkleHasher {
-    /// A short name for messages and test vectors (`"blake3"`, `"sha256"`).
+    /// A short name for messages and test vectors (`"sha256"`).
     const NAME: &'static str;
     /// `H(bytes)`.
     fn digest(parts: &[&[u8]]) -> Hash;
@@ -121,22 +121,8 @@ pub trait MerkleHasher {
     }
 }
 
-/// BLAKE3, cairn's tree hash.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Blake3;
-
-impl MerkleHasher for Blake3 {
-    const NAME: &'static str = "blake3";
-    fn digest(parts: &[&[u8]]) -> Hash {
-        let mut h = blake3::Hasher::new();
-        for p in parts {
-            h.update(p);
-        }
-        Hash(*h.finalize().as_bytes())
-    }
-}
-
-/// SHA-256, for RFC 6962 / RFC 9162 conformance with other implementations.
+/// SHA-256, the hash of every digest in cairn: the RFC 6962 / RFC 9162
+/// tree, policy bundles, token and request digests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Sha256;
 

@@ -1,8 +1,7 @@
-//! RFC 9162 Merkle trees, generic over the hash function.
-//!
-//! cairn hashes with BLAKE3 ([`Blake3`]); the same code runs the published
-//! SHA-256 cases ([`Sha256`]) so that it is checked against other
-//! implementations. Every digest is 32 bytes ([`Hash`]).
+//! RFC 6962 / RFC 9162 Merkle trees with SHA-256 ([`Sha256`]), the tree of
+//! C2SP tlog-checkpoint and tlog-tiles; the published RFC 6962 cases test
+//! this code directly. Every digest is 32 bytes ([`Hash`]). The code stays
+//! generic over [`MerkleHasher`] so that tests can count or fault hashes.
 //!
 //! - leaf hash `H(0x00 ‖ entry)`, node hash `H(0x01 ‖ left ‖ right)`,
 //!   empty tree `H("")` ([`MerkleHasher`]);
@@ -20,7 +19,7 @@ mod verify;
 
 pub use frontier::{Frontier, MemoryTree, MissingNode};
 pub use generate::{GenerateError, NodeId, NodeReader, consistency_proof, inclusion_proof, subtree_root};
-pub use hash::{Blake3, Hash, HashParseError, MerkleHasher, Sha256};
+pub use hash::{Hash, HashParseError, MerkleHasher, Sha256};
 pub use verify::{
     MerkleError, RootKind, consistency_proof_len, inclusion_proof_len, root_from_inclusion_proof, verify_consistency,
     verify_inclusion,

@@ -1,6 +1,6 @@
 use super::*;
 use crate::keys::KeyType;
-use crate::merkle::{Blake3, MerkleHasher};
+use crate::merkle::{MerkleHasher, Sha256};
 
 fn signer(name: &str, seed: u8) -> SignerKey {
     SignerKey::from_seed(name, KeyType::Ed25519, &[seed; 32]).unwrap()
@@ -89,7 +89,7 @@ fn parse_errors_are_precise() {
 #[test]
 fn checkpoints_sign_verify_and_parse_strictly() {
     let log = signer("log.example/cairn", 5);
-    let root = Blake3::hash_leaf(b"x");
+    let root = Sha256::hash_leaf(b"x");
     let cp = Checkpoint::new("log.example/cairn", 42, root);
     let note = cp.sign(&log).unwrap().to_text();
     let (got, _, cosigs) = Checkpoint::verify(note.as_bytes(), &log.verifier(), &[]).unwrap();
@@ -124,7 +124,7 @@ fn checkpoints_sign_verify_and_parse_strictly() {
 fn cosignatures_follow_tlog_cosignature() {
     let log = signer("log.example/cairn", 5);
     let w = witness("witness.example/w1", 6);
-    let cp = Checkpoint::new("log.example/cairn", 7, Blake3::hash_leaf(b"y"));
+    let cp = Checkpoint::new("log.example/cairn", 7, Sha256::hash_leaf(b"y"));
     let mut note = cp.sign(&log).unwrap();
     note.add_cosignature(&w, 1_679_315_147).unwrap();
     let (_, _, cosigs) = Checkpoint::verify(note.to_text().as_bytes(), &log.verifier(), &[w.verifier()]).unwrap();

@@ -1,5 +1,5 @@
 //! Policy bundles: a manifest and the files it lists, as one canonical
-//! deterministic-CBOR file whose BLAKE3 hash receipts name.
+//! deterministic-CBOR file whose SHA-256 hash receipts name.
 //!
 //! ```text
 //! bundle   = { manifest: manifest, files: { * path => bstr } }
@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use crate::cbor::{self, CBOR, CborError, FieldError, Fields, Map};
-use crate::merkle::{Blake3, Hash, MerkleHasher};
+use crate::merkle::{Hash, MerkleHasher, Sha256};
 use crate::timestamp::Timestamp;
 
 /// Bundle format version.
@@ -82,7 +82,7 @@ pub struct Manifest {
     pub revision: u64,
     /// The engine it is written for.
     pub engine: EngineRef,
-    /// BLAKE3 of each file.
+    /// SHA-256 of each file.
     pub files: BTreeMap<String, Hash>,
     /// When it was made (from the author, not a clock).
     pub created_at: Timestamp,
@@ -135,7 +135,7 @@ impl Bundle {
             bundle_id: bundle_id.to_owned(),
             revision,
             engine,
-            files: files.iter().map(|(p, b)| (p.clone(), Blake3::digest(&[b]))).collect(),
+            files: files.iter().map(|(p, b)| (p.clone(), Sha256::digest(&[b]))).collect(),
             created_at,
         };
         Self::checked(manifest, files)
@@ -153,7 +153,7 @@ impl Bundle {
             let data = files
                 .get(path)
                 .ok_or_else(|| BundleError::FileSetMismatch(path.clone()))?;
-            if Blake3::digest(&[data]) != *want {
+            if Sha256::digest(&[data]) != *want {
                 return Err(BundleError::HashMismatch(path.clone()));
             }
         }
@@ -167,7 +167,7 @@ impl Bundle {
                 limit: MAX_BUNDLE_BYTES,
             }));
         }
-        let hash = Blake3::digest(&[&bytes]);
+        let hash = Sha256::digest(&[&bytes]);
         Ok(Bundle {
             manifest,
             files,
@@ -239,7 +239,7 @@ impl Bundle {
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }
-    /// BLAKE3 of the canonical bytes: the bundle hash receipts name.
+    /// SHA-256 of the canonical bytes: the bundle hash receipts name.
     pub fn hash(&self) -> Hash {
         self.hash
     }
@@ -299,7 +299,7 @@ mod tests {
         let b = sample();
         let back = Bundle::from_bytes(b.as_bytes()).unwrap();
         assert_eq!(back, b);
-        assert_eq!(back.hash(), Blake3::digest(&[b.as_bytes()]));
+        assert_eq!(back.hash(), Sha256::digest(&[b.as_bytes()]));
         assert_eq!(back.file("docs/README"), Some(&b"hello"[..]));
     }
 

@@ -23,7 +23,7 @@ pub use validate::{
 use crate::cbor::{self, CborError};
 use crate::cose::{CoseError, Sign1};
 use crate::keys::{SignerKey, VerifierKey};
-use crate::merkle::{Blake3, Hash, MerkleHasher};
+use crate::merkle::{Hash, MerkleHasher, Sha256};
 use crate::view::{self, ViewError, ViewSchema};
 
 /// The receipt format version this crate writes and reads.
@@ -227,7 +227,7 @@ impl Receipt {
         Ok(r)
     }
 
-    /// BLAKE3 of the canonical CBOR of the request: what approval digests and
+    /// SHA-256 of the canonical CBOR of the request: what approval digests and
     /// the break-glass signature bind to.
     pub fn request_hash(&self) -> Hash {
         request_hash(&self.parts.request)
@@ -249,13 +249,13 @@ impl Receipt {
     }
 }
 
-/// BLAKE3 of the canonical CBOR of a request.
+/// SHA-256 of the canonical CBOR of a request.
 pub fn request_hash(request: &Request) -> Hash {
     // A request in a valid receipt always encodes; one that does not (never
     // validated) hashes as the empty map would.
     let json = serde_json::to_value(request).unwrap_or(serde_json::Value::Null);
     let bytes = view::encode(&json, &ViewSchema { times: &[], bytes: &[] }).unwrap_or_else(|_| vec![0xa0]);
-    Blake3::digest(&[&bytes])
+    Sha256::digest(&[&bytes])
 }
 
 /// The bytes an operator signs to authorise a break-glass override: the

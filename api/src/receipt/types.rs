@@ -168,7 +168,7 @@ pub struct Reason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyRef {
-    /// BLAKE3 of the bundle's canonical encoding.
+    /// SHA-256 of the bundle's canonical encoding.
     pub bundle_hash: Hash,
     /// The bundle's id.
     pub bundle_id: String,
@@ -204,7 +204,7 @@ pub struct NdInputs {
 pub struct Initiator {
     /// The principal (a person or service).
     pub principal: String,
-    /// BLAKE3 of what was asked.
+    /// SHA-256 of what was asked.
     pub request_digest: Hash,
 }
 
@@ -252,9 +252,9 @@ pub struct Approver {
 pub struct Presented {
     /// The CIBA binding message.
     pub binding_message: String,
-    /// BLAKE3 of what the approver saw.
+    /// SHA-256 of what the approver saw.
     pub shown_digest: Hash,
-    /// BLAKE3 of the exact tool arguments.
+    /// SHA-256 of the exact tool arguments.
     pub arguments_digest: Hash,
 }
 
@@ -298,7 +298,7 @@ pub struct LineageLink {
     /// Scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
-    /// BLAKE3 of the token; raw tokens are never stored.
+    /// SHA-256 of the token; raw tokens are never stored.
     pub token_hash: Hash,
 }
 

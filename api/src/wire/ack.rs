@@ -18,8 +18,8 @@ pub struct Ack {
     pub size: u64,
     /// The signed checkpoint (C2SP note text).
     pub checkpoint: String,
-    /// The inclusion proof at `size` (base64 hashes).
-    #[serde(with = "super::base64_hashes")]
+    /// The inclusion proof at `size` (hex hashes).
+    #[serde(with = "super::proof_hashes")]
     pub inclusion_proof: Vec<Hash>,
     /// The C2SP tlog-proof text (index, proof, checkpoint).
     pub tlog_proof: String,

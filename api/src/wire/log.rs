@@ -28,8 +28,8 @@ pub struct InclusionProof {
     pub index: u64,
     /// The tree size the proof is for.
     pub size: u64,
-    /// The proof (base64 hashes).
-    #[serde(with = "super::base64_hashes")]
+    /// The proof (hex hashes).
+    #[serde(with = "super::proof_hashes")]
     pub proof: Vec<Hash>,
 }
 
@@ -40,8 +40,8 @@ pub struct ConsistencyProof {
     pub from: u64,
     /// The newer size.
     pub to: u64,
-    /// The proof (base64 hashes).
-    #[serde(with = "super::base64_hashes")]
+    /// The proof (hex hashes).
+    #[serde(with = "super::proof_hashes")]
     pub proof: Vec<Hash>,
 }
 

@@ -25,9 +25,10 @@ pub use log::{CheckpointItem, CheckpointList, ConsistencyProof, InclusionProof, 
 pub use problem::{PROBLEM_BASE, Problem, ProblemType};
 pub use query::{QueryError, QueryHit, QueryPage, ReceiptFilters, ReceiptQuery};
 
-/// Serde for a list of hashes as standard base64 strings (proofs), at most
-/// [`crate::merkle::MAX_PROOF_HASHES`] of them.
-pub mod base64_hashes {
+/// Serde for a list of proof hashes: lowercase hex strings, like every
+/// digest in JSON (spec §1), at most [`crate::merkle::MAX_PROOF_HASHES`] of
+/// them.
+pub mod proof_hashes {
     use serde::de::Error as _;
     use serde::{Deserialize as _, Deserializer, Serializer};
 
@@ -35,18 +36,18 @@ pub mod base64_hashes {
 
     /// Serialize.
     pub fn serialize<S: Serializer>(hashes: &[Hash], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(hashes.iter().map(Hash::to_base64))
+        s.collect_seq(hashes.iter().map(Hash::to_hex))
     }
 
     /// Deserialize, refusing more than [`MAX_PROOF_HASHES`] and anything
-    /// that is not 32 bytes of base64.
+    /// that is not 64 lowercase hex characters.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Hash>, D::Error> {
         let list = Vec::<String>::deserialize(d)?;
         if list.len() > MAX_PROOF_HASHES {
             return Err(D::Error::custom(format!("more than {MAX_PROOF_HASHES} proof hashes")));
         }
         list.iter()
-            .map(|h| Hash::from_base64(h).map_err(D::Error::custom))
+            .map(|h| Hash::from_hex(h).map_err(D::Error::custom))
             .collect()
     }
 }

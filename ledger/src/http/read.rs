@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use cairn_api::cbor::{self, CBOR};
-use cairn_api::merkle::{Blake3, GenerateError, Hash, MerkleError, consistency_proof, inclusion_proof};
+use cairn_api::merkle::{GenerateError, Hash, MerkleError, Sha256, consistency_proof, inclusion_proof};
 use cairn_api::wire;
 use serde::Deserialize;
 
@@ -187,7 +187,7 @@ pub(super) async fn get_inclusion(
     let st = s.store.clone();
     let proof = blocking(move || {
         split(prefetched(st.as_ref(), |n| {
-            inclusion_proof::<Blake3, _>(n, index, size)
+            inclusion_proof::<Sha256, _>(n, index, size)
         }))
     })
     .await?
@@ -214,7 +214,7 @@ pub(super) async fn get_consistency(
     }
     let st = s.store.clone();
     let from = q.from;
-    let proof = blocking(move || split(prefetched(st.as_ref(), |n| consistency_proof::<Blake3, _>(n, from, to))))
+    let proof = blocking(move || split(prefetched(st.as_ref(), |n| consistency_proof::<Sha256, _>(n, from, to))))
         .await?
         .map_err(|e| ApiError::bad_param(e.to_string()))?;
     Ok(axum::Json(wire::ConsistencyProof { from, to, proof }).into_response())

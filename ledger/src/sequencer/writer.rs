@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use cairn_api::entry::{Entry, KeyRole};
 use cairn_api::keys::SignerKey;
-use cairn_api::merkle::{Blake3, Hash, inclusion_proof};
+use cairn_api::merkle::{Hash, Sha256, inclusion_proof};
 use tokio::sync::mpsc;
 
 use super::{Ack, Job, Shared, SubmitError, blocking};
@@ -24,7 +24,7 @@ pub(super) async fn existing_ack(store: Arc<dyn Store>, index: u64) -> Result<Ac
             Entry::from_cbor(&bytes).map_err(|e| StoreError::Corrupt(format!("entry {index} does not decode: {e}")))?;
         let (size, checkpoint) = store.head()?;
         let checkpoint = checkpoint.ok_or_else(|| StoreError::Corrupt("no checkpoint".into()))?;
-        let proof = prefetched(store.as_ref(), |n| inclusion_proof::<Blake3, _>(n, index, size))
+        let proof = prefetched(store.as_ref(), |n| inclusion_proof::<Sha256, _>(n, index, size))
             .map_err(|e| StoreError::Corrupt(format!("proof for {index}: {e}")))?;
         Ok(Ack {
             index,
@@ -166,7 +166,7 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
             let nodes = BatchNodes::new(store.as_ref(), &batch.nodes);
             (0..batch.entries.len() as u64)
                 .map(|k| {
-                    inclusion_proof::<Blake3, _>(&nodes, first + k, size)
+                    inclusion_proof::<Sha256, _>(&nodes, first + k, size)
                         .map_err(|e| StoreError::Corrupt(format!("proof after commit: {e}")))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()

@@ -4,7 +4,7 @@
 //! one group commit writes.
 
 use cairn_api::keys::SignerKey;
-use cairn_api::merkle::{Blake3, Frontier, Hash, NodeId};
+use cairn_api::merkle::{Frontier, Hash, NodeId, Sha256};
 use cairn_api::note::{Checkpoint, NoteError};
 
 use super::{EntryRecord, LogState, Store, StoreError, StoreNodes};
@@ -32,7 +32,7 @@ impl CommitBatch {
         state: &LogState,
         records: Vec<EntryRecord>,
         log_key: &SignerKey,
-    ) -> Result<(Self, Frontier<Blake3>), NoteError> {
+    ) -> Result<(Self, Frontier<Sha256>), NoteError> {
         let leaves: Vec<Hash> = records.iter().map(|r| r.leaf_hash).collect();
         let (frontier, nodes) = integrate(&state.frontier, &leaves);
         let checkpoint = Checkpoint::new(log_key.name(), frontier.size(), frontier.root())
@@ -51,7 +51,7 @@ impl CommitBatch {
 
 /// Integration, a pure function: the frontier after appending `leaves`, and
 /// every node the appends complete (what a commit must persist).
-pub fn integrate(frontier: &Frontier<Blake3>, leaves: &[Hash]) -> (Frontier<Blake3>, Vec<(NodeId, Hash)>) {
+pub fn integrate(frontier: &Frontier<Sha256>, leaves: &[Hash]) -> (Frontier<Sha256>, Vec<(NodeId, Hash)>) {
     let mut f = frontier.clone();
     let mut nodes = Vec::with_capacity(leaves.len() * 2);
     for leaf in leaves {
@@ -61,7 +61,7 @@ pub fn integrate(frontier: &Frontier<Blake3>, leaves: &[Hash]) -> (Frontier<Blak
 }
 
 /// Rebuild the frontier of a tree of `size` from a store's nodes.
-pub(crate) fn frontier_from<S: Store + ?Sized>(store: &S, size: u64) -> Result<Frontier<Blake3>, StoreError> {
+pub(crate) fn frontier_from<S: Store + ?Sized>(store: &S, size: u64) -> Result<Frontier<Sha256>, StoreError> {
     Frontier::from_reader(size, &StoreNodes(store))
 }
 

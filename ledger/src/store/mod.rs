@@ -25,7 +25,7 @@ mod redb_store;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use cairn_api::merkle::{Blake3, Frontier, Hash, NodeId};
+use cairn_api::merkle::{Frontier, Hash, NodeId, Sha256};
 
 pub use checkpoints::CheckpointCursor;
 pub use faulty::{Fault, FaultyStore};
@@ -82,7 +82,7 @@ pub use cairn_api::wire::query::FilterField as Field;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogState {
     /// The tree's frontier (size and perfect-subtree roots).
-    pub frontier: Frontier<Blake3>,
+    pub frontier: Frontier<Sha256>,
     /// The latest signed checkpoint, if any.
     pub checkpoint: Option<String>,
 }

@@ -3,7 +3,7 @@
 
 use cairn_api::entry::{Entry, EntryKind, KeyAction, KeyRole, KeyStatement};
 use cairn_api::examples;
-use cairn_api::merkle::{Blake3, MemoryTree, consistency_proof, inclusion_proof, verify_consistency, verify_inclusion};
+use cairn_api::merkle::{MemoryTree, Sha256, consistency_proof, inclusion_proof, verify_consistency, verify_inclusion};
 use cairn_api::note::Checkpoint;
 use cairn_api::timestamp::Timestamp;
 
@@ -49,7 +49,7 @@ fn suite(store: &dyn Store) {
         all.extend(entries);
     }
     let state = store.state().unwrap();
-    let tree = MemoryTree::<Blake3>::from_leaf_hashes(all.iter().map(Entry::leaf_hash));
+    let tree = MemoryTree::<Sha256>::from_leaf_hashes(all.iter().map(Entry::leaf_hash));
     assert_eq!(state.frontier.size(), 30);
     assert_eq!(state.frontier.root(), tree.root());
     // The latest checkpoint verifies and names the tree.
@@ -67,8 +67,8 @@ fn suite(store: &dyn Store) {
         let i = i as u64;
         assert_eq!(store.entry(i).unwrap().unwrap(), e.to_cbor());
         assert_eq!(store.index_of_leaf(&e.leaf_hash()).unwrap(), Some(i));
-        let proof = inclusion_proof::<Blake3, _>(&StoreNodes(store), i, 30).unwrap();
-        verify_inclusion::<Blake3>(&e.leaf_hash(), i, 30, &proof, &cp.root.0).unwrap();
+        let proof = inclusion_proof::<Sha256, _>(&StoreNodes(store), i, 30).unwrap();
+        verify_inclusion::<Sha256>(&e.leaf_hash(), i, 30, &proof, &cp.root.0).unwrap();
     }
     assert_eq!(store.entry(30).unwrap(), None);
     let old = Checkpoint::parse(
@@ -77,25 +77,25 @@ fn suite(store: &dyn Store) {
             .text(),
     )
     .unwrap();
-    let c = consistency_proof::<Blake3, _>(&StoreNodes(store), 5, 30).unwrap();
-    verify_consistency::<Blake3>(5, 30, &c, &old.root.0, &cp.root.0).unwrap();
+    let c = consistency_proof::<Sha256, _>(&StoreNodes(store), 5, 30).unwrap();
+    verify_consistency::<Sha256>(5, 30, &c, &old.root.0, &cp.root.0).unwrap();
     // Proofs from prefetched nodes are the same proofs, for every index and
     // size and every pair of sizes; the head is the latest checkpoint.
     for size in 1..=30u64 {
         for i in 0..size {
             assert_eq!(
-                prefetched(store, |n| inclusion_proof::<Blake3, _>(n, i, size)).unwrap(),
-                inclusion_proof::<Blake3, _>(&StoreNodes(store), i, size).unwrap()
+                prefetched(store, |n| inclusion_proof::<Sha256, _>(n, i, size)).unwrap(),
+                inclusion_proof::<Sha256, _>(&StoreNodes(store), i, size).unwrap()
             );
         }
         for from in 1..=size {
             assert_eq!(
-                prefetched(store, |n| consistency_proof::<Blake3, _>(n, from, size)).unwrap(),
-                consistency_proof::<Blake3, _>(&StoreNodes(store), from, size).unwrap()
+                prefetched(store, |n| consistency_proof::<Sha256, _>(n, from, size)).unwrap(),
+                consistency_proof::<Sha256, _>(&StoreNodes(store), from, size).unwrap()
             );
         }
     }
-    assert!(prefetched(store, |n| inclusion_proof::<Blake3, _>(n, 30, 30)).is_err());
+    assert!(prefetched(store, |n| inclusion_proof::<Sha256, _>(n, 30, 30)).is_err());
     assert_eq!(store.head().unwrap(), (30, state.checkpoint.clone()));
     let ids = [NodeId { level: 0, index: 3 }, NodeId { level: 9, index: 0 }];
     assert_eq!(store.nodes(&ids).unwrap(), vec![Some(all[3].leaf_hash()), None]);

@@ -11,7 +11,7 @@ use cairn_api::entry::{Entry, EntryKind, KeyAction, KeyRole, KeyStatement, POLIC
 use cairn_api::examples;
 use cairn_api::export::ExportItem;
 use cairn_api::keys::SignerKey;
-use cairn_api::merkle::{Blake3, MemoryTree, MerkleHasher};
+use cairn_api::merkle::{MemoryTree, MerkleHasher, Sha256};
 use cairn_api::note::Checkpoint;
 use cairn_api::policy::{Bundle, DecisionInput, Policy};
 use cairn_api::receipt::{Receipt, SignedReceipt};
@@ -99,7 +99,7 @@ pub struct Log {
     pub entries: Vec<Vec<u8>>,
     /// (size, note) of every checkpoint, in order.
     pub checkpoints: Vec<(u64, String)>,
-    tree: MemoryTree<Blake3>,
+    tree: MemoryTree<Sha256>,
     /// The key checkpoints are signed with.
     pub log_key: SignerKey,
 }
@@ -120,14 +120,14 @@ impl Log {
     pub fn append(&mut self, kind: EntryKind, body: Vec<u8>) -> u64 {
         let at = Timestamp::from_millis(examples::EXAMPLE_NOW_MS + self.entries.len() as u64).unwrap();
         let bytes = Entry::new(kind, at, body).unwrap().to_cbor();
-        self.tree.append(Blake3::hash_leaf(&bytes));
+        self.tree.append(Sha256::hash_leaf(&bytes));
         self.entries.push(bytes);
         self.entries.len() as u64 - 1
     }
 
     /// Append raw entry bytes (whatever they are).
     pub fn append_raw(&mut self, bytes: Vec<u8>) {
-        self.tree.append(Blake3::hash_leaf(&bytes));
+        self.tree.append(Sha256::hash_leaf(&bytes));
         self.entries.push(bytes);
     }
 
@@ -140,7 +140,7 @@ impl Log {
     }
 
     /// The tree.
-    pub fn tree(&self) -> &MemoryTree<Blake3> {
+    pub fn tree(&self) -> &MemoryTree<Sha256> {
         &self.tree
     }
 

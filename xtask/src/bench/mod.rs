@@ -3,7 +3,7 @@
 //! generated part of `docs/benchmarks.md`.
 //!
 //! In order: the machine's limits (Ed25519 `verify_strict`/s on every
-//! core, fdatasync/s in the work directory, BLAKE3), policy decisions/s per
+//! core, fdatasync/s in the work directory, SHA-256), policy decisions/s per
 //! engine, durable ingest over HTTP against a release `cairn-ledger serve`
 //! (`cairn-tools load`: receipts signed before the timed part; single POSTs
 //! at concurrency 1/16/64/256, batch POSTs, fixed offered loads), the same
@@ -170,7 +170,7 @@ pub struct Results {
     pub verify_limit: f64,
     pub threads: usize,
     pub fdatasync: f64,
-    pub blake3: f64,
+    pub sha256: f64,
     pub policy: Vec<policy::Row>,
     pub ingest: Vec<IngestRow>,
     pub ingest_rss_kb: u64,
@@ -541,7 +541,7 @@ fn suite(root: &Path, o: &Opts, args: &[String]) -> Result<Results, String> {
     eprintln!("bench: machine limits");
     let (threads, verify_limit) = crate::limits::verify_rate();
     let fdatasync = crate::limits::fdatasync_rate(&work);
-    let blake3 = crate::limits::blake3_rate();
+    let sha256 = crate::limits::sha256_rate();
     eprintln!("bench: policy decisions");
     let policy = policy::rates(root, o.reps, Duration::from_secs(1))?;
     let (ingest, ingest_rss_kb) = ingest(&bins, o, &work)?;
@@ -568,7 +568,7 @@ fn suite(root: &Path, o: &Opts, args: &[String]) -> Result<Results, String> {
         verify_limit,
         threads,
         fdatasync,
-        blake3,
+        sha256,
         policy,
         ingest,
         ingest_rss_kb,

@@ -235,11 +235,11 @@ pub fn render(r: &Results) -> String {
         "\n### Machine limits (same run)\n\n| limit | per second |\n|---|---|\n\
          | Ed25519 `verify_strict`, 1,300-byte message, {} threads | {} |\n\
          | fdatasync of a 4 KiB write in the work directory | {} |\n\
-         | BLAKE3 leaf hash of a 1,300-byte entry, one core | {} |",
+         | SHA-256 leaf hash of a 1,300-byte entry, one core | {} |",
         r.threads,
         int(r.verify_limit),
         int(r.fdatasync),
-        int(r.blake3)
+        int(r.sha256)
     );
     o.push_str("\n### Policy decisions per second (one core)\n\n| bundle | engine | decisions/s | per decision |\n|---|---|---|---|\n");
     for p in &r.policy {
