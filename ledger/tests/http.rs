@@ -212,10 +212,25 @@ async fn submit_and_read_back_everything_an_auditor_needs() {
     assert_eq!(cbor_seq(&b).len(), 1 + 2 + 2);
     let (s, ct, b) = call(&app, get("/v1/export?from=99")).await;
     problem(s, &ct, &b, "bad-parameter");
+    // Without Accept: Prometheus text 0.0.4 (counters named with _total in
+    // HELP and TYPE, no # EOF); asked for: OpenMetrics.
     let (s, ct, b) = call(&app, get("/metrics")).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(ct.starts_with("application/openmetrics-text"));
+    assert_eq!(ct, "text/plain; version=0.0.4; charset=utf-8");
     let m = String::from_utf8(b).unwrap();
+    assert!(m.contains("# TYPE cairn_decisions_total counter"), "{m}");
+    assert!(!m.contains("# EOF"), "{m}");
+    let om = Request::get("/metrics")
+        .header(
+            "accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )
+        .body(Body::empty())
+        .unwrap();
+    let (s, ct, b) = call(&app, om).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(ct.starts_with("application/openmetrics-text"), "{ct}");
+    assert!(String::from_utf8(b).unwrap().ends_with("# EOF\n"));
     assert!(m.contains("cairn_tree_size 7"), "{m}");
     assert!(
         m.contains("cairn_decisions_total{gate=\"gate.example/eks-proxy\""),

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::submit::check_admin;
 use super::{ApiError, AppState, Query, blocking, error};
+use crate::metrics::Exposition;
 use crate::store::{Store, StoreError, prefetched};
 
 pub(super) async fn get_keys(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -258,13 +259,12 @@ pub(super) async fn get_export(State(s): State<AppState>, Query(q): Query<Export
         .into_response())
 }
 
-pub(super) async fn metrics(State(s): State<AppState>) -> Response {
+pub(super) async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = Exposition::negotiate(accept);
     (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        s.sequencer.metrics().encode(),
+        [(header::CONTENT_TYPE, format.content_type()), (header::VARY, "accept")],
+        format.render(&s.sequencer.metrics().encode()),
     )
         .into_response()
 }

@@ -1,4 +1,5 @@
-//! Prometheus metrics (`GET /metrics`, text exposition format).
+//! Prometheus metrics (`GET /metrics`: Prometheus text 0.0.4, or
+//! OpenMetrics 1.0 when asked for, [`exposition`]).
 //!
 //! - `cairn_decisions_total{gate, surface, decision}`: receipts logged
 //!   (DENY and SILENCE rates are `rate()` over the `decision` label);
@@ -8,6 +9,10 @@
 //! - `cairn_batch_entries`: entries per group commit;
 //! - `cairn_queue_depth`: submissions waiting for the sequencer;
 //! - `cairn_tree_size`: entries in the log.
+
+mod exposition;
+
+pub use exposition::Exposition;
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -114,7 +119,8 @@ impl Metrics {
         self.tree_size.set(i64::try_from(size).unwrap_or(i64::MAX));
     }
 
-    /// The text exposition.
+    /// The exposition in OpenMetrics 1.0 ([`Exposition::render`] gives
+    /// the other format).
     pub fn encode(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
