@@ -18,10 +18,15 @@ use crate::merkle::{Hash, MerkleHasher, Sha256};
 use crate::receipt::{RECEIPT_CONTENT_TYPE, ReceiptError, SignedReceipt};
 use crate::timestamp::Timestamp;
 
-/// Largest entry body (a COSE_Sign1), in bytes.
-pub const MAX_ENTRY_BODY_BYTES: usize = cose::MAX_COSE_BYTES;
-/// Largest encoded entry, in bytes.
-pub const MAX_ENTRY_BYTES: usize = MAX_ENTRY_BODY_BYTES + 64;
+/// Largest encoded entry, in bytes: what a C2SP tlog-tiles entry bundle
+/// can hold (a big-endian `u16` length prefix), so that every entry of the
+/// log is served as tiles.
+pub const MAX_ENTRY_BYTES: usize = u16::MAX as usize;
+/// The most an entry adds to its body: the array head (1), the longest
+/// type text (`"receipt"`, 8), a 9-byte time and a 3-byte bstr head.
+pub const ENTRY_OVERHEAD_BYTES: usize = 21;
+/// Largest entry body (a COSE_Sign1), in bytes: 65,514.
+pub const MAX_ENTRY_BODY_BYTES: usize = MAX_ENTRY_BYTES - ENTRY_OVERHEAD_BYTES;
 /// COSE content type of a key statement.
 pub const KEY_CONTENT_TYPE: &str = "application/vnd.cairn.key.v1+cbor";
 /// COSE content type of a policy bundle.
@@ -347,6 +352,25 @@ mod tests {
             signed.verify(&examples::gate_key().verifier()).unwrap(),
             &examples::receipt(3)
         );
+    }
+
+    #[test]
+    fn the_largest_receipt_fits_an_entry_bundle() {
+        // The longest key name and the largest payload: the entry is still
+        // at most 65,535 bytes, what a tlog-tiles entry bundle holds.
+        use crate::keys::{KeyType, MAX_KEY_NAME_BYTES};
+        use crate::receipt::MAX_RECEIPT_BYTES;
+        let key = SignerKey::from_seed(&"g".repeat(MAX_KEY_NAME_BYTES), KeyType::Ed25519, &[9; 32]).unwrap();
+        let body = cose::sign(&vec![0x41; MAX_RECEIPT_BYTES], RECEIPT_CONTENT_TYPE, &key).unwrap();
+        assert!(body.len() <= MAX_ENTRY_BODY_BYTES, "{}", body.len());
+        let e = Entry::new(EntryKind::Receipt, Timestamp::MAX, body).unwrap();
+        assert!(e.to_cbor().len() <= MAX_ENTRY_BYTES);
+        // One byte over the body limit is refused.
+        let big = cose::sign(&vec![0x41; MAX_ENTRY_BODY_BYTES], RECEIPT_CONTENT_TYPE, &key).unwrap();
+        assert!(matches!(
+            Entry::new(EntryKind::Receipt, Timestamp::MAX, big),
+            Err(EntryError::Encoding(CborError::TooLarge { .. }))
+        ));
     }
 
     #[test]

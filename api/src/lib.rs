@@ -36,6 +36,7 @@ pub mod note;
 pub mod policy;
 pub mod proof;
 pub mod receipt;
+pub mod tiles;
 pub mod timestamp;
 pub mod view;
 pub mod wire;

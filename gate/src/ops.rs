@@ -113,6 +113,18 @@ pub fn publish(ledger: &LedgerArgs, authority_key: &Path, bundle: &Path, json: b
     let authority = keyfile::read_key(authority_key).map_err(io)?;
     let b = crate::policy_cli::load_bundle(bundle).map_err(|e| Fail(1, e))?;
     let body = cairn_api::cose::sign(b.as_bytes(), POLICY_CONTENT_TYPE, &authority).map_err(io)?;
+    let limit = cairn_api::entry::MAX_ENTRY_BODY_BYTES;
+    if body.len() > limit {
+        return Err(Fail(
+            1,
+            format!(
+                "{}: the signed bundle is {} bytes; the log archives entries of at most {limit} bytes \
+                 (every entry fits a C2SP tlog-tiles entry bundle): split the policy into bundles by surface",
+                bundle.display(),
+                body.len()
+            ),
+        ));
+    }
     let ack = ledger.admin().and_then(|a| a.post_policy(&body)).map_err(admin_fail)?;
     let m = b.manifest();
     if json {

@@ -110,6 +110,26 @@ fn an_operator_sets_up_a_gate_and_decides() {
         v["ack"]["existing"].as_bool().unwrap(),
         "published twice: the original answers"
     );
+    // A bundle whose signed form does not fit a log entry (65,514 bytes):
+    // refused before anything is sent, with what to do.
+    let big = d.join("big-policy");
+    std::fs::create_dir_all(&big).unwrap();
+    let src = root().join("examples/policies/devops-staging/cairn-rules");
+    std::fs::copy(src.join("bundle.json"), big.join("bundle.json")).unwrap();
+    let mut rules = std::fs::read_to_string(src.join("rules.toml")).unwrap();
+    for i in 0..600 {
+        rules.push_str(&format!(
+            "\n[[rule]]\nid = \"filler-{i}\"\neffect = \"DENY\"\nsubjects = [\"agent:nobody-{i}\"]\nsurfaces = [\"eks\"]\nactions = [\"get_pods\"]\nresources = [\"filler:{i}\"]\n"
+        ));
+    }
+    std::fs::write(big.join("rules.toml"), rules).unwrap();
+    let o = gate(&[&"publish", &big, &"--authority-key", &d.join("auth.key")], &env);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("the log archives entries of at most 65514 bytes"),
+        "{}",
+        text(&o)
+    );
     let log_vkey = log_key.verifier().to_string();
     let decide = |req: &str| {
         gate(

@@ -105,7 +105,7 @@ def main(url, work):
     raw_entries = [get(f"{url}/v1/entries/{i}") for i in range(size)]
 
     # 1. pycose verifies every signed body in the log.
-    gate_ref = open(os.path.join(work, "gate.vkey")).read().strip().rsplit("+", 1)[0]
+    gate_ref = "+".join(open(os.path.join(work, "gate.vkey")).read().strip().split("+", 2)[:2])
     template = None
     for kind, _at, body in entries:
         msg = Sign1Message.decode(body)
@@ -124,7 +124,7 @@ def main(url, work):
         _, _, name, kid_hex, b64 = f.read().strip().split("+", 4)
     seed = base64.b64decode(b64)[1:]
     if template is None:
-        cose.check(False, "no receipt of the test gate to start from")
+        cose.check(False, f"no receipt signed by {gate_ref} in the log to start from")
     else:
         now = int(time.time() * 1000)
         template["receipt_id"] = uuid7()

@@ -34,6 +34,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+[ -n "${FOREIGN_KEEP:-}" ] && trap - EXIT
 cd "$work"
 "$bin/cairn-ledger" keygen --name authority.example/root --out authority.key >authority.vkey
 "$bin/cairn-gate" keygen --name gate.example/foreign --out gate.key >gate.vkey
@@ -55,7 +56,7 @@ export CAIRN_LEDGER_URL=$url
   --admin-token-file admin.token >/dev/null
 for r in devops-delete-staging devops-delete-production; do
   "$bin/cairn-gate" decide "$root/examples/requests/$r.json" --gate-key gate.key --log-key @data/log.vkey \
-    --bundle "$root/examples/policies/devops-staging/cairn-rules" --save proofs >/dev/null || true
+    --bundle "$root/examples/policies/devops-staging/cairn-rules" --save proofs >/dev/null || [ $? -eq 1 ]
 done
 ls proofs/*.tlog-proof >/dev/null
 "$bin/cairn-tools" load --receipts "$receipts" --concurrency 8 --setup-with authority.key \

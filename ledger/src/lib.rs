@@ -26,6 +26,7 @@ pub mod config;
 pub mod conn;
 pub mod embedded;
 pub mod export;
+pub mod export_tiles;
 pub mod fsck;
 pub mod http;
 pub mod metrics;

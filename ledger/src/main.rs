@@ -9,6 +9,8 @@
 //!   On first start it creates the log signing key `DIR/log.key` (0600) and
 //!   prints its verifier key; it refuses key files readable by others.
 //! - `export --data-dir DIR --out FILE [--from N]`: the offline export.
+//! - `export-tiles --data-dir DIR --out NEWDIR`: the log as a static C2SP
+//!   tlog-tiles tree for any web server.
 //! - `fsck --data-dir DIR`: offline check of the storage (exit 1 and the
 //!   first inconsistency when it finds one).
 //! - `keygen --name NAME [--cosignature] --out FILE`: a signing key (0600)
@@ -68,6 +70,19 @@ enum Command {
         /// First entry to export.
         #[arg(long, default_value_t = 0)]
         from: u64,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the log as a static C2SP tlog-tiles tree (checkpoint, hash
+    /// tiles, entry bundles) into a new directory, for any web server.
+    ExportTiles {
+        /// The ledger's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The output directory (must not exist).
+        #[arg(long)]
+        out: PathBuf,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -250,6 +265,31 @@ fn main() -> ExitCode {
                 }));
             } else {
                 outln!("exported {n} entries to {}", out.display());
+            }
+            Ok(())
+        })(),
+        Command::ExportTiles { data_dir, out, json } => (|| {
+            let store = RedbStore::open(&data_dir.join(DB_FILE))?;
+            let mut progress = Progress::new("export-tiles", "entries", Some(store.size()?), json);
+            let w = cairn_ledger::export_tiles::export_tiles(&store, &out, |done| progress.set(done))
+                .map_err(|e| Fail(e.to_string()))?;
+            progress.finish();
+            if json {
+                print_json(&serde_json::json!({
+                    "command": "export-tiles",
+                    "size": w.size,
+                    "hash_tiles": w.hash_tiles,
+                    "entry_bundles": w.entry_bundles,
+                    "out": out.display().to_string(),
+                }));
+            } else {
+                outln!(
+                    "wrote the tiles of a tree of {} entries ({} hash tiles, {} entry bundles) and its checkpoint to {}",
+                    w.size,
+                    w.hash_tiles,
+                    w.entry_bundles,
+                    out.display()
+                );
             }
             Ok(())
         })(),

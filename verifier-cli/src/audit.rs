@@ -168,7 +168,7 @@ fn live_checkpoint(
     r: &mut Report,
 ) -> Option<(u64, Hash, String)> {
     let (size, root, _) = last;
-    let note = match l.get("/v1/checkpoint") {
+    let note = match l.get("/checkpoint") {
         Ok(b) => b,
         Err(e) => {
             r.cannot_evaluate = Some(e.to_string());

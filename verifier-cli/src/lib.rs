@@ -7,7 +7,8 @@
 //! rayon: no async runtime, no storage engine.
 //!
 //! - [`receipt`]: one receipt and its tlog-proof, offline.
-//! - [`audit`]: a whole log (export file or live ledger) against a
+//! - [`audit`]: a whole log (export file, live ledger or tile tree, read
+//!   through [`tiles`]) against a
 //!   [`trust`] file, with a [`state`] file between audits.
 //! - [`replay`]: recorded decisions re-run on their archived bundles, or
 //!   on a candidate bundle (what-if).
@@ -29,6 +30,7 @@ pub mod report;
 pub mod source;
 pub mod state;
 pub mod stream;
+pub mod tiles;
 pub mod trust;
 
 /// Everything checked, everything valid.

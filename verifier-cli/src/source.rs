@@ -7,6 +7,8 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::tiles::{TileDir, TileStore, TilesReader};
+
 /// Largest JSON or text answer read from a ledger (checkpoints, proofs,
 /// query pages).
 pub const MAX_SMALL_BODY: u64 = 8 * 1024 * 1024;
@@ -57,31 +59,42 @@ pub enum SourceError {
     },
 }
 
-/// `--url URL` or `--export FILE`, exactly one.
+/// `--url URL`, `--export FILE` or `--tiles DIR`, exactly one.
 #[derive(clap::Args, Debug)]
 pub struct SourceArgs {
-    /// A live ledger's base URL (http:// or https://).
+    /// A ledger's base URL (http:// or https://), read through its C2SP
+    /// tlog-tiles (`/checkpoint`, `/tile/...`): a live ledger, or any web
+    /// server or CDN holding its tiles.
     #[arg(long)]
     url: Option<String>,
     /// An export file (`cairn-ledger export`, or `GET /v1/export` saved).
     #[arg(long)]
     export: Option<PathBuf>,
+    /// A directory of C2SP tlog-tiles (`cairn-ledger export-tiles`).
+    #[arg(long)]
+    tiles: Option<PathBuf>,
 }
 
 impl SourceArgs {
     /// The source they name; `Err` is a usage message.
     pub fn source(&self) -> Result<Source, String> {
-        Source::from_args(self.url.as_deref(), self.export.as_ref())
+        match (&self.url, &self.export, &self.tiles) {
+            (None, None, Some(dir)) => Ok(Source::Tiles(TileDir(dir.clone()))),
+            (_, _, None) => Source::from_args(self.url.as_deref(), self.export.as_ref()),
+            _ => Err("give exactly one of --url, --export and --tiles".into()),
+        }
     }
 }
 
-/// An export file or a ledger's base URL.
+/// An export file, a ledger's base URL or a directory of tiles.
 #[derive(Debug, Clone)]
 pub enum Source {
     /// `--export FILE`.
     Export(PathBuf),
-    /// `--url URL`.
+    /// `--url URL` (read through its tiles).
     Ledger(Ledger),
+    /// `--tiles DIR`.
+    Tiles(TileDir),
 }
 
 impl Source {
@@ -94,7 +107,8 @@ impl Source {
         }
     }
 
-    /// The export stream from entry `from` on.
+    /// The export stream: from entry `from` on for an export file or
+    /// `/v1/export`; a tile tree is always read whole (`from` is 0).
     pub fn open(&self, from: u64) -> Result<Box<dyn Read>, SourceError> {
         match self {
             Source::Export(path) => {
@@ -104,7 +118,23 @@ impl Source {
                 })?;
                 Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, f)))
             }
-            Source::Ledger(l) => l.stream(&format!("/v1/export?from={from}")),
+            Source::Ledger(l) if from > 0 => l.stream(&format!("/v1/export?from={from}")),
+            Source::Ledger(l) => Ok(Box::new(TilesReader::open(l.clone())?)),
+            Source::Tiles(dir) => Ok(Box::new(TilesReader::open(dir.clone())?)),
+        }
+    }
+
+    /// The export stream from entry 0 and, for a tile tree, the number of
+    /// entries it holds (for progress).
+    pub fn open_whole(&self) -> Result<(Box<dyn Read>, Option<u64>), SourceError> {
+        fn tiles<T: TileStore + 'static>(r: TilesReader<T>) -> (Box<dyn Read>, Option<u64>) {
+            let size = r.size();
+            (Box::new(r), Some(size))
+        }
+        match self {
+            Source::Export(_) => Ok((self.open(0)?, None)),
+            Source::Ledger(l) => TilesReader::open(l.clone()).map(tiles),
+            Source::Tiles(dir) => TilesReader::open(dir.clone()).map(tiles),
         }
     }
 
@@ -112,7 +142,8 @@ impl Source {
     pub fn describe(&self) -> String {
         match self {
             Source::Export(p) => format!("export {}", p.display()),
-            Source::Ledger(l) => format!("ledger {}", l.base),
+            Source::Ledger(l) => format!("ledger {} (tiles)", l.base),
+            Source::Tiles(d) => format!("tiles {}", d.0.display()),
         }
     }
 }
@@ -175,24 +206,21 @@ impl Ledger {
 
     /// A small body, at most [`MAX_SMALL_BODY`] bytes.
     pub fn get(&self, path: &str) -> Result<Vec<u8>, SourceError> {
+        self.get_bounded(path, MAX_SMALL_BODY)
+    }
+
+    /// A body of at most `limit` bytes.
+    pub fn get_bounded(&self, path: &str, limit: u64) -> Result<Vec<u8>, SourceError> {
         let url = format!("{}{path}", self.base);
         let mut resp = self.call(path)?;
         resp.body_mut()
             .with_config()
-            .limit(MAX_SMALL_BODY)
+            .limit(limit)
             .read_to_vec()
             .map_err(|e| SourceError::Transport {
                 url,
                 detail: e.to_string(),
             })
-    }
-
-    /// The size of the ledger's newest checkpoint, unverified: for progress
-    /// estimates only (`None` when it cannot be had).
-    pub fn newest_size(&self) -> Option<u64> {
-        let note = self.get("/v1/checkpoint").ok()?;
-        let note = cairn_api::note::SignedNote::parse(&note).ok()?;
-        cairn_api::note::Checkpoint::parse(note.text()).ok().map(|c| c.size)
     }
 
     /// A small JSON body of the wire contract's type `T`. An answer that

@@ -11,6 +11,7 @@ use cairn_host::progress::Progress;
 
 use crate::engine::{BATCH_ENTRIES, Engine};
 use crate::source::{Source, SourceError};
+use crate::tiles::TilesContradiction;
 
 /// Bytes read from the source at a time.
 const READ_CHUNK: usize = 1 << 20;
@@ -20,7 +21,7 @@ const READ_CHUNK: usize = 1 << 20;
 /// read is `cannot_evaluate`.
 pub fn run(source: &Source, engine: &mut Engine, quiet: bool) {
     engine.report.source = source.describe();
-    let reader = match source.open(0) {
+    let (reader, entries) = match source.open_whole() {
         Ok(r) => r,
         Err(e) => {
             engine.report.cannot_evaluate = Some(e.to_string());
@@ -29,7 +30,7 @@ pub fn run(source: &Source, engine: &mut Engine, quiet: bool) {
     };
     let (unit, total) = match source {
         Source::Export(path) => ("bytes", std::fs::metadata(path).ok().map(|m| m.len())),
-        Source::Ledger(l) => ("entries", l.newest_size()),
+        Source::Ledger(_) | Source::Tiles(_) => ("entries", entries),
     };
     let mut progress = Progress::new("verified", unit, total, quiet);
     let by_bytes = unit == "bytes";
@@ -39,6 +40,9 @@ pub fn run(source: &Source, engine: &mut Engine, quiet: bool) {
             Stop::Export(at, e) => engine
                 .report
                 .fail(Some(at), format!("the export stream breaks here: {e}")),
+            Stop::Tiles(at, c) => engine
+                .report
+                .fail(Some(at), format!("the tiles contradict the entries: {c}")),
         }
     }
     engine.report.entries = engine.frontier().size();
@@ -49,6 +53,8 @@ enum Stop {
     Source(SourceError),
     /// The index of the next entry due, and why the stream is refused.
     Export(u64, cairn_api::export::ExportError),
+    /// The tiles contradict their entries (tampering), at the next entry due.
+    Tiles(u64, TilesContradiction),
 }
 
 fn feed(mut reader: Box<dyn Read>, engine: &mut Engine, progress: &mut Progress, by_bytes: bool) -> Result<(), Stop> {
@@ -58,10 +64,13 @@ fn feed(mut reader: Box<dyn Read>, engine: &mut Engine, progress: &mut Progress,
     let mut entries_in_batch = 0;
     loop {
         let n = reader.read(&mut buf).map_err(|e| {
-            Stop::Source(SourceError::Transport {
-                url: engine.report.source.clone(),
-                detail: e.to_string(),
-            })
+            match e.get_ref().and_then(|inner| inner.downcast_ref::<TilesContradiction>()) {
+                Some(c) => Stop::Tiles(decoder.next_index(), c.clone()),
+                None => Stop::Source(SourceError::Transport {
+                    url: engine.report.source.clone(),
+                    detail: e.to_string(),
+                }),
+            }
         })?;
         if n == 0 {
             break;

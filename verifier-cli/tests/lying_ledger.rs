@@ -1,5 +1,9 @@
 //! `cairn-verify audit --url` and `query --url` against an in-process
 //! malicious ledger (std TCP, one thread) that lies in one way at a time.
+//! The audit reads it through its tiles (`/checkpoint`, `/tile/...`), which
+//! the fake builds from its log; `/checkpoint` answers the log's last
+//! checkpoint the first time (what the audit downloads) and the override
+//! afterwards (what the ledger signs "now").
 //! The operator holds the log key, so lies are re-signed where that helps
 //! the liar; each must still give exit 1 and name what failed.
 
@@ -8,13 +12,15 @@ mod common;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cairn_api::cose;
 use cairn_api::entry::{EntryKind, KeyAction, KeyRole, POLICY_CONTENT_TYPE};
 use cairn_api::examples;
 use cairn_api::keys::{KeyType, SignerKey};
-use cairn_api::merkle::{Hash, Sha256, consistency_proof, inclusion_proof};
+use cairn_api::merkle::{Hash, Sha256, consistency_proof, inclusion_proof, subtree_root};
 use cairn_api::note::Checkpoint;
+use cairn_api::tiles::{TileId, TileKind, encode_bundle};
 use common::{Log, TempDir, failures};
 use serde_json::json;
 
@@ -31,6 +37,8 @@ struct Fake {
     bad_inclusion: bool,
     /// Serve entry `.1` when `.0` is asked for.
     swap_entry: Option<(u64, u64)>,
+    /// `/checkpoint` requests so far.
+    checkpoint_reads: Arc<AtomicUsize>,
 }
 
 impl Fake {
@@ -41,6 +49,7 @@ impl Fake {
             latest: None,
             bad_inclusion: false,
             swap_entry: None,
+            checkpoint_reads: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -56,7 +65,13 @@ impl Fake {
         let log = &self.log;
         match route {
             "/v1/export" => (200, "application/cbor-seq", log.export()),
-            "/v1/checkpoint" => {
+            "/checkpoint" if self.checkpoint_reads.fetch_add(1, Ordering::SeqCst) == 0 => (
+                200,
+                "text/plain",
+                log.checkpoints.last().unwrap().1.clone().into_bytes(),
+            ),
+            r if r.starts_with("/tile/") => self.tile(&r[1..]),
+            "/checkpoint" | "/v1/checkpoint" => {
                 let note = self
                     .checkpoint
                     .clone()
@@ -114,6 +129,26 @@ impl Fake {
             }
             _ => (404, "text/plain", b"no".to_vec()),
         }
+    }
+
+    /// A tile of the fake's log (all its entries).
+    fn tile(&self, path: &str) -> (u16, &'static str, Vec<u8>) {
+        let log = &self.log;
+        let size = log.entries.len() as u64;
+        let Some(tile) = TileId::parse(path).ok().filter(|t| t.exists_in(size)) else {
+            return (404, "text/plain", b"no".to_vec());
+        };
+        let range = tile.first()..tile.first() + u64::from(tile.width);
+        let body = match tile.kind {
+            TileKind::Entries => encode_bundle(range.map(|i| log.entries[i as usize].as_slice())).unwrap(),
+            TileKind::Hashes { .. } => {
+                let h = tile.kind.tree_level();
+                range
+                    .flat_map(|i| subtree_root::<Sha256, _>(log.tree(), i << h, (i + 1) << h).unwrap().0)
+                    .collect()
+            }
+        };
+        (200, "application/octet-stream", body)
     }
 
     /// Serve on a loopback port until the test ends; the base URL.

@@ -29,7 +29,7 @@ use crate::view::{self, ViewError, ViewSchema};
 /// The receipt format version this crate writes and reads.
 pub const RECEIPT_VERSION: u64 = 1;
 /// Largest receipt payload (CBOR) accepted, in bytes.
-pub const MAX_RECEIPT_BYTES: usize = 64 * 1024;
+pub const MAX_RECEIPT_BYTES: usize = 65_000;
 /// COSE content type of a signed receipt's payload.
 pub const RECEIPT_CONTENT_TYPE: &str = "application/vnd.cairn.receipt.v1+cbor";
 /// Domain separation string of the break-glass counter-signature.

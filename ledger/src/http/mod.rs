@@ -8,6 +8,7 @@
 //!   `GET /v1/checkpoint`, `/v1/checkpoints`, `/v1/entries/{index}`,
 //!   `/v1/entries`, `/v1/proofs/inclusion`, `/v1/proofs/consistency`,
 //!   `/v1/export`, `/metrics`, `/healthz`, `/readyz`;
+//! - [`tiles`]: C2SP tlog-tiles, `GET /checkpoint`, `/tile/...`;
 //! - [`query`]: `GET /v1/receipts` (incident review);
 //! - [`error`]: RFC 9457 problem details for every failure;
 //! - [`trace`]: request ids and a span per request.
@@ -16,6 +17,7 @@ pub mod error;
 pub mod query;
 mod read;
 mod submit;
+pub mod tiles;
 pub mod trace;
 
 use std::sync::Arc;
@@ -31,10 +33,12 @@ pub use error::{ApiError, Query};
 use crate::sequencer::Sequencer;
 use crate::store::{Store, StoreError};
 
-/// Largest receipt submission body, in bytes.
-pub const MAX_RECEIPT_BODY: usize = 128 * 1024;
-/// Largest admin submission body (a policy bundle), in bytes.
-pub const MAX_ADMIN_BODY: usize = 2 * 1024 * 1024 + 1024;
+/// Largest receipt submission body, in bytes: the largest entry body
+/// (every entry fits a C2SP entry bundle, spec section 12).
+pub const MAX_RECEIPT_BODY: usize = cairn_api::entry::MAX_ENTRY_BODY_BYTES;
+/// Largest admin submission body (a key statement or a policy bundle), in
+/// bytes: the largest entry body too.
+pub const MAX_ADMIN_BODY: usize = cairn_api::entry::MAX_ENTRY_BODY_BYTES;
 /// Most receipts in one batch submission.
 pub const MAX_BATCH_ITEMS: usize = 256;
 /// Largest batch submission body, in bytes.
@@ -111,6 +115,8 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/proofs/inclusion", &["get"]),
     ("/v1/proofs/consistency", &["get"]),
     ("/v1/export", &["get"]),
+    ("/checkpoint", &["get"]),
+    ("/tile/{*path}", &["get"]),
     ("/metrics", &["get"]),
     ("/healthz", &["get"]),
     ("/readyz", &["get"]),
@@ -133,6 +139,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/proofs/inclusion", get(read::get_inclusion))
         .route("/v1/proofs/consistency", get(read::get_consistency))
         .route("/v1/export", get(read::get_export))
+        .route("/checkpoint", get(tiles::get_checkpoint))
+        .route("/tile/{*path}", get(tiles::get_tile))
         .route("/metrics", get(read::metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(read::readyz))

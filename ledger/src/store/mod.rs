@@ -13,6 +13,7 @@
 //! - [`integrate`]: a batch integrated into the tree and checkpointed;
 //! - [`proofs`]: tree nodes read back for proofs;
 //! - [`checkpoints`]: stored checkpoints walked a page at a time;
+//! - [`tiles`]: C2SP tlog-tiles read from the stored nodes and entries;
 //! - the backends: [`RedbStore`], [`MemoryStore`], [`FaultyStore`].
 
 pub mod checkpoints;
@@ -24,6 +25,7 @@ pub mod record;
 mod redb_store;
 #[cfg(test)]
 pub(crate) mod tests;
+pub mod tiles;
 
 use cairn_api::merkle::{Frontier, Hash, NodeId, Sha256};
 

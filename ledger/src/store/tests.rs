@@ -34,6 +34,15 @@ pub(crate) fn batch(state: &LogState, entries: &[Entry]) -> CommitBatch {
     CommitBatch::build(state, records, &examples::log_key()).unwrap().0
 }
 
+/// A store holding `n` receipts, committed in batches of 100; the entries.
+pub(crate) fn filled(store: &dyn Store, n: u64) -> Vec<Entry> {
+    let entries: Vec<Entry> = (0..n).map(receipt_entry).collect();
+    for chunk in entries.chunks(100) {
+        store.commit(&batch(&store.state().unwrap(), chunk)).unwrap();
+    }
+    entries
+}
+
 /// Commit a key registration and 30 receipts in batches of 1, 4 and 25;
 /// check everything a ledger reads back.
 fn suite(store: &dyn Store) {
