@@ -30,6 +30,7 @@ pub mod entry;
 #[doc(hidden)]
 pub mod examples;
 pub mod export;
+pub mod key_history;
 pub mod keys;
 pub mod merkle;
 pub mod note;

@@ -5,7 +5,7 @@
 use cairn_api::keys::SignerKey;
 use cairn_api::policy::{Bundle, DecisionInput, PolicyDecision};
 use cairn_api::receipt::{
-    BreakGlass, Engine, Initiator, Mode, PolicyRef, RECEIPT_VERSION, Receipt, ReceiptError, ReceiptParts, SignedReceipt,
+    BreakGlass, Initiator, Mode, RECEIPT_VERSION, Receipt, ReceiptError, ReceiptParts, SignedReceipt,
 };
 
 /// What a receipt records besides the decision itself.
@@ -48,7 +48,6 @@ pub fn sign_decision(
     decision: PolicyDecision,
     stamp: Stamp<'_>,
 ) -> Result<(Receipt, Vec<u8>), ReceiptError> {
-    let m = bundle.manifest();
     let input = input.clone();
     let parts = ReceiptParts {
         v: RECEIPT_VERSION,
@@ -61,15 +60,7 @@ pub fn sign_decision(
         reason: decision.reason,
         determining_rules: decision.determining_rules,
         errors: decision.errors,
-        policy: PolicyRef {
-            bundle_hash: bundle.hash(),
-            bundle_id: m.bundle_id.clone(),
-            revision: m.revision,
-            engine: Engine {
-                name: m.engine.name.clone(),
-                version: m.engine.version.clone(),
-            },
-        },
+        policy: cairn_api::policy::policy_ref(bundle),
         idempotency_key: stamp.idempotency_key,
         nd_inputs: input.nd_inputs,
         initiator: stamp.initiator,

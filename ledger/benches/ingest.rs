@@ -23,9 +23,9 @@ fn bundle() -> Bundle {
 }
 
 fn receipts(n: u64, offset: u64) -> Vec<Vec<u8>> {
-    let (gate, hash) = (examples::gate_key(), bundle().hash());
+    let (gate, bundle) = (examples::gate_key(), bundle());
     (offset..offset + n)
-        .map(|k| common::receipt(k, &gate, now_ms(), hash, "bench"))
+        .map(|k| common::receipt(k, &gate, now_ms(), &bundle, "bench"))
         .collect()
 }
 

@@ -30,7 +30,7 @@ fn bundle() -> Bundle {
 }
 
 fn receipt(n: u64) -> Vec<u8> {
-    common::receipt(n, &examples::gate_key(), now_ms(), bundle().hash(), "idem")
+    common::receipt(n, &examples::gate_key(), now_ms(), &bundle(), "idem")
 }
 
 async fn app() -> (axum::Router, Arc<dyn Store>) {
@@ -671,5 +671,97 @@ async fn configured_limits_hold_at_and_beyond_the_limit() {
             .await
             .0,
         StatusCode::PAYLOAD_TOO_LARGE
+    );
+}
+
+/// A receipt names its bundle by hash and by id, revision and engine: all
+/// four must be the archived bundle's (422 `policy-mismatch`, nothing
+/// logged), and the first that differs is named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_whose_policy_fields_are_not_its_bundle_s_is_refused() {
+    use cairn_api::receipt::{Receipt, SignedReceipt};
+    let (app, store) = app().await;
+    bootstrap(&app).await;
+    let before = store.state().unwrap().frontier.size();
+    let lie = |n: u64, change: &dyn Fn(&mut cairn_api::receipt::PolicyRef)| {
+        let mut p = examples::receipt_parts(n % 9);
+        p.idempotency_key = format!("lie-{n}");
+        p.receipt_id = examples::receipt_id(now_ms(), n);
+        p.decided_at = cairn_api::timestamp::Timestamp::from_millis(now_ms()).unwrap();
+        p.policy = cairn_api::policy::policy_ref(&bundle());
+        change(&mut p.policy);
+        SignedReceipt::sign(Receipt::new(p).unwrap(), &examples::gate_key())
+            .unwrap()
+            .1
+    };
+    type Change = fn(&mut cairn_api::receipt::PolicyRef);
+    let cases: [(&str, Change); 4] = [
+        ("bundle_id", |p| p.bundle_id = "made-up".into()),
+        ("revision", |p| p.revision += 1),
+        ("engine cedar", |p| p.engine.name = "cedar".into()),
+        ("engine cairn-rules 0.0.9", |p| p.engine.version = "0.0.9".into()),
+    ];
+    for (n, (what, change)) in cases.iter().enumerate() {
+        let (s, ct, b) = call(&app, post("/v1/receipts", lie(n as u64, &change), None)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{what}");
+        problem(s, &ct, &b, "policy-mismatch");
+        assert!(
+            json(&b)["detail"].as_str().unwrap().contains(what),
+            "{what}: {}",
+            json(&b)
+        );
+    }
+    assert_eq!(store.state().unwrap().frontier.size(), before, "nothing logged");
+    // The same receipt with the bundle's own fields is logged.
+    let (s, _, _) = call(&app, post("/v1/receipts", lie(9, &|_| {}), None)).await;
+    assert_eq!(s, StatusCode::CREATED);
+}
+
+/// A key is registered once and revoked for good (docs/spec.md 9.2): a
+/// second registration, a registration after revocation, revoking a key
+/// never registered or twice are 409 `key-history` and change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_statements_must_follow_the_key_s_history() {
+    let (app, store) = app().await;
+    let gate = examples::gate_key();
+    let other =
+        cairn_api::keys::SignerKey::from_seed("gate.example/other", cairn_api::keys::KeyType::Ed25519, &[7; 32])
+            .unwrap();
+    let post_key = |body: Vec<u8>| call(&app, post("/v1/keys", body, Some(TOKEN)));
+    let refused = |(s, ct, b): (StatusCode, String, Vec<u8>), why: &str| {
+        assert_eq!(s, StatusCode::CONFLICT, "{why}");
+        problem(s, &ct, &b, "key-history");
+        assert!(json(&b)["detail"].as_str().unwrap().contains(why), "{}", json(&b));
+    };
+    refused(
+        post_key(common::key_statement(KeyAction::Revoke, &other)).await,
+        "never registered",
+    );
+    assert_eq!(
+        post_key(common::key_statement(KeyAction::Register, &gate)).await.0,
+        StatusCode::CREATED
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    refused(
+        post_key(common::key_statement(KeyAction::Register, &gate)).await,
+        "registered already",
+    );
+    assert_eq!(
+        post_key(common::key_statement(KeyAction::Revoke, &gate)).await.0,
+        StatusCode::CREATED
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    refused(
+        post_key(common::key_statement(KeyAction::Revoke, &gate)).await,
+        "revoked already",
+    );
+    refused(
+        post_key(common::key_statement(KeyAction::Register, &gate)).await,
+        "revocation is permanent",
+    );
+    assert_eq!(
+        store.state().unwrap().frontier.size(),
+        2,
+        "only the registration and the revocation"
     );
 }

@@ -108,18 +108,18 @@ fn acknowledged_receipts_survive_sigkill_at_random_moments() {
         let stop = Arc::new(AtomicBool::new(false));
         let mut clients = Vec::new();
         for _ in 0..CLIENTS {
-            let (seen, stop, next, addr, key, hash) = (
+            let (seen, stop, next, addr, key, bundle) = (
                 seen.clone(),
                 stop.clone(),
                 next.clone(),
                 server.addr.clone(),
                 key.clone(),
-                bundle.hash(),
+                bundle.clone(),
             );
             clients.push(std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let n = next.fetch_add(1, Ordering::Relaxed);
-                    let body = common::receipt(n, &examples::gate_key(), now_ms(), hash, "kill9");
+                    let body = common::receipt(n, &examples::gate_key(), now_ms(), &bundle, "kill9");
                     // The server may die at any moment: no answer is fine,
                     // an answer is a promise.
                     let Some((status, resp)) = try_http(&addr, "POST", "/v1/receipts", &body, false) else {

@@ -28,7 +28,7 @@ fn bundle() -> Bundle {
 
 /// Example receipt `n`, decided at `decided_at` under the archived bundle, signed by `gate`.
 fn receipt(n: u64, gate: &SignerKey, decided_at: u64) -> Vec<u8> {
-    common::receipt(n, gate, decided_at, bundle().hash(), "idem")
+    common::receipt(n, gate, decided_at, &bundle(), "idem")
 }
 
 async fn start_with(store: Arc<dyn Store>, sequencer: SequencerConfig) -> Sequencer {

@@ -19,7 +19,7 @@ fn bundle() -> Bundle {
 }
 
 fn receipt(n: u64) -> Vec<u8> {
-    common::receipt(n, &examples::gate_key(), now_ms(), bundle().hash(), "e2e")
+    common::receipt(n, &examples::gate_key(), now_ms(), &bundle(), "e2e")
 }
 
 #[test]

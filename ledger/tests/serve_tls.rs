@@ -133,7 +133,7 @@ fn serves_https_from_a_config_file() {
     let bundle = common::bundle("empty", b"");
     let b = cairn_api::cose::sign(bundle.as_bytes(), POLICY_CONTENT_TYPE, &examples::authority_key()).unwrap();
     assert_eq!(https(&addr, &roots, "POST", "/v1/policies", &b, true).0, 201);
-    let body = common::receipt(0, &examples::gate_key(), common::now_ms(), bundle.hash(), "tls");
+    let body = common::receipt(0, &examples::gate_key(), common::now_ms(), &bundle, "tls");
     let (status, resp) = https(&addr, &roots, "POST", "/v1/receipts", &body, false);
     assert_eq!(status, 201, "{}", String::from_utf8_lossy(&resp));
     let ack: serde_json::Value = serde_json::from_slice(&resp).unwrap();

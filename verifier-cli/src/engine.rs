@@ -100,7 +100,8 @@ pub struct Engine {
     log_key: Option<VerifierKey>,
     frontier: Frontier<Sha256>,
     keys: HashMap<String, KeyState>,
-    bundles: HashMap<Hash, u64>,
+    /// Archived bundles: the manifest each receipt's policy fields must match.
+    bundles: HashMap<Hash, cairn_api::policy::Manifest>,
     policies: HashMap<Hash, Result<Arc<Policy>, String>>,
     replay: Option<ReplayPlan>,
     /// A root the tree must have at a size (from the state file).
@@ -222,6 +223,17 @@ impl Engine {
                 let (msg, st) = &**k;
                 self.report.keys_total += 1;
                 if self.authority_signed(index, msg, "key statement") {
+                    let standing = self.keys.get(&st.key.key_ref()).map(|k| (k.role, k.registered));
+                    if let Err(e) = cairn_api::key_history::check_transition(standing, st.action, st.role) {
+                        self.report.fail(
+                            Some(index),
+                            format!(
+                                "key statement for {} does not follow its history: {e}",
+                                st.key.key_ref()
+                            ),
+                        );
+                        return None;
+                    }
                     self.report.keys_valid += 1;
                     self.keys.insert(
                         st.key.key_ref(),
@@ -239,7 +251,7 @@ impl Engine {
                 if self.authority_signed(index, msg, "policy bundle") {
                     self.report.bundles_valid += 1;
                     let hash = bundle.hash();
-                    self.bundles.entry(hash).or_insert(index);
+                    self.bundles.entry(hash).or_insert_with(|| bundle.manifest().clone());
                     if self.replay.is_some() {
                         self.policies
                             .entry(hash)
@@ -297,11 +309,16 @@ impl Engine {
             }
         }
         let bundle = parts.policy.bundle_hash;
-        if !self.bundles.contains_key(&bundle) {
+        let Some(manifest) = self.bundles.get(&bundle) else {
             self.report.fail(
                 Some(index),
                 format!("names policy bundle {bundle}, which no earlier entry archived"),
             );
+            return None;
+        };
+        if let Err(e) = cairn_api::policy::check_policy_ref(&parts.policy, manifest) {
+            self.report
+                .fail(Some(index), format!("names policy bundle {bundle}, but {e}"));
             return None;
         }
         let operator = parts.break_glass.as_ref().map(|bg| match self.keys.get(&bg.operator) {

@@ -406,7 +406,7 @@ fn replay_matches_and_what_if_reports_changes() {
     // signed by the gate, so it verifies, but replay disagrees (exit 2).
     let mut liar = Log::standard(3, 100);
     let mut p = examples::receipt_parts(0);
-    p.policy.bundle_hash = common::bundle().hash();
+    p.policy = cairn_api::policy::policy_ref(&common::bundle());
     p.decision = Decision::Permit;
     p.determining_rules = vec!["made-up-rule".into()];
     p.idempotency_key = "liar".into();
@@ -455,4 +455,75 @@ fn usage_and_unreadable_inputs_have_their_exit_codes() {
         text.contains("Not checked:") && text.contains("Result: VALID"),
         "{text}"
     );
+}
+
+#[test]
+fn a_receipt_whose_policy_fields_are_not_its_bundle_s_fails() {
+    // Signed by the gate and naming an archived bundle by hash, but
+    // claiming another id, revision or engine for it.
+    let dir = TempDir::new("policy-fields");
+    type Change = fn(&mut cairn_api::receipt::PolicyRef);
+    let cases: [(&str, Change); 3] = [
+        ("bundle_id \"made-up\"", |p| p.bundle_id = "made-up".into()),
+        ("revision 2", |p| p.revision = 2),
+        ("engine cedar", |p| p.engine.name = "cedar".into()),
+    ];
+    for (what, change) in cases {
+        let mut log = Log::standard(3, 100);
+        let mut p = examples::receipt_parts(1);
+        p.break_glass = None;
+        p.policy = cairn_api::policy::policy_ref(&common::bundle());
+        change(&mut p.policy);
+        p.idempotency_key = "claims".into();
+        let at = log.append(
+            EntryKind::Receipt,
+            SignedReceipt::sign(Receipt::new(p).unwrap(), &examples::gate_key())
+                .unwrap()
+                .1,
+        );
+        log.checkpoint();
+        let (code, v) = audit_export(&dir, &log.export(), None);
+        assert_eq!(code, 1, "{what}: {v:#}");
+        assert!(
+            failures(&v)
+                .iter()
+                .any(|f| f.contains(&format!("entry {at}")) && f.contains(what)),
+            "{what}: {v:#}"
+        );
+    }
+}
+
+#[test]
+fn a_key_revoked_then_registered_again_stays_revoked() {
+    // Revocation is permanent (docs/spec.md 9.2): the re-registration is a
+    // failure and changes nothing, so the receipt after it is signed by a
+    // revoked key.
+    let dir = TempDir::new("reregister");
+    let mut log = Log::standard(2, 100);
+    let (gate, auth) = (examples::gate_key(), examples::authority_key());
+    log.append(
+        EntryKind::Key,
+        common::key_statement(KeyAction::Revoke, KeyRole::Gate, &gate, &auth),
+    );
+    let again = log.append(
+        EntryKind::Key,
+        common::key_statement(KeyAction::Register, KeyRole::Gate, &gate, &auth),
+    );
+    let receipt = log.append(EntryKind::Receipt, common::receipt(7, &common::bundle(), &gate));
+    // And revoking a key the log never registered.
+    let stranger =
+        cairn_api::keys::SignerKey::from_seed("gate.example/stranger", cairn_api::keys::KeyType::Ed25519, &[5; 32])
+            .unwrap();
+    let unknown = log.append(
+        EntryKind::Key,
+        common::key_statement(KeyAction::Revoke, KeyRole::Gate, &stranger, &auth),
+    );
+    log.checkpoint();
+    let (code, v) = audit_export(&dir, &log.export(), None);
+    assert_eq!(code, 1, "{v:#}");
+    let f = failures(&v);
+    let at = |i: u64, what: &str| f.iter().any(|x| x.contains(&format!("entry {i}")) && x.contains(what));
+    assert!(at(again, "revocation is permanent"), "{v:#}");
+    assert!(at(receipt, "which an earlier entry revoked"), "{v:#}");
+    assert!(at(unknown, "never registered"), "{v:#}");
 }

@@ -12,6 +12,7 @@ pub mod cedar;
 pub mod check;
 pub mod engine;
 pub mod glob;
+pub mod names;
 mod reasons;
 pub mod registry;
 pub mod rules;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use bundle::{Bundle, BundleError, EngineRef, MAX_BUNDLE_BYTES, Manifest};
 pub use engine::{Compiled, Engine};
+pub use names::{PolicyMismatch, check_policy_ref, policy_ref};
 
 use crate::receipt::{Approval, Decision, LineageLink, NdInputs, Reason, ReceiptParts, Request};
 

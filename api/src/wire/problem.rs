@@ -79,10 +79,12 @@ problem_types! {
     NotFound = "not-found", 404, "No such resource", Client;
     MethodNotAllowed = "method-not-allowed", 405, "The route does not take this method", Client;
     BodyDeadline = "body-deadline", 408, "The request body did not arrive in time", Client;
+    KeyHistory = "key-history", 409, "The key statement contradicts the key's history in the log", Client;
     PolicyNotArchived = "policy-not-archived", 409, "The receipt names a policy bundle the log does not archive", Client;
     BodyTooLarge = "body-too-large", 413, "The request body is over the limit", Client;
     UnsupportedMediaType = "unsupported-media-type", 415, "The content type is not the one the route takes", Client;
     InvalidReceipt = "invalid-receipt", 422, "The receipt breaks a rule of the receipt format", Client;
+    PolicyMismatch = "policy-mismatch", 422, "The receipt's bundle_id, revision or engine is not that of the bundle it names", Client;
     BadPolicyBundle = "bad-policy-bundle", 422, "The policy bundle is malformed or does not compile", Client;
     ClockSkew = "clock-skew", 422, "The receipt's decided_at is too far from the ledger's clock", Client;
     RateLimited = "rate-limited", 429, "The gate is over its rate", Client;

@@ -101,6 +101,8 @@ pub fn submit_problem(e: &SubmitError) -> ProblemType {
         SubmitError::RevokedKey(_) => P::RevokedKey,
         SubmitError::WrongRole { .. } => P::WrongKeyRole,
         SubmitError::UnarchivedPolicy(_) => P::PolicyNotArchived,
+        SubmitError::PolicyMismatch(_) => P::PolicyMismatch,
+        SubmitError::KeyHistory { .. } => P::KeyHistory,
         SubmitError::Bundle(_) | SubmitError::Policy(_) => P::BadPolicyBundle,
         SubmitError::ClockSkew { .. } => P::ClockSkew,
         SubmitError::RateLimited { .. } => P::RateLimited,

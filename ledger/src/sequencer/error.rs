@@ -53,6 +53,20 @@ pub enum SubmitError {
     /// The receipt names a policy bundle the log does not archive (client's fault).
     #[error("policy bundle {0} is not archived in this log")]
     UnarchivedPolicy(Hash),
+    /// A key statement that does not follow the key's history: registered
+    /// twice, re-registered after revocation, or revoking a key that is not
+    /// registered (client's fault).
+    #[error("key {key}: {error}")]
+    KeyHistory {
+        /// The key reference.
+        key: String,
+        /// The rule it breaks.
+        error: cairn_api::key_history::KeyHistoryError,
+    },
+    /// The receipt's bundle id, revision or engine is not that of the
+    /// archived bundle its hash names (client's fault).
+    #[error("policy: {0}")]
+    PolicyMismatch(#[from] cairn_api::policy::PolicyMismatch),
     /// A policy submission is not a valid bundle (client's fault).
     #[error("policy bundle: {0}")]
     Bundle(#[from] BundleError),

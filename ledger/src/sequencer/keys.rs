@@ -73,6 +73,13 @@ impl KeyRegistry {
         self.gate_key(key_ref).is_ok()
     }
 
+    /// What the log says about the key so far (its role and whether it is
+    /// registered; `None`: never named).
+    pub fn standing(&self, key_ref: &str) -> cairn_api::key_history::KeyStanding {
+        let keys = self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        keys.get(key_ref).map(|k| (k.role, k.registered))
+    }
+
     /// Whether the key is registered (`Some(false)`: revoked; `None`: unknown).
     pub fn registered(&self, key_ref: &str) -> Option<bool> {
         let keys = self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -15,6 +15,7 @@
 //! finds the original.
 
 pub mod admission;
+mod bundles;
 mod error;
 pub mod keys;
 mod writer;
@@ -32,6 +33,8 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use error::SubmitError;
 pub use keys::KeyRegistry;
+
+use bundles::BundleNames;
 
 use crate::store::{EntryRecord, Store, StoreError};
 
@@ -126,6 +129,7 @@ struct Shared {
     store: Arc<dyn Store>,
     metrics: Arc<crate::metrics::Metrics>,
     keys: KeyRegistry,
+    bundles: BundleNames,
     authorities: Vec<VerifierKey>,
     config: SequencerConfig,
 }
@@ -177,6 +181,7 @@ impl Sequencer {
             store,
             metrics,
             keys: KeyRegistry::from_events(events.iter().map(|(_, e)| e)),
+            bundles: BundleNames::default(),
             authorities,
             config: config.clone(),
         });
@@ -217,18 +222,32 @@ impl Sequencer {
         let store = self.shared.store.clone();
         let (gate, idem) = (p.gate.clone(), p.idempotency_key.clone());
         let bundle_hash = p.policy.bundle_hash;
-        let (by_key, archived) = blocking(move || {
+        let known = self.shared.bundles.get(&bundle_hash);
+        let look_up = known.is_none();
+        let (by_key, archived_at) = blocking(move || {
             let by_key = store.index_of_idempotency(&gate, &idem)?;
-            let archived = store.bundle_index(&bundle_hash)?.is_some();
-            Ok((by_key, archived))
+            let at = if look_up {
+                store.bundle_index(&bundle_hash)?
+            } else {
+                None
+            };
+            Ok((by_key, at))
         })
         .await?;
         if let Some(index) = by_key {
             return self.existing(index).await;
         }
-        if !archived {
-            return Err(SubmitError::UnarchivedPolicy(bundle_hash));
-        }
+        let manifest = match (known, archived_at) {
+            (Some(m), _) => m,
+            (None, None) => return Err(SubmitError::UnarchivedPolicy(bundle_hash)),
+            (None, Some(at)) => {
+                let store = self.shared.store.clone();
+                let m = blocking(move || bundles::read_manifest(store.as_ref(), at)).await?;
+                self.shared.bundles.insert(bundle_hash, m.clone());
+                m
+            }
+        };
+        cairn_api::policy::check_policy_ref(&p.policy, &manifest)?;
         let entry = Entry::new(EntryKind::Receipt, now, body)?;
         let record = EntryRecord::for_receipt(&entry, p);
         self.enqueue(entry, record, Some(kid)).await

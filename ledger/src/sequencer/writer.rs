@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use cairn_api::entry::{Entry, KeyRole};
+use cairn_api::entry::{Entry, KeyAction, KeyRole};
+use cairn_api::key_history::check_transition;
 use cairn_api::keys::SignerKey;
 use cairn_api::merkle::{Hash, Sha256, inclusion_proof};
 use tokio::sync::mpsc;
@@ -64,7 +65,7 @@ enum Slot {
     Duplicate(u64),
     /// The same as the k-th accepted entry of this batch.
     InBatch(usize),
-    /// Refused at batch time (a revoked key).
+    /// Refused at batch time (a revoked key, a key statement out of order).
     Rejected(SubmitError),
 }
 
@@ -102,7 +103,8 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
     let mut accepted: Vec<usize> = Vec::new();
     let mut seen_leaf: HashMap<Hash, usize> = HashMap::new();
     let mut seen_idem: HashMap<(String, String), usize> = HashMap::new();
-    let mut in_batch_keys: HashMap<String, bool> = HashMap::new();
+    // Key standings changed by statements earlier in this batch.
+    let mut in_batch_keys: HashMap<String, (KeyRole, bool)> = HashMap::new();
     for (i, job) in jobs.iter().enumerate() {
         if let Some(index) = known[i] {
             slots.push(Slot::Duplicate(index));
@@ -120,11 +122,26 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
             // A key statement earlier in this batch counts from the next
             // entry on (docs/spec.md 9.2), like one in an earlier batch.
             let ok = match in_batch_keys.get(kid) {
-                Some(registered_gate) => *registered_gate,
+                Some(&(role, registered)) => registered && role == KeyRole::Gate,
                 None => shared.keys.is_gate(kid),
             };
             if !ok {
                 slots.push(Slot::Rejected(SubmitError::RevokedKey(kid.clone())));
+                continue;
+            }
+        }
+        if let Some(ev) = &job.record.key {
+            // The statement must follow the key's history as it stands
+            // at this point of the log (docs/spec.md 9.2).
+            let key = ev.key_ref();
+            let standing = in_batch_keys.get(&key).copied().or_else(|| shared.keys.standing(&key));
+            let action = if ev.registered {
+                KeyAction::Register
+            } else {
+                KeyAction::Revoke
+            };
+            if let Err(error) = check_transition(standing, action, ev.role) {
+                slots.push(Slot::Rejected(SubmitError::KeyHistory { key, error }));
                 continue;
             }
         }
@@ -133,7 +150,7 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
             seen_idem.insert(k, accepted.len());
         }
         if let Some(ev) = &job.record.key {
-            in_batch_keys.insert(ev.key_ref(), ev.registered && ev.role == KeyRole::Gate);
+            in_batch_keys.insert(ev.key_ref(), (ev.role, ev.registered));
         }
         slots.push(Slot::New(accepted.len()));
         accepted.push(i);

@@ -8,7 +8,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use cairn_api::entry::{KeyAction, KeyRole, KeyStatement};
 use cairn_api::examples;
 use cairn_api::keys::SignerKey;
-use cairn_api::merkle::Hash;
 use cairn_api::policy::Bundle;
 use cairn_api::receipt::{Receipt, SignedReceipt};
 use cairn_api::timestamp::Timestamp;
@@ -45,13 +44,13 @@ pub fn key_statement_signed_by(action: KeyAction, key: &SignerKey, signer: &Sign
 }
 
 /// Example receipt `n` (never a break-glass), decided at `decided_at` under
-/// `bundle_hash`, with idempotency key `<tag>-<n>`, signed by `gate`.
-pub fn receipt(n: u64, gate: &SignerKey, decided_at: u64, bundle_hash: Hash, tag: &str) -> Vec<u8> {
+/// `bundle`, with idempotency key `<tag>-<n>`, signed by `gate`.
+pub fn receipt(n: u64, gate: &SignerKey, decided_at: u64, bundle: &Bundle, tag: &str) -> Vec<u8> {
     let mut p = examples::receipt_parts(n % 9);
     p.gate = gate.name().into();
     p.idempotency_key = format!("{tag}-{n}");
     p.receipt_id = examples::receipt_id(decided_at, n);
     p.decided_at = Timestamp::from_millis(decided_at).unwrap();
-    p.policy.bundle_hash = bundle_hash;
+    p.policy = cairn_api::policy::policy_ref(bundle);
     SignedReceipt::sign(Receipt::new(p).unwrap(), gate).unwrap().1
 }

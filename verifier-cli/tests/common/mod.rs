@@ -69,9 +69,7 @@ pub fn receipt_at(n: u64, bundle: &Bundle, gate: &SignerKey, decided_at: Option<
     p.request.resource.id = format!("{}:ns-{n}", if n.is_multiple_of(3) { "production" } else { "staging" });
     // The break-glass signature bound the example request.
     p.break_glass = None;
-    p.policy.bundle_hash = bundle.hash();
-    p.policy.bundle_id = bundle.manifest().bundle_id.clone();
-    p.policy.revision = bundle.manifest().revision;
+    p.policy = cairn_api::policy::policy_ref(bundle);
     let d = policy.decide(&DecisionInput::from_receipt(&p));
     p.decision = d.decision;
     p.determining_rules = d.determining_rules;
