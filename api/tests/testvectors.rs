@@ -139,6 +139,28 @@ fn run(kind: &str, c: &Value) -> Value {
             }
             json!("ok")
         }
+        "tiles" => tiles_case(c),
+        "key-history" => {
+            use cairn_api::entry::{KeyAction, KeyRole};
+            let mut standing = None;
+            let mut outcomes = Vec::new();
+            for st in c["statements"].as_array().unwrap() {
+                let action = if s(&st["action"]) == "register" {
+                    KeyAction::Register
+                } else {
+                    KeyAction::Revoke
+                };
+                let role = KeyRole::parse(s(&st["role"])).unwrap();
+                match cairn_api::key_history::check_transition(standing, action, role) {
+                    Ok(()) => {
+                        standing = Some((role, action == KeyAction::Register));
+                        outcomes.push(json!("ok"));
+                    }
+                    Err(e) => outcomes.push(json!({ "error": variant_path(&format!("{e:?}")) })),
+                }
+            }
+            json!(outcomes)
+        }
         other => panic!("unknown test-vector kind {other}"),
     }
 }
@@ -156,4 +178,37 @@ fn every_vector_gives_its_expected_outcome() {
         *per_kind.entry(kind.to_owned()).or_default() += 1;
     }
     println!("testvectors: {} cases passed {per_kind:?}", cases.len());
+}
+
+fn tiles_case(c: &Value) -> Value {
+    use cairn_api::tiles::{TileId, TileKind, decode_bundle};
+    match s(&c["op"]) {
+        "parse" => match TileId::parse(s(&c["path"])) {
+            Ok(t) => {
+                let (kind, level) = match t.kind {
+                    TileKind::Hashes { level } => ("hashes", Some(level)),
+                    TileKind::Entries => ("entries", None),
+                };
+                json!({ "kind": kind, "level": level, "index": t.index, "width": t.width })
+            }
+            Err(e) => json!({ "error": variant_path(&format!("{e:?}")) }),
+        },
+        "tiles_for" => {
+            let size = u(&c["size"]);
+            let mut paths: Vec<String> = TileId::levels_for(size)
+                .flat_map(|l| TileId::tiles_for(TileKind::Hashes { level: l }, size))
+                .map(|t| t.path())
+                .collect();
+            paths.extend(TileId::tiles_for(TileKind::Entries, size).map(|t| t.path()));
+            json!({ "paths": paths })
+        }
+        "bundle" => {
+            let b = bytes(&c["bundle"]);
+            match decode_bundle(&b, u(&c["width"]) as u16) {
+                Ok(es) => json!({ "entries": es.iter().map(hex::encode).collect::<Vec<_>>() }),
+                Err(e) => json!({ "error": variant_path(&format!("{e:?}")) }),
+            }
+        }
+        other => panic!("unknown tiles op {other}"),
+    }
 }

@@ -42,6 +42,9 @@ pub enum TrustError {
     /// A required statement is missing.
     #[error("the trust file needs at least one `{0}` line")]
     Missing(&'static str),
+    /// Witnesses are named but no `quorum` line says what they must do.
+    #[error("the trust file names witnesses but has no `quorum` line (give a group or witness name, or `quorum none`)")]
+    NoQuorum,
 }
 
 /// A witness group: `threshold` of `members` (witness or group names).
@@ -118,7 +121,13 @@ impl Trust {
                     if !names.insert((*name).to_owned()) {
                         return Err(bad(format!("{name} is defined twice")));
                     }
-                    t.witnesses.push(((*name).to_owned(), key(line, k)?));
+                    let k = key(line, k)?;
+                    if k.key_type() != KeyType::Cosignature {
+                        return Err(bad(
+                            "a witness key is a cosignature (type 0x04) key: cairn-ledger keygen --cosignature".into(),
+                        ));
+                    }
+                    t.witnesses.push(((*name).to_owned(), k));
                 }
                 ["group", name, threshold, members @ ..] => {
                     if members.is_empty() {
@@ -173,6 +182,9 @@ impl Trust {
         }
         if t.authorities.is_empty() {
             return Err(TrustError::Missing("authority"));
+        }
+        if !t.witnesses.is_empty() && !quorum_seen {
+            return Err(TrustError::NoQuorum);
         }
         Ok(t)
     }
@@ -290,6 +302,20 @@ mod tests {
         assert_eq!(line_of(&format!("{log}{auth}quorum none\nquorum none\n")), 4);
         assert_eq!(line_of(&format!("log {}\n{auth}", witness(1))), 1);
         assert!(matches!(Trust::parse(&auth), Err(TrustError::Missing("log"))));
+        // A witness key must be a cosignature key; witnesses need a quorum
+        // line; a threshold is 1 to the number of members.
+        assert_eq!(
+            line_of(&format!("{log}{auth}witness a {}\n", examples::gate_key().verifier())),
+            3
+        );
+        assert!(matches!(
+            Trust::parse(&format!("{log}{auth}witness a {}\n", witness(1))),
+            Err(TrustError::NoQuorum)
+        ));
+        let w = format!("witness a {}\nwitness b {}\n", witness(1), witness(2));
+        assert_eq!(line_of(&format!("{log}{auth}{w}group g 3 a b\nquorum g\n")), 5);
+        assert_eq!(line_of(&format!("{log}{auth}{w}group g 0 a b\nquorum g\n")), 5);
+        assert!(Trust::parse(&format!("{log}{auth}{w}group g 2 a b\nquorum g\n")).is_ok());
         assert!(matches!(Trust::parse(&log), Err(TrustError::Missing("authority"))));
     }
 }

@@ -11,6 +11,7 @@
 mod bench;
 mod limits;
 mod vectors;
+mod vectors_tiles;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -70,6 +70,8 @@ pub fn all() -> Vec<Case> {
     notes(&mut out);
     tlog_proofs(&mut out);
     policy(&mut out);
+    crate::vectors_tiles::tiles(&mut out);
+    crate::vectors_tiles::key_histories(&mut out);
     out
 }
 

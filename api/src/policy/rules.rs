@@ -304,6 +304,17 @@ fn pointer(file: &str, rule: &str, p: &str) -> Result<String, PolicyError> {
             format!("path {p:?} must be a JSON pointer under /request, /context, /approval, /lineage or /nd_inputs"),
         ));
     }
+    // RFC 6901: `~` is only ever `~0` or `~1`.
+    let mut chars = p.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
+            return Err(bad(
+                file,
+                rule,
+                format!("path {p:?}: `~` must be followed by 0 or 1 (RFC 6901)"),
+            ));
+        }
+    }
     Ok(p.to_owned())
 }
 
@@ -410,7 +421,11 @@ impl RuleSet {
         for spec in parsed.rule {
             let id = spec.id.clone();
             if id.is_empty() || id.len() > 256 || id.chars().any(|c| c.is_control() || c.is_whitespace()) {
-                return Err(bad(file, &id, "rule ids are 1 to 256 characters without spaces"));
+                return Err(bad(
+                    file,
+                    &id,
+                    "rule ids are 1 to 256 bytes of UTF-8 without white space or control characters",
+                ));
             }
             if !ids.insert(id.clone()) {
                 return Err(bad(file, &id, "duplicate rule id"));
