@@ -140,6 +140,25 @@ fn run(kind: &str, c: &Value) -> Value {
             json!("ok")
         }
         "tiles" => tiles_case(c),
+        "export" => {
+            use cairn_api::export::{ExportDecoder, ExportItem};
+            let mut d = ExportDecoder::new();
+            d.push(&bytes(&c["stream"]));
+            let mut items = Vec::new();
+            loop {
+                match d.next_item() {
+                    Ok(Some(ExportItem::Header { origin, from })) => items.push(json!(["header", origin, from])),
+                    Ok(Some(ExportItem::Entry { index, .. })) => items.push(json!(["entry", index])),
+                    Ok(Some(ExportItem::Checkpoint { size, .. })) => items.push(json!(["checkpoint", size])),
+                    Ok(None) => break,
+                    Err(e) => return json!({ "error": variant_path(&format!("{e:?}")) }),
+                }
+            }
+            match d.finish() {
+                Ok(()) => json!({ "items": items }),
+                Err(e) => json!({ "error": variant_path(&format!("{e:?}")) }),
+            }
+        }
         "key-history" => {
             use cairn_api::entry::{KeyAction, KeyRole};
             let mut standing = None;

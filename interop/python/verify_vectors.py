@@ -121,6 +121,52 @@ def verify_consistency(m, n, proof, r1, r2):
 
 # --- sections 3-6 ---------------------------------------------------------
 
+# Edwards25519 arithmetic (RFC 8032 section 5.1), only to apply section 3's
+# and section 7's strictness: no key and no R of small order, S below L.
+# OpenSSL's Ed25519 does neither check.
+_P = 2**255 - 19
+_D = -121665 * pow(121666, _P - 2, _P) % _P
+_L = 2**252 + 27742317777372353535851937790883648493
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+
+
+def _decompress(b):
+    y = int.from_bytes(b, "little") & ((1 << 255) - 1)
+    sign = b[31] >> 7
+    if y >= _P:
+        return None
+    x2 = (y * y - 1) * pow(_D * y * y + 1, _P - 2, _P) % _P
+    x = pow(x2, (_P + 3) // 8, _P)
+    if (x * x - x2) % _P != 0:
+        x = x * _SQRT_M1 % _P
+    if (x * x - x2) % _P != 0:
+        return None
+    if x == 0 and sign:
+        return None
+    if x & 1 != sign:
+        x = _P - x
+    return (x, y, 1, x * y % _P)
+
+
+def _add(p, q):
+    a = (p[1] - p[0]) * (q[1] - q[0]) % _P
+    b = (p[1] + p[0]) * (q[1] + q[0]) % _P
+    c = 2 * p[3] * q[3] * _D % _P
+    d = 2 * p[2] * q[2] % _P
+    e, f, g, h = b - a, d - c, d + c, b + a
+    return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
+
+
+def small_order(b):
+    """True for an encoding of a point of order 1, 2, 4 or 8 (or no point)."""
+    pt = _decompress(b)
+    if pt is None:
+        return True
+    for _ in range(3):
+        pt = _add(pt, pt)
+    return pt[0] % _P == 0 and (pt[1] - pt[2]) % _P == 0
+
+
 def parse_vkey(text):
     name, kid, b64 = text.split("+", 2)
     raw = base64.b64decode(b64, validate=True)
@@ -130,10 +176,15 @@ def parse_vkey(text):
     computed = hashlib.sha256(name.encode() + b"\n" + bytes([typ]) + pk).digest()[:4]
     if computed.hex() != kid:
         raise Reject("KeyIdMismatch")
+    if small_order(pk):
+        raise Reject("WeakKey")
     return {"name": name, "id": computed, "type": typ, "pk": pk, "text": text}
 
 
 def ed25519_ok(pk, msg, sig):
+    # verify_strict: no small-order R, S below L (the key was checked when loaded).
+    if len(sig) != 64 or small_order(sig[:32]) or int.from_bytes(sig[32:], "little") >= _L:
+        return False
     try:
         Ed25519PublicKey.from_public_bytes(pk).verify(sig, msg)
         return True
@@ -220,6 +271,9 @@ def verify_cose(cose: bytes, key, content_type=CT_RECEIPT):
         raise Reject("Malformed")
     if prot[4].decode() != f"{key['name']}+{key['id'].hex()}":
         raise Reject("KeyMismatch")
+    sig = decoded.value[3]
+    if len(sig) != 64 or small_order(sig[:32]) or int.from_bytes(sig[32:], "little") >= _L:
+        raise Reject("BadSignature")
     msg.key = OKPKey(crv=Ed25519, x=key["pk"])
     if not msg.verify_signature():
         raise Reject("BadSignature")
@@ -409,6 +463,57 @@ def key_history(statements):
     return out
 
 
+# --- section 18: the export stream -----------------------------------------
+
+def decode_export(data):
+    """Items of an RFC 8742 sequence of cairn export items, or Reject."""
+    if not data:
+        raise Reject("Empty")
+    items, pos, header, nxt, last_cp = [], 0, None, None, None
+    while pos < len(data):
+        rest = data[pos:]
+        try:
+            import io
+            f = io.BytesIO(rest)
+            item = cbor2.CBORDecoder(f).decode()
+            used = f.tell()
+        except Exception:  # noqa: BLE001
+            raise Reject("Truncated")
+        raw = rest[:used]
+        if cbor2.dumps(item, canonical=True) != raw:
+            raise Reject("Cbor")
+        pos += used
+        if not isinstance(item, list) or len(item) != 3 or not isinstance(item[0], str):
+            raise Reject("Shape")
+        kind, a, b = item
+        if kind == "cairn-export/v1":
+            if header is not None or not isinstance(a, str) or not isinstance(b, int):
+                raise Reject("Header")
+            header, nxt = (a, b), b
+            items.append(["header", a, b])
+        elif kind == "entry":
+            if header is None:
+                raise Reject("Header")
+            if not isinstance(b, bytes):
+                raise Reject("Shape")
+            if a != nxt:
+                raise Reject("Gap")
+            nxt += 1
+            items.append(["entry", a])
+        elif kind == "checkpoint":
+            if header is None:
+                raise Reject("Header")
+            if a != nxt or a <= header[1] or (last_cp is not None and a <= last_cp):
+                raise Reject("CheckpointOutOfPlace")
+            last_cp = a
+            items.append(["checkpoint", a])
+        else:
+            raise Reject("Shape")
+    if header is None:
+        raise Reject("Empty")
+    return {"items": items}
+
+
 # --- the vectors ----------------------------------------------------------
 
 def run(kind, c):
@@ -457,6 +562,8 @@ def run(kind, c):
             return {"paths": tiles_for(c["size"])}
         if c["op"] == "bundle":
             return {"entries": [e.hex() for e in decode_bundle(b(c["bundle"]), c["width"])]}
+    if kind == "export":
+        return decode_export(b(c["stream"]))
     if kind == "key-history":
         got = key_history(c["statements"])
         # Verdicts per statement (error names are a convenience, spec 13).

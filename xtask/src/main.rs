@@ -11,6 +11,9 @@
 mod bench;
 mod limits;
 mod vectors;
+mod vectors_ed25519;
+mod vectors_export;
+mod vectors_rules;
 mod vectors_tiles;
 
 use std::collections::BTreeMap;

@@ -72,6 +72,8 @@ pub fn all() -> Vec<Case> {
     policy(&mut out);
     crate::vectors_tiles::tiles(&mut out);
     crate::vectors_tiles::key_histories(&mut out);
+    crate::vectors_rules::operators(&mut out);
+    crate::vectors_export::cases(&mut out);
     out
 }
 
@@ -703,6 +705,7 @@ fn cose_cases(out: &mut Vec<Case>) {
         base64::engine::general_purpose::STANDARD.encode(raw)
     );
     push("weak-key", "a small-order public key, refused when loaded", &good, weak);
+    crate::vectors_ed25519::cases(out, &check);
 }
 
 fn notes(out: &mut Vec<Case>) {
