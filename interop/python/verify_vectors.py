@@ -463,6 +463,97 @@ def key_history(statements):
     return out
 
 
+# --- section 9.2: key statements -------------------------------------------
+
+def decode_key_statement(data):
+    st = cbor2.loads(data)
+    if cbor2.dumps(st, canonical=True) != data:
+        raise Reject("Encoding")
+    if not isinstance(st, dict) or not {"v", "action", "role", "key", "issued_at"} <= set(st) \
+            or not set(st) <= {"v", "action", "role", "key", "issued_at", "reason"}:
+        raise Reject("Schema")
+    if st["v"] != 1 or st["action"] not in ("register", "revoke") or st["role"] not in ("gate", "operator"):
+        raise Reject("Statement")
+    if not isinstance(st["issued_at"], int) or isinstance(st["issued_at"], bool) or not isinstance(st["key"], str):
+        raise Reject("Schema")
+    key = parse_vkey(st["key"])
+    if key["type"] != 1:
+        raise Reject("Statement")
+    reason = st.get("reason")
+    if reason is not None and (not isinstance(reason, str) or not 1 <= len(reason.encode()) <= 4096):
+        raise Reject("Statement")
+    return {"action": st["action"], "role": st["role"], "key": st["key"], "issued_at": st["issued_at"],
+            "reason": reason}
+
+
+# --- section 19: trust files and state files -------------------------------
+
+def parse_trust(text):
+    logs, auths, gates, witnesses, names, quorum, quorum_seen = [], [], [], [], set(), None, False
+    for n, raw in enumerate(text.split("\n"), 1):
+        words = raw.split("#", 1)[0].split()
+        if not words:
+            continue
+
+        def bad():
+            return {"error": "Line", "line": n}
+
+        try:
+            if words[0] == "log" and len(words) == 2:
+                k = parse_vkey(words[1])
+                if k["type"] != 1:
+                    return bad()
+                logs.append(k)
+            elif words[0] == "authority" and len(words) == 2:
+                auths.append(parse_vkey(words[1]))
+            elif words[0] == "gate" and len(words) == 2:
+                gates.append(parse_vkey(words[1]))
+            elif words[0] == "witness" and len(words) == 3:
+                k = parse_vkey(words[2])
+                if words[1] in names or k["type"] != 4:
+                    return bad()
+                names.add(words[1])
+                witnesses.append(words[1])
+            elif words[0] == "group" and len(words) >= 4:
+                members = words[3:]
+                if words[1] in names or any(m not in names for m in members):
+                    return bad()
+                k = {"all": len(members), "any": 1}.get(words[2])
+                if k is None:
+                    if not words[2].isdigit() or not 1 <= int(words[2]) <= len(members):
+                        return bad()
+                names.add(words[1])
+            elif words[0] == "quorum" and len(words) == 2:
+                if quorum_seen or (words[1] != "none" and words[1] not in names):
+                    return bad()
+                quorum_seen = True
+                quorum = None if words[1] == "none" else words[1]
+            else:
+                return bad()
+        except Reject:
+            return bad()
+    if not logs or not auths:
+        return {"error": "Missing"}
+    if witnesses and not quorum_seen:
+        return {"error": "NoQuorum"}
+    return {"logs": len(logs), "authorities": len(auths), "gates": len(gates), "witnesses": witnesses,
+            "quorum": quorum}
+
+
+def parse_state(text):
+    try:
+        st = json.loads(text)
+    except ValueError:
+        return {"error": "Invalid"}
+    fields = {"version", "origin", "size", "root", "checkpoint", "audited_at"}
+    if not isinstance(st, dict) or set(st) != fields or st["version"] != 1:
+        return {"error": "Invalid"}
+    if not isinstance(st["size"], int) or st["size"] < 0 or not isinstance(st["root"], str) \
+            or len(st["root"]) != 64 or any(ch not in "0123456789abcdef" for ch in st["root"]):
+        return {"error": "Invalid"}
+    return {"origin": st["origin"], "size": st["size"], "root": st["root"]}
+
+
 # --- section 18: the export stream -----------------------------------------
 
 def decode_export(data):
@@ -562,6 +653,12 @@ def run(kind, c):
             return {"paths": tiles_for(c["size"])}
         if c["op"] == "bundle":
             return {"entries": [e.hex() for e in decode_bundle(b(c["bundle"]), c["width"])]}
+    if kind == "trust-file":
+        return parse_trust(c["text"])
+    if kind == "state-file":
+        return parse_state(c["text"])
+    if kind == "key-statement":
+        return decode_key_statement(b(c["payload_cbor"]))
     if kind == "export":
         return decode_export(b(c["stream"]))
     if kind == "key-history":

@@ -11,8 +11,11 @@
 mod bench;
 mod limits;
 mod vectors;
+mod vectors_audit_files;
 mod vectors_ed25519;
 mod vectors_export;
+mod vectors_keys;
+mod vectors_receipt_rules;
 mod vectors_rules;
 mod vectors_tiles;
 

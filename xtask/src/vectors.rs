@@ -74,6 +74,9 @@ pub fn all() -> Vec<Case> {
     crate::vectors_tiles::key_histories(&mut out);
     crate::vectors_rules::operators(&mut out);
     crate::vectors_export::cases(&mut out);
+    crate::vectors_receipt_rules::cases(&mut out);
+    crate::vectors_keys::cases(&mut out);
+    crate::vectors_audit_files::cases(&mut out);
     out
 }
 
