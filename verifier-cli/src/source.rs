@@ -107,32 +107,22 @@ impl Source {
         }
     }
 
-    /// The export stream: from entry `from` on for an export file or
-    /// `/v1/export`; a tile tree is always read whole (`from` is 0).
-    pub fn open(&self, from: u64) -> Result<Box<dyn Read>, SourceError> {
+    /// The export stream from entry 0 (an export file as it is; a ledger
+    /// or a tile directory read through its tiles, spec section 10.1) and,
+    /// for tiles, the number of entries it holds (for progress).
+    pub fn open(&self) -> Result<(Box<dyn Read>, Option<u64>), SourceError> {
+        fn tiles<T: TileStore + 'static>(r: TilesReader<T>) -> (Box<dyn Read>, Option<u64>) {
+            let size = r.size();
+            (Box::new(r), Some(size))
+        }
         match self {
             Source::Export(path) => {
                 let f = std::fs::File::open(path).map_err(|source| SourceError::File {
                     path: path.clone(),
                     source,
                 })?;
-                Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, f)))
+                Ok((Box::new(std::io::BufReader::with_capacity(1 << 20, f)), None))
             }
-            Source::Ledger(l) if from > 0 => l.stream(&format!("/v1/export?from={from}")),
-            Source::Ledger(l) => Ok(Box::new(TilesReader::open(l.clone())?)),
-            Source::Tiles(dir) => Ok(Box::new(TilesReader::open(dir.clone())?)),
-        }
-    }
-
-    /// The export stream from entry 0 and, for a tile tree, the number of
-    /// entries it holds (for progress).
-    pub fn open_whole(&self) -> Result<(Box<dyn Read>, Option<u64>), SourceError> {
-        fn tiles<T: TileStore + 'static>(r: TilesReader<T>) -> (Box<dyn Read>, Option<u64>) {
-            let size = r.size();
-            (Box::new(r), Some(size))
-        }
-        match self {
-            Source::Export(_) => Ok((self.open(0)?, None)),
             Source::Ledger(l) => TilesReader::open(l.clone()).map(tiles),
             Source::Tiles(dir) => TilesReader::open(dir.clone()).map(tiles),
         }
@@ -195,13 +185,6 @@ impl Ledger {
             });
         }
         Ok(resp)
-    }
-
-    /// A streamed body (the export): unbounded here, bounded per item by
-    /// the decoder.
-    pub fn stream(&self, path: &str) -> Result<Box<dyn Read>, SourceError> {
-        let resp = self.call(path)?;
-        Ok(Box::new(resp.into_body().into_reader()))
     }
 
     /// A small body, at most [`MAX_SMALL_BODY`] bytes.

@@ -21,7 +21,7 @@ const READ_CHUNK: usize = 1 << 20;
 /// read is `cannot_evaluate`.
 pub fn run(source: &Source, engine: &mut Engine, quiet: bool) {
     engine.report.source = source.describe();
-    let (reader, entries) = match source.open_whole() {
+    let (reader, entries) = match source.open() {
         Ok(r) => r,
         Err(e) => {
             engine.report.cannot_evaluate = Some(e.to_string());

@@ -91,18 +91,7 @@ fn policy(out: &mut Vec<Case>) {
             let policy = cairn_api::policy::Policy::compile(&bundle).expect("example bundle compiles");
             let cases: Vec<Value> = cairn_tools::scenarios::requests(scenario)
                 .into_iter()
-                .map(|(label, input)| {
-                    let d = policy.decide(&input);
-                    json!({
-                        "label": label,
-                        "input": input,
-                        "expected": {
-                            "decision": d.decision,
-                            "determining_rules": d.determining_rules,
-                            "reason_code": d.reason.code,
-                        },
-                    })
-                })
+                .map(|(label, input)| decision_case(&policy, &label, &input))
                 .collect();
             out.push((
                 format!("policy/{scenario}-{engine}"),
@@ -116,6 +105,25 @@ fn policy(out: &mut Vec<Case>) {
             ));
         }
     }
+}
+
+/// One golden decision of a `policy` vector: the input and what
+/// `policy` decides for it.
+pub(crate) fn decision_case(
+    policy: &cairn_api::policy::Policy,
+    label: &str,
+    input: &cairn_api::policy::DecisionInput,
+) -> Value {
+    let d = policy.decide(input);
+    json!({
+        "label": label,
+        "input": input,
+        "expected": {
+            "decision": d.decision,
+            "determining_rules": d.determining_rules,
+            "reason_code": d.reason.code,
+        },
+    })
 }
 
 fn merkle_roots(out: &mut Vec<Case>) {

@@ -148,18 +148,7 @@ pub fn operators(out: &mut Vec<Case>) {
     add("clock_hours: noon", "clock_hours", json!({}), 2, noon);
     let cases: Vec<Value> = inputs
         .into_iter()
-        .map(|(label, input)| {
-            let d = policy.decide(&input);
-            json!({
-                "label": label,
-                "input": input,
-                "expected": {
-                    "decision": d.decision,
-                    "determining_rules": d.determining_rules,
-                    "reason_code": d.reason.code,
-                },
-            })
-        })
+        .map(|(label, input)| crate::vectors::decision_case(&policy, &label, &input))
         .collect();
     out.push((
         "policy/operators-cairn-rules".into(),
