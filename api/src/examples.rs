@@ -39,6 +39,11 @@ pub fn witness_key() -> SignerKey {
     key("witness.example/w1", KeyType::Cosignature, 0x55)
 }
 
+/// A second example witness key.
+pub fn witness2_key() -> SignerKey {
+    key("witness.example/w2", KeyType::Cosignature, 0x56)
+}
+
 fn ts(ms: u64) -> Timestamp {
     Timestamp::from_millis(ms.min(crate::timestamp::MAX_TIMESTAMP_MS)).unwrap_or_else(|_| unreachable!())
 }
@@ -264,4 +269,65 @@ pub fn variant_path(debug: &str) -> String {
         }
     }
     out.join(".")
+}
+
+/// A log held in memory, for tests of what talks to logs (witnesses, proof
+/// refreshers): its key, its leaves, signed checkpoints and
+/// `add-checkpoint` requests at any size.
+#[derive(Debug)]
+pub struct TestLog {
+    /// The log key; its name is the origin.
+    pub key: SignerKey,
+    /// The leaves.
+    pub tree: crate::merkle::MemoryTree<Sha256>,
+}
+
+impl TestLog {
+    /// An empty log named `origin` with the key of `seed`.
+    pub fn new(origin: &str, seed: u8) -> Self {
+        TestLog {
+            key: SignerKey::from_seed(origin, KeyType::Ed25519, &[seed; 32]).unwrap_or_else(|_| log_key()),
+            tree: crate::merkle::MemoryTree::new(),
+        }
+    }
+
+    /// Append `n` leaves; `salt` makes histories differ.
+    pub fn grow(&mut self, n: u64, salt: &str) {
+        for i in 0..n {
+            let size = self.tree.size();
+            self.tree
+                .append(Sha256::hash_leaf(format!("{salt}{size}-{i}").as_bytes()));
+        }
+    }
+
+    /// The root at `size` (at most the current size).
+    pub fn root(&self, size: u64) -> crate::merkle::Hash {
+        crate::merkle::subtree_root::<Sha256, _>(&self.tree, 0, size).unwrap_or_default()
+    }
+
+    /// The signed checkpoint at `size`.
+    pub fn checkpoint(&self, size: u64) -> String {
+        crate::note::Checkpoint::new(self.key.name(), size, self.root(size))
+            .sign(&self.key)
+            .map(|n| n.to_text())
+            .unwrap_or_default()
+    }
+
+    /// The consistency proof from `old` to `size` (empty from 0).
+    pub fn proof(&self, old: u64, size: u64) -> Vec<crate::merkle::Hash> {
+        if old == 0 {
+            return Vec::new();
+        }
+        crate::merkle::consistency_proof::<Sha256, _>(&self.tree, old, size).unwrap_or_default()
+    }
+
+    /// The `add-checkpoint` body from `old` to `size`.
+    pub fn request(&self, old: u64, size: u64) -> Vec<u8> {
+        crate::witness::AddCheckpoint {
+            old_size: old,
+            proof: self.proof(old, size),
+            checkpoint: self.checkpoint(size),
+        }
+        .to_bytes()
+    }
 }

@@ -41,3 +41,4 @@ pub mod tiles;
 pub mod timestamp;
 pub mod view;
 pub mod wire;
+pub mod witness;

@@ -22,4 +22,5 @@ pub mod client;
 pub mod gate;
 pub mod policy_dir;
 pub mod record;
+pub mod refresh;
 pub mod spool;

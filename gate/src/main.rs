@@ -1,17 +1,19 @@
 //! `cairn-gate`: the gate's command line.
 //!
-//! - `keygen`, `register`, `publish`, `decide`: a gate's operations against
+//! - `keygen`, `register`, `publish`, `decide`, `proofs refresh`: a gate's operations against
 //!   a ledger (`ops.rs`).
 //! - `policy pack|hash|eval|check`: tools for policy authors (`policy_cli.rs`).
 //!
 //! The demo, `populate` and the load generators are `cairn-tools`.
 //!
 //! Exit codes: 0 done; 1 failure (or `policy check` findings, or `decide`
-//! not allowed); 3 a file could not be read or written, or the ledger could
+//! not allowed, or a proof `proofs refresh` could not verify); 2 `proofs
+//! refresh`: some proofs still wait for the witness quorum; 3 a file could not be read or written, or the ledger could
 //! not be reached; 4 usage. A closed stdout is a normal end.
 
 mod ops;
 mod policy_cli;
+mod proofs_cli;
 
 use std::process::ExitCode;
 
@@ -100,6 +102,9 @@ enum Command {
     },
     /// One decision through the gate, recorded (exit 0 allowed, 1 not).
     Decide(ops::DecideArgs),
+    /// Saved proofs: upgrade them to witnessed checkpoints.
+    #[command(subcommand)]
+    Proofs(proofs_cli::Command),
     /// Policy bundles: pack, hash, eval, check.
     #[command(subcommand)]
     Policy(policy_cli::Command),
@@ -139,6 +144,13 @@ fn main() -> ExitCode {
             authority_key,
             json,
         } => ops(ops::publish(&ledger, &authority_key, &bundle, json), "publish"),
+        Command::Proofs(cmd) => match proofs_cli::run(&cmd) {
+            Ok(code) => ExitCode::from(code),
+            Err(ops::Fail(code, msg)) => {
+                eprintln!("cairn-gate proofs: {msg}");
+                ExitCode::from(code)
+            }
+        },
         Command::Decide(args) => match ops::decide(&args) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::from(1),

@@ -179,12 +179,55 @@ fn an_operator_sets_up_a_gate_and_decides() {
     let proof = std::fs::read(saved.join(format!("{id}.tlog-proof"))).unwrap();
     let report = cairn_verify::receipt::check(
         &body,
-        Some(Ok(proof)),
+        Some(Ok(proof.clone())),
         Some(&log_key.verifier()),
         Some(&gate_vkey),
         None,
     );
     assert!(report.valid(), "{:?}", report.checks);
+    // proofs refresh: this ledger has no witnesses, so the saved proof
+    // waits for the quorum (exit 2) and is left as it was; a witness file
+    // without a quorum is a usage error (exit 4).
+    let wfile = d.join("witnesses.txt");
+    std::fs::write(
+        &wfile,
+        format!(
+            "witness w1 {}\nquorum w1\n",
+            cairn_api::examples::witness_key().verifier()
+        ),
+    )
+    .unwrap();
+    let refresh = |w: &Path| {
+        gate(
+            &[
+                &"proofs",
+                &"refresh",
+                &"--dir",
+                &saved,
+                &"--log-key",
+                &log_vkey,
+                &"--witnesses",
+                &w,
+                &"--json",
+            ],
+            &env,
+        )
+    };
+    let o = refresh(&wfile);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((v["pending"].as_u64(), v["failed"].as_u64()), (Some(1), Some(0)), "{v}");
+    assert_eq!(
+        std::fs::read(saved.join(format!("{id}.tlog-proof"))).unwrap(),
+        proof,
+        "left as it was"
+    );
+    std::fs::write(
+        &wfile,
+        format!("witness w1 {}\n", cairn_api::examples::witness_key().verifier()),
+    )
+    .unwrap();
+    assert_eq!(refresh(&wfile).status.code(), Some(4));
     // A wrong --log-key: the PERMIT may be logged, so decide says so, fails
     // closed and spools a SILENCE that names it.
     let other_log =

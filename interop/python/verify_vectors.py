@@ -490,6 +490,7 @@ def decode_key_statement(data):
 
 def parse_trust(text):
     logs, auths, gates, witnesses, names, quorum, quorum_seen = [], [], [], [], set(), None, False
+    witness_keys = []
     for n, raw in enumerate(text.split("\n"), 1):
         words = raw.split("#", 1)[0].split()
         if not words:
@@ -508,12 +509,17 @@ def parse_trust(text):
                 auths.append(parse_vkey(words[1]))
             elif words[0] == "gate" and len(words) == 2:
                 gates.append(parse_vkey(words[1]))
-            elif words[0] == "witness" and len(words) == 3:
+            elif words[0] == "witness" and len(words) in (3, 4):
                 k = parse_vkey(words[2])
-                if words[1] in names or k["type"] != 4:
+                if words[1] in names or k["type"] != 4 or k["pk"] in witness_keys:
+                    return bad()
+                if len(words) == 4 and not (
+                        words[3].startswith(("http://", "https://")) and len(words[3]) <= 1024
+                        and all(0x21 <= ord(c) <= 0x7e for c in words[3])):
                     return bad()
                 names.add(words[1])
                 witnesses.append(words[1])
+                witness_keys.append(k["pk"])
             elif words[0] == "group" and len(words) >= 4:
                 members = words[3:]
                 if words[1] in names or any(m not in names for m in members):

@@ -87,6 +87,32 @@ pub struct FileConfig {
     pub http: FileHttp,
     /// TLS; plain HTTP when absent.
     pub tls: Option<TlsFiles>,
+    /// Witnesses; not witnessed when absent.
+    #[serde(default)]
+    pub witnessing: FileWitnessing,
+}
+
+/// `[witnessing]`.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileWitnessing {
+    /// The witness file: `witness NAME KEY URL`, `group`, `quorum` lines.
+    pub witnesses: Option<PathBuf>,
+    /// At most one round per this many milliseconds (default 1000).
+    pub interval_ms: Option<u64>,
+    /// The bound on one witness call, in milliseconds (default 5000).
+    pub timeout_ms: Option<u64>,
+}
+
+/// The resolved `[witnessing]` settings; the file is read at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WitnessingSettings {
+    /// The witness file.
+    pub file: PathBuf,
+    /// The round interval.
+    pub interval: Duration,
+    /// The bound on one witness call.
+    pub timeout: Duration,
 }
 
 /// `[sequencer]`.
@@ -161,6 +187,8 @@ pub struct ServeConfig {
     pub limits: crate::http::Limits,
     /// TLS files, if the ledger serves HTTPS.
     pub tls: Option<TlsFiles>,
+    /// Witnessing, if configured.
+    pub witnessing: Option<WitnessingSettings>,
 }
 
 impl FileConfig {
@@ -178,6 +206,7 @@ impl FileConfig {
         };
         c.data_dir.as_mut().map(rel);
         c.admin_token_file.as_mut().map(rel);
+        c.witnessing.witnesses.as_mut().map(rel);
         if let Some(t) = c.tls.as_mut() {
             rel(&mut t.cert);
             rel(&mut t.key);
@@ -237,6 +266,11 @@ impl FileConfig {
                 max_page: over.http.max_page.or(self.http.max_page),
             },
             tls: over.tls.or(self.tls),
+            witnessing: FileWitnessing {
+                witnesses: over.witnessing.witnesses.or(self.witnessing.witnesses),
+                interval_ms: over.witnessing.interval_ms.or(self.witnessing.interval_ms),
+                timeout_ms: over.witnessing.timeout_ms.or(self.witnessing.timeout_ms),
+            },
         }
     }
 
@@ -298,7 +332,34 @@ impl FileConfig {
                 detail: "must be at least 1".into(),
             });
         }
+        let witnessing = match self.witnessing.witnesses {
+            None => None,
+            Some(file) => {
+                let ms = |name: &'static str, v: Option<u64>, default: Duration| match v {
+                    None => Ok(default),
+                    Some(0) => Err(ConfigError::Invalid {
+                        name,
+                        detail: "must be at least 1".into(),
+                    }),
+                    Some(v) => Ok(Duration::from_millis(v)),
+                };
+                Some(WitnessingSettings {
+                    file,
+                    interval: ms(
+                        "witnessing.interval_ms",
+                        self.witnessing.interval_ms,
+                        crate::witnessing::DEFAULT_INTERVAL,
+                    )?,
+                    timeout: ms(
+                        "witnessing.timeout_ms",
+                        self.witnessing.timeout_ms,
+                        crate::witnessing::DEFAULT_TIMEOUT,
+                    )?,
+                })
+            }
+        };
         Ok(ServeConfig {
+            witnessing,
             data_dir,
             listen,
             origin: self.origin,

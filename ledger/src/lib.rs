@@ -36,3 +36,4 @@ pub mod serve;
 pub mod start;
 pub mod store;
 pub mod tls;
+pub mod witnessing;

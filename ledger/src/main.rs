@@ -29,7 +29,7 @@ use cairn_host::keyfile::{self, new_key, write_secret};
 use cairn_host::log::LogArgs;
 use cairn_host::outln;
 use cairn_host::progress::Progress;
-use cairn_ledger::config::{FileConfig, FileHttp, FileSequencer, ServeConfig, TlsFiles};
+use cairn_ledger::config::{FileConfig, FileHttp, FileSequencer, FileWitnessing, ServeConfig, TlsFiles};
 use cairn_ledger::serve;
 use cairn_ledger::start::DB_FILE;
 use cairn_ledger::store::{RedbStore, Store as _};
@@ -162,6 +162,16 @@ struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "CAIRN_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// The witness file (`witness NAME KEY URL`, `group`, `quorum` lines):
+    /// collect cosignatures from these witnesses [default: not witnessed].
+    #[arg(long, env = "CAIRN_WITNESSES")]
+    witnesses: Option<PathBuf>,
+    /// At most one witnessing round per this many milliseconds [default: 1000].
+    #[arg(long, env = "CAIRN_WITNESS_INTERVAL_MS")]
+    witness_interval_ms: Option<u64>,
+    /// The bound on one witness call, in milliseconds [default: 5000].
+    #[arg(long, env = "CAIRN_WITNESS_TIMEOUT_MS")]
+    witness_timeout_ms: Option<u64>,
 }
 
 impl ServeArgs {
@@ -193,6 +203,11 @@ impl ServeArgs {
             tls: match (self.tls_cert, self.tls_key) {
                 (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
                 _ => None,
+            },
+            witnessing: FileWitnessing {
+                witnesses: self.witnesses,
+                interval_ms: self.witness_interval_ms,
+                timeout_ms: self.witness_timeout_ms,
             },
         };
         Ok(file.overlay(flags).resolve()?)

@@ -113,6 +113,14 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
     let admin_token: Option<Arc<str>> = keyfile::admin_token(cfg.admin_token_file.as_deref())
         .map_err(|e| config(format!("admin credential: {e}")))?
         .map(Into::into);
+    let witnessing = cfg
+        .witnessing
+        .as_ref()
+        .map(|w| {
+            crate::witnessing::WitnessingConfig::load(&w.file, w.interval, w.timeout)
+                .map_err(|e| config(format!("witnessing: {}: {e}", w.file.display())))
+        })
+        .transpose()?;
     let planned = plan_log_key(&cfg.data_dir, cfg.origin.as_deref())?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
@@ -152,6 +160,7 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
             sequencer: cfg.sequencer,
             body_deadline: cfg.body_deadline,
             limits: cfg.limits,
+            witnessing,
         },
     )
     .await?;

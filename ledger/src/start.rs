@@ -13,6 +13,7 @@ use cairn_api::keys::{SignerKey, VerifierKey};
 use crate::http::{AppState, DEFAULT_BODY_DEADLINE, Limits, router};
 use crate::sequencer::{Sequencer, SequencerConfig};
 use crate::store::{RedbStore, Store, StoreError};
+use crate::witnessing::{Published, WitnessingConfig};
 
 /// How long a stopping ledger waits for the batch in flight.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,6 +35,8 @@ pub struct LedgerConfig {
     pub body_deadline: Duration,
     /// Request limits.
     pub limits: Limits,
+    /// Witnesses to collect cosignatures from; `None`: not witnessed.
+    pub witnessing: Option<WitnessingConfig>,
 }
 
 impl LedgerConfig {
@@ -47,6 +50,7 @@ impl LedgerConfig {
             sequencer: SequencerConfig::default(),
             body_deadline: DEFAULT_BODY_DEADLINE,
             limits: Limits::default(),
+            witnessing: None,
         }
     }
 }
@@ -61,27 +65,43 @@ pub fn open_redb(path: &Path) -> Result<Arc<dyn Store>, StoreError> {
 pub struct Ledger {
     state: AppState,
     task: tokio::task::JoinHandle<()>,
+    witnessing: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Ledger {
     /// Start the sequencer on `store` (reading the log's state and key
     /// history) and build the HTTP state.
     pub async fn start(store: Arc<dyn Store>, config: LedgerConfig) -> Result<Self, StoreError> {
+        let log_vkey = config.log_key.verifier();
         let (sequencer, task) =
             Sequencer::start(store.clone(), config.log_key, config.authorities, config.sequencer).await?;
+        let published = Arc::new(Published::default());
+        let witnessing = config
+            .witnessing
+            .map(|w| crate::witnessing::spawn(store.clone(), log_vkey, w, published.clone(), sequencer.metrics()));
         let state = AppState {
             sequencer,
             store,
             admin_token: config.admin_token,
             body_deadline: config.body_deadline,
             limits: config.limits,
+            published,
         };
-        Ok(Ledger { state, task })
+        Ok(Ledger {
+            state,
+            task,
+            witnessing,
+        })
     }
 
     /// The write path.
     pub fn sequencer(&self) -> &Sequencer {
         &self.state.sequencer
+    }
+
+    /// The newest cosigned checkpoint.
+    pub fn published(&self) -> &Arc<Published> {
+        &self.state.published
     }
 
     /// The store.
@@ -103,11 +123,18 @@ impl Ledger {
         L::Addr: std::fmt::Debug,
     {
         let app = self.router();
-        let Ledger { state, task } = self;
+        let Ledger {
+            state,
+            task,
+            witnessing,
+        } = self;
         drop(state);
         let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
         // The router (and its sequencer handles) is gone: the sequencer
         // finishes the batch in flight and stops.
+        if let Some(w) = witnessing {
+            w.abort();
+        }
         let _ = tokio::time::timeout(STOP_TIMEOUT, task).await;
         served
     }
@@ -115,8 +142,15 @@ impl Ledger {
     /// Stop without serving: drop every handle and wait for the batch in
     /// flight.
     pub async fn stop(self) {
-        let Ledger { state, task } = self;
+        let Ledger {
+            state,
+            task,
+            witnessing,
+        } = self;
         drop(state);
+        if let Some(w) = witnessing {
+            w.abort();
+        }
         let _ = tokio::time::timeout(STOP_TIMEOUT, task).await;
     }
 }

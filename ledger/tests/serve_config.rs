@@ -50,6 +50,32 @@ fn a_failed_start_creates_nothing_and_exits_4() {
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     assert!(stderr(&o).contains(&addr), "{}", stderr(&o));
     assert!(!dir.0.exists(), "a busy port must not leave a log key behind");
+    // A witness file that is missing, names a witness without a URL, or
+    // lacks its quorum line.
+    let files = TempDir::new("cfg-witnesses");
+    std::fs::create_dir_all(&files.0).unwrap();
+    let w = examples::witness_key().verifier();
+    for (name, text, says) in [
+        ("no-url.txt", format!("witness w1 {w}\nquorum w1\n"), "has no URL"),
+        (
+            "no-quorum.txt",
+            format!("witness w1 {w} http://127.0.0.1:9\n"),
+            "quorum",
+        ),
+        ("missing.txt", String::new(), "missing.txt"),
+    ] {
+        let path = files.0.join(name);
+        if !text.is_empty() {
+            std::fs::write(&path, text).unwrap();
+        }
+        let o = serve(
+            &dir.0,
+            &["--authority", &authority, "--witnesses", path.to_str().unwrap()],
+        );
+        assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{name}: {}", stderr(&o));
+        assert!(!dir.0.exists(), "a bad witness file must not leave a log key behind");
+    }
 }
 
 #[test]

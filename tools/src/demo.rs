@@ -18,8 +18,11 @@
 //! 6. the ledger stops: the gate fails closed and spools a SILENCE
 //!    receipt; the ledger comes back and the spool is delivered.
 //!
-//! Then cairn-verify's audit and replay run on the ledger and print their
-//! reports. Every receipt the ledger acknowledged is written to OUT with
+//! Two witnesses (`cairn-witness`, [`crate::demo_witnesses`]) cosign the
+//! ledger's checkpoints all along; at the end the gate's saved proofs are
+//! upgraded to the witnessed checkpoint (`cairn-gate proofs refresh`), and
+//! cairn-verify's audit (with a 2-of-2 witness quorum) and replay run on
+//! the ledger and print their reports. Every receipt the ledger acknowledged is written to OUT with
 //! its tlog-proof. The keys are public TEST keys.
 
 use std::path::PathBuf;
@@ -107,6 +110,21 @@ pub(crate) fn key_statement_by(role: KeyRole, key: &SignerKey, authority: &Signe
     }
     .sign(authority)
     .map_err(|e| e.to_string())
+}
+
+/// The ledger's newest checkpoint size (the last of `/v1/checkpoints`;
+/// the demo's log has a few dozen).
+fn ledger_size(url: &str) -> Result<u64, String> {
+    match Http::new(url).get("/v1/checkpoints", 1 << 20, Duration::from_secs(5)) {
+        Ok((200, body)) => serde_json::from_slice::<cairn_api::wire::CheckpointList>(&body)
+            .map_err(|e| e.to_string())?
+            .checkpoints
+            .last()
+            .map(|c| c.size)
+            .ok_or_else(|| "the ledger has no checkpoint".to_owned()),
+        Ok((s, _)) => Err(format!("/v1/checkpoints: HTTP {s}")),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Run `fut` on a new multi-threaded runtime (the embedded ledger's).
@@ -271,18 +289,26 @@ pub fn run(args: &Args) -> Result<(), String> {
     ] {
         write(keys_dir.join(format!("{name}.vkey")), format!("{}\n", key.verifier()))?;
     }
+    let witnesses = crate::demo_witnesses::DemoWitnesses::start(out)?;
+    write(out.join("witnesses.txt"), &witnesses.statements)?;
     let trust_path = out.join("trust.txt");
     write(
         trust_path.clone(),
         format!(
-            "# cairn demo trust file (public TEST keys)\nlog {}\nauthority {}\n",
+            "# cairn demo trust file (public TEST keys)\nlog {}\nauthority {}\n{}",
             log.verifier(),
-            authority.verifier()
+            authority.verifier(),
+            witnesses.statements
         ),
     )?;
 
     let mut setup =
         LedgerSetup::new(&out.join("ledger.redb"), log.clone(), vec![authority.verifier()]).admin_token(DEMO_TOKEN);
+    setup.config.witnessing = Some(cairn_ledger::witnessing::WitnessingConfig {
+        policy: witnesses.policy.clone(),
+        interval: crate::demo_witnesses::DEMO_INTERVAL,
+        timeout: cairn_ledger::witnessing::DEFAULT_TIMEOUT,
+    });
     let ledger = EmbeddedLedger::start(setup.clone()).map_err(|e| e.to_string())?;
     let mut demo = Demo {
         out: out.clone(),
@@ -295,6 +321,17 @@ pub fn run(args: &Args) -> Result<(), String> {
         ledger.url(),
         out.join("ledger.redb").display(),
         log.verifier().key_ref()
+    );
+    outln!(
+        "  witnessed by {} (cairn-witness, 2-of-2 quorum; policy in {})",
+        witnesses
+            .policy
+            .witnesses()
+            .iter()
+            .map(|w| format!("{} at {}", w.name, w.url.as_deref().unwrap_or("?")))
+            .collect::<Vec<_>>()
+            .join(" and "),
+        out.join("witnesses.txt").display()
     );
     let admin = Http::new(&demo.url);
     let auth_header = format!("Bearer {DEMO_TOKEN}");
@@ -417,6 +454,17 @@ pub fn run(args: &Args) -> Result<(), String> {
         d.rejected
     );
 
+    let size = ledger_size(&demo.url)?;
+    let names = witnesses.wait_cosigned(&demo.url, &log.verifier(), size, Duration::from_secs(30))?;
+    let refreshed = cairn_gate::refresh::refresh_dir(out, &Http::new(&demo.url), &log.verifier(), &witnesses.policy)
+        .map_err(|e| e.to_string())?;
+    outln!(
+        "\nThe witnesses cosigned the log at size {size} ({}); the gate's saved proofs now prove inclusion under \
+         that witnessed checkpoint ({} of {} upgraded: cairn-gate proofs refresh).",
+        names.join(", "),
+        refreshed.count(|o| matches!(o, cairn_gate::refresh::Outcome::Upgraded(_))),
+        refreshed.files.len()
+    );
     outln!("\nThe auditor's view (cairn-verify, public keys only), against the live ledger:\n");
     let source = cairn_verify::source::Source::Ledger(cairn_verify::source::Ledger::new(&demo.url)?);
     let trust = cairn_verify::trust::Trust::load(&trust_path).map_err(|e| e.to_string())?;
@@ -438,7 +486,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     outln!(
-        "  cargo run -p cairn-verify -- receipt {d}/receipt-0006.cose --proof {d}/receipt-0006.tlog-proof --log-key @{d}/keys/log.vkey --gate-key @{d}/keys/gate.vkey"
+        "  cargo run -p cairn-verify -- receipt {d}/receipt-0006.cose --proof {d}/receipt-0006.tlog-proof --trust {d}/trust.txt --gate-key @{d}/keys/gate.vkey"
     );
     outln!("These are public TEST keys: never use them for anything real.");
     if report.exit_code() != 0 || replayed.exit_code() != 0 {

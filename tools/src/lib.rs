@@ -11,6 +11,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod demo;
+pub mod demo_witnesses;
 pub mod fail;
 pub mod generated;
 pub mod load;

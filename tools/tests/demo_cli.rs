@@ -52,6 +52,11 @@ fn the_demo_tells_every_story_and_its_output_verifies() {
     );
     // The auditor's view.
     assert!(stdout.contains("7/7 receipts valid"), "{stdout}");
+    assert!(stdout.contains("witnessed by 2 of 2 (w1, w2)"), "{stdout}");
+    assert!(
+        stdout.contains("(5 of 5 upgraded: cairn-gate proofs refresh)"),
+        "{stdout}"
+    );
     assert!(stdout.contains("4 receipts replayed, 0 replay mismatches"), "{stdout}");
     assert!(
         stdout.contains("1 break-glass overrides, 2 fail-closed SILENCE receipts"),

@@ -31,10 +31,14 @@ pub fn audit(source: &Source, trust: &Trust, state: Option<&std::path::Path>, qu
         _ => None,
     };
     let mut engine = Engine::new(Some(trust.clone()), None, expect);
+    let (views, unreachable) = crate::witness_views::fetch(trust);
+    engine.expect_witness_views(views.clone());
+    engine.report.not_checked.extend(unreachable);
     let started = std::time::Instant::now();
     tracing::info!(source = %source.describe(), state_size = last.as_ref().map(|s| s.size), "audit started");
     crate::stream::run(source, &mut engine, quiet);
     let final_checkpoint = finish(&mut engine, trust, source, last.as_ref(), state.is_some());
+    beyond(&mut engine, &views);
     let mut report = engine.report;
     if let (Some(path), 0, Some((size, root, note))) = (state, report.exit_code(), final_checkpoint) {
         let new = State {
@@ -136,19 +140,30 @@ fn finish(
         if let Some(k) = log_key {
             match Checkpoint::verify(note.as_bytes(), &k, &trust.witness_keys()) {
                 Ok((_, _, cosigs)) => {
+                    let newest_at = cosigs.iter().filter_map(|c| c.timestamp).max();
                     let keys: Vec<_> = cosigs.into_iter().map(|c| c.key).collect();
+                    let names = trust.witnesses.names_of(&keys);
+                    let of = format!(
+                        "{} of {} ({})",
+                        names.len(),
+                        trust.witnesses.witnesses().len(),
+                        if names.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            names.join(", ")
+                        }
+                    );
+                    let age = newest_at.map_or(String::new(), |t| {
+                        let now = cairn_host::clock::now_saturating().millis() / 1000;
+                        format!("; newest cosignature {}s old", now.saturating_sub(t))
+                    });
                     if trust.quorum_met(&keys) {
-                        r.notes.push(format!(
-                            "checkpoint {size}: witness quorum met ({} cosignatures)",
-                            keys.len()
-                        ));
+                        r.notes
+                            .push(format!("checkpoint {size}: witnessed by {of}{age}, quorum met"));
                     } else {
                         r.fail(
                             None,
-                            format!(
-                                "checkpoint {size}: witness quorum not met ({} valid cosignatures)",
-                                keys.len()
-                            ),
+                            format!("checkpoint {size}: witnessed by {of}{age}: the witness quorum is not met"),
                         );
                     }
                 }
@@ -157,6 +172,26 @@ fn finish(
         }
     }
     if r.failures_total == 0 { newest } else { None }
+}
+
+/// Witnesses that cosigned a larger tree than this audit saw: a note (an
+/// export taken earlier is smaller), and what was checked.
+fn beyond(engine: &mut Engine, views: &[crate::witness_views::WitnessView]) {
+    let size = engine.frontier().size();
+    let origin = engine.report.origin.clone();
+    for v in views.iter().filter(|v| v.origin == origin) {
+        if v.size > size {
+            engine.report.notes.push(format!(
+                "witness {} has cosigned size {} of this log, beyond the {size} entries audited: audit again to cover them",
+                v.witness, v.size
+            ));
+        } else if engine.witness_views_checked.contains(v) {
+            engine.report.notes.push(format!(
+                "witness {}'s view (size {}) is this log's tree",
+                v.witness, v.size
+            ));
+        }
+    }
 }
 
 /// Compare the export's last checkpoint with the ledger's newest one: the

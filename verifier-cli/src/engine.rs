@@ -106,6 +106,10 @@ pub struct Engine {
     replay: Option<ReplayPlan>,
     /// A root the tree must have at a size (from the state file).
     expect: Option<(u64, Hash)>,
+    /// What the witnesses cosigned: the tree must have their roots.
+    witness_views: Vec<crate::witness_views::WitnessView>,
+    /// The witness views the tree reached (and so checked).
+    pub witness_views_checked: Vec<crate::witness_views::WitnessView>,
     /// The last checkpoint that verified: size, root, note.
     pub last_checkpoint: Option<(u64, Hash, String)>,
     /// What was found.
@@ -124,8 +128,42 @@ impl Engine {
             policies: HashMap::new(),
             replay,
             expect,
+            witness_views: Vec::new(),
+            witness_views_checked: Vec::new(),
             last_checkpoint: None,
             report: Report::default(),
+        }
+    }
+
+    /// Require the tree to have each view's root at its size (views of
+    /// other logs are ignored).
+    pub fn expect_witness_views(&mut self, views: Vec<crate::witness_views::WitnessView>) {
+        self.witness_views = views;
+    }
+
+    fn check_witness_views(&mut self) {
+        let size = self.frontier.size();
+        let origin = &self.report.origin;
+        let due: Vec<_> = self
+            .witness_views
+            .iter()
+            .filter(|v| v.size == size && &v.origin == origin)
+            .cloned()
+            .collect();
+        for v in due {
+            if self.frontier.root() != v.root {
+                self.report.fail(
+                    None,
+                    format!(
+                        "fork: witness {} cosigned size {size} of this log with root {} (signed by the log key), \
+                         but the log shown to this audit has root {} at that size",
+                        v.witness,
+                        v.root,
+                        self.frontier.root()
+                    ),
+                );
+            }
+            self.witness_views_checked.push(v);
         }
     }
 
@@ -173,6 +211,9 @@ impl Engine {
                     self.frontier.append(p.leaf);
                     if let Some(job) = self.sequential(p) {
                         jobs.push(job);
+                    }
+                    if !self.witness_views.is_empty() {
+                        self.check_witness_views();
                     }
                     if let Some((size, root)) = self.expect
                         && size == self.frontier.size()

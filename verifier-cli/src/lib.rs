@@ -32,6 +32,7 @@ pub mod state;
 pub mod stream;
 pub mod tiles;
 pub mod trust;
+pub mod witness_views;
 
 /// Everything checked, everything valid.
 pub const EXIT_VALID: u8 = 0;

@@ -4,6 +4,7 @@
 use cairn_api::keys::VerifierKey;
 use cairn_api::proof::TlogProof;
 use cairn_api::receipt::SignedReceipt;
+use cairn_api::witness::WitnessPolicy;
 
 /// What `receipt` found: each check and whether it held, what it could
 /// not check, and a one-line summary of the receipt.
@@ -42,9 +43,49 @@ pub fn check(
     gate_key: Option<&VerifierKey>,
     operator_key: Option<&VerifierKey>,
 ) -> ReceiptReport {
+    check_witnessed(body, proof, log_key, gate_key, operator_key, None)
+}
+
+/// [`check`], and the witness policy's quorum on the proof's checkpoint
+/// when `witnesses` is given.
+pub fn check_witnessed(
+    body: &[u8],
+    proof: Option<Result<Vec<u8>, String>>,
+    log_key: Option<&VerifierKey>,
+    gate_key: Option<&VerifierKey>,
+    operator_key: Option<&VerifierKey>,
+    witnesses: Option<&WitnessPolicy>,
+) -> ReceiptReport {
     let mut r = ReceiptReport::default();
-    check_into(body, proof, log_key, gate_key, operator_key, &mut r);
+    check_into(body, proof, log_key, gate_key, operator_key, witnesses, &mut r);
     r
+}
+
+/// Which witnesses cosigned the proof's checkpoint, how old the newest
+/// cosignature is, and whether the quorum is met.
+fn witnessed(policy: &WitnessPolicy, cosigs: Vec<cairn_api::note::VerifiedSignature>, r: &mut ReceiptReport) {
+    let newest = cosigs.iter().filter_map(|c| c.timestamp).max();
+    let keys: Vec<VerifierKey> = cosigs.into_iter().map(|c| c.key).collect();
+    let names = policy.names_of(&keys);
+    let age = newest.map_or(String::new(), |t| {
+        let now = cairn_host::clock::now_saturating().millis() / 1000;
+        format!("; newest cosignature {}s old", now.saturating_sub(t))
+    });
+    let what = format!(
+        "checkpoint witnessed by {} of {} ({}){age}",
+        names.len(),
+        policy.witnesses().len(),
+        if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        }
+    );
+    if policy.quorum_met(&keys) {
+        r.ok(format!("{what}: quorum met"));
+    } else {
+        r.fail(format!("{what}: the witness quorum is not met"));
+    }
 }
 
 fn check_into(
@@ -53,6 +94,7 @@ fn check_into(
     log_key: Option<&VerifierKey>,
     gate_key: Option<&VerifierKey>,
     operator_key: Option<&VerifierKey>,
+    witnesses: Option<&WitnessPolicy>,
     r: &mut ReceiptReport,
 ) {
     let signed = match SignedReceipt::parse(body) {
@@ -109,14 +151,23 @@ fn check_into(
                 Ok(p) => p,
                 Err(e) => return r.fail(e),
             };
-            match proof.verify_body(body, log, &[]) {
-                Ok((_, cp, _)) => r.ok(format!(
-                    "included at index {} of {} (tree size {}), checkpoint signed by {}",
-                    proof.index,
-                    cp.origin,
-                    cp.size,
-                    log.key_ref()
-                )),
+            let witness_keys = witnesses.map(WitnessPolicy::keys).unwrap_or_default();
+            match proof.verify_body(body, log, &witness_keys) {
+                Ok((_, cp, cosigs)) => {
+                    r.ok(format!(
+                        "included at index {} of {} (tree size {}), checkpoint signed by {}",
+                        proof.index,
+                        cp.origin,
+                        cp.size,
+                        log.key_ref()
+                    ));
+                    match witnesses {
+                        Some(policy) => witnessed(policy, cosigs, r),
+                        None => r
+                            .not_checked
+                            .push("witness cosignatures: no --trust file with witnesses given".into()),
+                    }
+                }
                 Err(e) => r.fail(format!("tlog-proof: {e}")),
             }
         }

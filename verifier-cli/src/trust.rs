@@ -7,7 +7,7 @@
 //! log        cairn.example/log+1a2b3c4d+AQ...     # the log's checkpoint key (one or more)
 //! authority  authority.example/root+...+AQ...     # may register gate keys and publish bundles
 //! gate       gate.example/ci+...+AQ...            # optional: only these gate keys are trusted
-//! witness    w1 witness1.example+...+BA...        # optional: witnesses by name
+//! witness    w1 witness1.example+...+BA... https://w1.example  # optional: witnesses by name (URL optional)
 //! witness    w2 witness2.example+...+BA...
 //! group      both 2 w1 w2                         # k of the members, or "all" / "any"
 //! quorum     both                                 # a group or witness name, or "none"
@@ -15,11 +15,14 @@
 //!
 //! Blank lines and `#` comments are ignored. Names are defined once and
 //! before use; at least one `log` and one `authority` line are required.
+//! The `witness`, `group` and `quorum` statements are
+//! [`cairn_api::witness::WitnessPolicy`]'s, shared with the ledger and the
+//! gate.
 
-use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use cairn_api::keys::{KeyType, VerifierKey};
+use cairn_api::witness::{PolicyError, WitnessPolicy};
 
 /// Largest trust file read, in bytes.
 pub const MAX_TRUST_FILE: u64 = 64 * 1024;
@@ -47,13 +50,6 @@ pub enum TrustError {
     NoQuorum,
 }
 
-/// A witness group: `threshold` of `members` (witness or group names).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Group {
-    threshold: usize,
-    members: Vec<String>,
-}
-
 /// What an auditor trusts.
 #[derive(Debug, Clone, Default)]
 pub struct Trust {
@@ -63,11 +59,8 @@ pub struct Trust {
     pub authorities: Vec<VerifierKey>,
     /// Pinned gate keys; empty means "whatever the authorities registered".
     pub gates: Vec<VerifierKey>,
-    /// Witness keys by name.
-    pub witnesses: Vec<(String, VerifierKey)>,
-    groups: HashMap<String, Group>,
-    /// The name of the witness or group that must be satisfied, if any.
-    pub quorum: Option<String>,
+    /// Witnesses, groups and the quorum.
+    pub witnesses: WitnessPolicy,
 }
 
 fn key(line: usize, s: &str) -> Result<VerifierKey, TrustError> {
@@ -99,13 +92,15 @@ impl Trust {
     /// Parse a trust file's text.
     pub fn parse(text: &str) -> Result<Self, TrustError> {
         let mut t = Trust::default();
-        let mut names: BTreeSet<String> = BTreeSet::new();
-        let mut quorum_seen = false;
         for (i, raw) in text.lines().enumerate() {
             let line = i + 1;
             let content = raw.split('#').next().unwrap_or("");
             let words: Vec<&str> = content.split_whitespace().collect();
             let bad = |detail: String| TrustError::Line { line, detail };
+            if let Some(r) = t.witnesses.statement(line, &words) {
+                r?;
+                continue;
+            }
             match words.as_slice() {
                 [] => {}
                 ["log", k] => {
@@ -117,58 +112,6 @@ impl Trust {
                 }
                 ["authority", k] => t.authorities.push(key(line, k)?),
                 ["gate", k] => t.gates.push(key(line, k)?),
-                ["witness", name, k] => {
-                    if !names.insert((*name).to_owned()) {
-                        return Err(bad(format!("{name} is defined twice")));
-                    }
-                    let k = key(line, k)?;
-                    if k.key_type() != KeyType::Cosignature {
-                        return Err(bad(
-                            "a witness key is a cosignature (type 0x04) key: cairn-ledger keygen --cosignature".into(),
-                        ));
-                    }
-                    t.witnesses.push(((*name).to_owned(), k));
-                }
-                ["group", name, threshold, members @ ..] => {
-                    if members.is_empty() {
-                        return Err(bad("a group needs members".into()));
-                    }
-                    for m in members {
-                        if !names.contains(*m) {
-                            return Err(bad(format!("{m} is not defined above")));
-                        }
-                    }
-                    let threshold = match *threshold {
-                        "all" => members.len(),
-                        "any" => 1,
-                        n => n
-                            .parse::<usize>()
-                            .ok()
-                            .filter(|n| (1..=members.len()).contains(n))
-                            .ok_or_else(|| bad(format!("threshold must be 1 to {}, all or any", members.len())))?,
-                    };
-                    if !names.insert((*name).to_owned()) {
-                        return Err(bad(format!("{name} is defined twice")));
-                    }
-                    t.groups.insert(
-                        (*name).to_owned(),
-                        Group {
-                            threshold,
-                            members: members.iter().map(|m| (*m).to_owned()).collect(),
-                        },
-                    );
-                }
-                ["quorum", name] => {
-                    if std::mem::replace(&mut quorum_seen, true) {
-                        return Err(bad("quorum is given twice".into()));
-                    }
-                    if *name != "none" {
-                        if !names.contains(*name) {
-                            return Err(bad(format!("{name} is not defined above")));
-                        }
-                        t.quorum = Some((*name).to_owned());
-                    }
-                }
                 [word, ..] => {
                     return Err(bad(format!(
                         "`{word}` with {} values is not a statement (log, authority, gate, witness, group, quorum)",
@@ -183,9 +126,7 @@ impl Trust {
         if t.authorities.is_empty() {
             return Err(TrustError::Missing("authority"));
         }
-        if !t.witnesses.is_empty() && !quorum_seen {
-            return Err(TrustError::NoQuorum);
-        }
+        t.witnesses.finish()?;
         Ok(t)
     }
 
@@ -206,26 +147,22 @@ impl Trust {
 
     /// The witness keys, for checkpoint verification.
     pub fn witness_keys(&self) -> Vec<VerifierKey> {
-        self.witnesses.iter().map(|(_, k)| k.clone()).collect()
+        self.witnesses.keys()
     }
 
     /// Whether the witnesses whose keys are in `cosigned` satisfy the quorum
     /// (always, when there is none).
     pub fn quorum_met(&self, cosigned: &[VerifierKey]) -> bool {
-        match &self.quorum {
-            None => true,
-            Some(q) => self.satisfied(q, cosigned),
-        }
+        self.witnesses.quorum_met(cosigned)
     }
+}
 
-    fn satisfied(&self, name: &str, cosigned: &[VerifierKey]) -> bool {
-        if let Some((_, k)) = self.witnesses.iter().find(|(n, _)| n == name) {
-            return cosigned.contains(k);
-        }
-        match self.groups.get(name) {
-            // Groups only name what was defined before them: no cycles.
-            Some(g) => g.members.iter().filter(|m| self.satisfied(m, cosigned)).count() >= g.threshold,
-            None => false,
+impl From<PolicyError> for TrustError {
+    fn from(e: PolicyError) -> Self {
+        match e {
+            PolicyError::Line { line, detail } => TrustError::Line { line, detail },
+            PolicyError::NoQuorum => TrustError::NoQuorum,
+            other => TrustError::Read(other.to_string()),
         }
     }
 }

@@ -15,8 +15,8 @@ pub fn trust_outcome(text: &str) -> Value {
             "logs": t.log.len(),
             "authorities": t.authorities.len(),
             "gates": t.gates.len(),
-            "witnesses": t.witnesses.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
-            "quorum": t.quorum,
+            "witnesses": t.witnesses.witnesses().iter().map(|w| w.name.clone()).collect::<Vec<_>>(),
+            "quorum": t.witnesses.quorum(),
         }),
         Err(TrustError::Line { line, .. }) => json!({ "error": "Line", "line": line }),
         Err(e) => json!({ "error": examples::variant_path(&format!("{e:?}")) }),
@@ -43,15 +43,26 @@ pub fn cases(out: &mut Vec<Case>) {
     let auth = examples::authority_key().verifier().to_string();
     let gate = examples::gate_key().verifier().to_string();
     let w = examples::witness_key().verifier().to_string();
+    let w2 = examples::witness2_key().verifier().to_string();
     let head = format!("log {log}\nauthority {auth}\n");
     let trust: Vec<(&str, &str, String)> = vec![
         ("minimal", "one log and one authority key", head.clone()),
         (
             "full",
-            "comments, a pinned gate, two witnesses in a 2-of-2 group, the quorum",
+            "comments, a pinned gate, two witnesses (one with a URL) in a 2-of-2 group, the quorum",
             format!(
-                "# trust\n{head}gate {gate}  # pinned\n\nwitness a {w}\nwitness b {w}\ngroup both all a b\nquorum both\n"
+                "# trust\n{head}gate {gate}  # pinned\n\nwitness a {w}\nwitness b {w2} https://w2.example/\ngroup both all a b\nquorum both\n"
             ),
+        ),
+        (
+            "witness-key-twice",
+            "one key for two witness names (one signer would count twice)",
+            format!("{head}witness a {w}\nwitness b {w}\ngroup both all a b\nquorum both\n"),
+        ),
+        (
+            "witness-url-not-http",
+            "a witness URL that is not http:// or https://",
+            format!("{head}witness a {w} ftp://w1.example\nquorum a\n"),
         ),
         ("no-log", "no log line", format!("authority {auth}\n")),
         ("no-authority", "no authority line", format!("log {log}\n")),

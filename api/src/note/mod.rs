@@ -100,14 +100,17 @@ pub struct NoteSignature {
 }
 
 impl NoteSignature {
-    fn line(&self) -> String {
+    /// The signature line, with its final newline.
+    pub fn line(&self) -> String {
         let mut raw = Vec::with_capacity(4 + self.signature.len());
         raw.extend_from_slice(&self.key_id.to_be_bytes());
         raw.extend_from_slice(&self.signature);
         format!("{SIG_PREFIX}{} {}\n", self.name, B64.encode(raw))
     }
 
-    fn parse(line: &str, n: usize) -> Result<Self, NoteError> {
+    /// Parse one signature line (without its newline); `n` is its 1-based
+    /// number, for the error.
+    pub fn from_line(line: &str, n: usize) -> Result<Self, NoteError> {
         let bad = NoteError::MalformedSignatureLine(n);
         let rest = line.strip_prefix(SIG_PREFIX).ok_or(bad.clone())?;
         let (name, b64) = rest.split_once(' ').ok_or(bad.clone())?;
@@ -162,6 +165,26 @@ fn cosignature_time(sig: &[u8]) -> Option<(u64, &[u8])> {
     (rest.len() == 64 && t <= i64::MAX as u64).then_some((t, rest))
 }
 
+/// A C2SP tlog-cosignature (type 0x04 key) over the note text `text`,
+/// made at `timestamp` (POSIX seconds, at most 2^63-1).
+pub fn cosign(cosigner: &SignerKey, text: &str, timestamp: u64) -> Result<NoteSignature, NoteError> {
+    if cosigner.key_type() != KeyType::Cosignature {
+        return Err(NoteError::WrongKeyType(cosigner.name().to_owned()));
+    }
+    if timestamp > i64::MAX as u64 {
+        return Err(NoteError::BadTimestamp(timestamp));
+    }
+    check_text(text)?;
+    let sig = cosigner.sign(&cosigned_message(text, timestamp));
+    let mut signature = timestamp.to_be_bytes().to_vec();
+    signature.extend_from_slice(&sig);
+    Ok(NoteSignature {
+        name: cosigner.name().to_owned(),
+        key_id: cosigner.id(),
+        signature,
+    })
+}
+
 impl SignedNote {
     /// Sign `text` with each signer (type 0x01 keys only; see
     /// [`SignedNote::add_cosignature`] for witnesses).
@@ -184,6 +207,12 @@ impl SignedNote {
         Ok(note)
     }
 
+    /// Add a signature line as it is (a cosignature a witness returned,
+    /// say): [`SignedNote::verify`] says whether it holds.
+    pub fn add_signature(&mut self, sig: NoteSignature) -> Result<(), NoteError> {
+        self.push(sig)
+    }
+
     fn push(&mut self, sig: NoteSignature) -> Result<(), NoteError> {
         if self.signatures.len() >= MAX_SIGNATURES {
             return Err(NoteError::TooManySignatures(self.signatures.len() + 1));
@@ -194,20 +223,8 @@ impl SignedNote {
 
     /// Add a C2SP tlog-cosignature (type 0x04 key) made at `timestamp`.
     pub fn add_cosignature(&mut self, cosigner: &SignerKey, timestamp: u64) -> Result<(), NoteError> {
-        if cosigner.key_type() != KeyType::Cosignature {
-            return Err(NoteError::WrongKeyType(cosigner.name().to_owned()));
-        }
-        if timestamp > i64::MAX as u64 {
-            return Err(NoteError::BadTimestamp(timestamp));
-        }
-        let sig = cosigner.sign(&cosigned_message(&self.text, timestamp));
-        let mut signature = timestamp.to_be_bytes().to_vec();
-        signature.extend_from_slice(&sig);
-        self.push(NoteSignature {
-            name: cosigner.name().to_owned(),
-            key_id: cosigner.id(),
-            signature,
-        })
+        let sig = cosign(cosigner, &self.text, timestamp)?;
+        self.push(sig)
     }
 
     /// Parse a note's bytes, enforcing the format and limits. Says nothing
@@ -233,7 +250,7 @@ impl SignedNote {
         let signatures = lines
             .iter()
             .enumerate()
-            .map(|(i, l)| NoteSignature::parse(l, i + 1))
+            .map(|(i, l)| NoteSignature::from_line(l, i + 1))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(SignedNote {
             text: text.to_owned(),

@@ -150,3 +150,21 @@ fn cosignatures_follow_tlog_cosignature() {
         Err(NoteError::BadTimestamp(_))
     ));
 }
+
+#[test]
+fn the_c2sp_cosignature_example_parses_to_its_key_id_and_timestamp() {
+    // tlog-cosignature.md's example: the witness line carries key ID
+    // 0x8d66cf3f and the timestamp of its signed-message example.
+    let note = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n\u{2014} example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=\n\u{2014} witness.example.com/w1 jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==\n";
+    let parsed = SignedNote::parse(note.as_bytes()).unwrap();
+    let w = &parsed.signatures()[1];
+    assert_eq!(w.name, "witness.example.com/w1");
+    assert_eq!(w.key_id, 0x8d66_cf3f);
+    let (t, sig) = cosignature_time(&w.signature).unwrap();
+    assert_eq!((t, sig.len()), (1_679_315_147, 64));
+    assert_eq!(
+        cosigned_message(parsed.text(), t),
+        b"cosignature/v1\ntime 1679315147\nexample.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
+    );
+    assert_eq!(parsed.to_text(), note, "lines are kept verbatim");
+}

@@ -7,6 +7,7 @@
 //! - [`read`]: admin `GET /v1/keys`, `/v1/policies/{hash}`;
 //!   `GET /v1/checkpoint`, `/v1/checkpoints`, `/v1/entries/{index}`,
 //!   `/v1/entries`, `/v1/proofs/inclusion`, `/v1/proofs/consistency`,
+//!   `/v1/proofs/tlog-proof` ([`tlog_proof`]),
 //!   `/v1/export`, `/metrics`, `/healthz`, `/readyz`;
 //! - [`tiles`]: C2SP tlog-tiles, `GET /checkpoint`, `/tile/...`;
 //! - [`query`]: `GET /v1/receipts` (incident review);
@@ -18,6 +19,7 @@ pub mod query;
 mod read;
 mod submit;
 pub mod tiles;
+mod tlog_proof;
 pub mod trace;
 
 use std::sync::Arc;
@@ -89,6 +91,9 @@ pub struct AppState {
     pub body_deadline: std::time::Duration,
     /// Request limits.
     pub limits: Limits,
+    /// The newest cosigned checkpoint (none when the ledger has no
+    /// witnesses, or none reached the quorum yet).
+    pub published: Arc<crate::witnessing::Published>,
 }
 
 /// The default [`AppState::body_deadline`].
@@ -114,6 +119,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/v1/entries", &["get"]),
     ("/v1/proofs/inclusion", &["get"]),
     ("/v1/proofs/consistency", &["get"]),
+    ("/v1/proofs/tlog-proof", &["get"]),
     ("/v1/export", &["get"]),
     ("/checkpoint", &["get"]),
     ("/tile/{*path}", &["get"]),
@@ -138,6 +144,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/entries", get(read::get_entries))
         .route("/v1/proofs/inclusion", get(read::get_inclusion))
         .route("/v1/proofs/consistency", get(read::get_consistency))
+        .route("/v1/proofs/tlog-proof", get(tlog_proof::get_tlog_proof))
         .route("/v1/export", get(read::get_export))
         .route("/checkpoint", get(tiles::get_checkpoint))
         .route("/tile/{*path}", get(tiles::get_tile))

@@ -60,8 +60,15 @@ pub(crate) async fn latest_size(store: &Arc<dyn Store>) -> Result<(u64, Option<S
     blocking(move || st.head()).await
 }
 
+/// The checkpoint the read routes serve: the newest cosigned one (when
+/// witnessed, and it covers `index` if one is given), else the newest.
+pub(crate) async fn served_checkpoint(s: &AppState, index: Option<u64>) -> Result<(u64, Option<String>), ApiError> {
+    let head = latest_size(&s.store).await?;
+    Ok(s.published.note_for(index, head))
+}
+
 pub(super) async fn get_checkpoint(State(s): State<AppState>) -> Result<Response, ApiError> {
-    match latest_size(&s.store).await?.1 {
+    match served_checkpoint(&s, None).await?.1 {
         Some(note) => Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response()),
         None => Err(ApiError::not_found("the log is empty: no checkpoint yet")),
     }
@@ -79,13 +86,17 @@ pub(super) async fn get_checkpoints(State(s): State<AppState>, Query(q): Query<R
     let st = s.store.clone();
     let page = s.limits.page;
     let (from, to) = (q.from.unwrap_or(0), q.to.unwrap_or(u64::MAX));
+    let cosigned = s.published.get();
     let list = blocking(move || {
         st.checkpoint_sizes(from, to, page)?
             .into_iter()
             .map(|size| {
-                let note = st
-                    .checkpoint(size)?
-                    .ok_or_else(|| StoreError::Corrupt(format!("checkpoint {size} is listed but missing")))?;
+                let note = match &cosigned {
+                    Some(c) if c.size == size => c.note.clone(),
+                    _ => st
+                        .checkpoint(size)?
+                        .ok_or_else(|| StoreError::Corrupt(format!("checkpoint {size} is listed but missing")))?,
+                };
                 Ok(wire::CheckpointItem { size, note })
             })
             .collect::<Result<Vec<_>, StoreError>>()
@@ -170,7 +181,12 @@ pub(super) async fn get_inclusion(
     Query(q): Query<InclusionQuery>,
 ) -> Result<Response, ApiError> {
     let (latest, _) = latest_size(&s.store).await?;
-    let size = q.size.unwrap_or(latest);
+    let size = match (q.size, q.index, s.published.get()) {
+        (Some(size), _, _) => size,
+        // The newest cosigned checkpoint, when it covers the entry.
+        (None, Some(i), Some(c)) if i < c.size => c.size,
+        _ => latest,
+    };
     if size > latest {
         return Err(ApiError::bad_param(format!("size {size} is beyond the log's {latest}")));
     }

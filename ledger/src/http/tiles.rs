@@ -1,5 +1,6 @@
-//! The C2SP tlog-tiles read path: `GET /checkpoint` (the latest signed
-//! checkpoint, not cached) and `GET /tile/<L>/<N>[.p/<W>]`,
+//! The C2SP tlog-tiles read path: `GET /checkpoint` (the newest checkpoint
+//! with a quorum of witness cosignatures when the ledger is witnessed,
+//! else the newest signed one; not cached) and `GET /tile/<L>/<N>[.p/<W>]`,
 //! `GET /tile/entries/<N>[.p/<W>]` (immutable: a tile's bytes never
 //! change once its width exists, so every tile, partial ones too, may be
 //! cached for a year). A path that is not C2SP's one spelling of a tile, or
@@ -20,7 +21,7 @@ pub const CHECKPOINT_CACHE: &str = "no-cache";
 pub const TILE_CACHE: &str = "public, max-age=31536000, immutable";
 
 pub(super) async fn get_checkpoint(State(s): State<AppState>) -> Result<Response, ApiError> {
-    match latest_size(&s.store).await?.1 {
+    match super::read::served_checkpoint(&s, None).await?.1 {
         Some(note) => Ok((
             [
                 (header::CONTENT_TYPE, "text/plain; charset=utf-8"),

@@ -8,7 +8,19 @@
 //!   durable acknowledgement;
 //! - `cairn_batch_entries`: entries per group commit;
 //! - `cairn_queue_depth`: submissions waiting for the sequencer;
-//! - `cairn_tree_size`: entries in the log.
+//! - `cairn_tree_size`: entries in the log;
+//! - `cairn_witness_cosignatures_total{witness}`: cosignatures collected
+//!   (and verified);
+//! - `cairn_witness_refusals_total{witness, reason}`: rounds a witness did
+//!   not cosign, by reason (`unreachable`, `invalid-answer`, `forbidden`,
+//!   `unknown-log`, `inconsistent`, `fork`, `bad-request`, `other`);
+//! - `cairn_witness_cosigned_size`: the size of the newest checkpoint
+//!   whose cosignatures satisfy the quorum;
+//! - `cairn_witness_lag_seconds`: how long the newest checkpoint has been
+//!   waiting for a quorum of cosignatures (0 when it has one);
+//! - `cairn_witness_cosigned_age_seconds`: how long ago the newest cosigned
+//!   checkpoint was published (it grows on an idle log too: alert on the
+//!   lag).
 
 mod exposition;
 
@@ -36,6 +48,11 @@ pub struct Metrics {
     /// Submissions waiting for the sequencer.
     pub queue_depth: Gauge,
     tree_size: Gauge,
+    witness_cosignatures: Family<Labels, Counter>,
+    witness_refusals: Family<Labels, Counter>,
+    cosigned_size: Gauge,
+    witness_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
+    cosigned_age: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -76,6 +93,36 @@ impl Metrics {
             queue_depth.clone(),
         );
         registry.register("cairn_tree_size", "Entries in the log", tree_size.clone());
+        let witness_cosignatures = Family::<Labels, Counter>::default();
+        let witness_refusals = Family::<Labels, Counter>::default();
+        let cosigned_size = Gauge::default();
+        let witness_lag = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        let cosigned_age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "cairn_witness_cosigned_age_seconds",
+            "How long ago the newest checkpoint with a quorum of cosignatures was published",
+            cosigned_age.clone(),
+        );
+        registry.register(
+            "cairn_witness_cosignatures",
+            "Cosignatures collected and verified, by witness",
+            witness_cosignatures.clone(),
+        );
+        registry.register(
+            "cairn_witness_refusals",
+            "Rounds a witness did not cosign, by witness and reason",
+            witness_refusals.clone(),
+        );
+        registry.register(
+            "cairn_witness_cosigned_size",
+            "Size of the newest checkpoint with a quorum of cosignatures",
+            cosigned_size.clone(),
+        );
+        registry.register(
+            "cairn_witness_lag_seconds",
+            "How long the newest checkpoint has waited for a quorum of cosignatures (0: it has one)",
+            witness_lag.clone(),
+        );
         Metrics {
             registry,
             decisions,
@@ -84,7 +131,44 @@ impl Metrics {
             batch_entries,
             queue_depth,
             tree_size,
+            witness_cosignatures,
+            witness_refusals,
+            cosigned_size,
+            witness_lag,
+            cosigned_age,
         }
+    }
+
+    /// How long ago the newest cosigned checkpoint was published.
+    pub fn set_cosigned_age(&self, seconds: f64) {
+        self.cosigned_age.set(seconds);
+    }
+
+    /// A witness's cosignature was collected.
+    pub fn witness_cosigned(&self, witness: &str) {
+        self.witness_cosignatures
+            .get_or_create(&vec![("witness".into(), witness.to_owned())])
+            .inc();
+    }
+
+    /// A witness did not cosign, for `reason`.
+    pub fn witness_refused(&self, witness: &str, reason: &str) {
+        self.witness_refusals
+            .get_or_create(&vec![
+                ("witness".into(), witness.to_owned()),
+                ("reason".into(), reason.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// The newest checkpoint with a quorum of cosignatures.
+    pub fn set_cosigned_size(&self, size: u64) {
+        self.cosigned_size.set(i64::try_from(size).unwrap_or(i64::MAX));
+    }
+
+    /// How long the newest checkpoint has waited for a quorum.
+    pub fn set_witness_lag(&self, seconds: f64) {
+        self.witness_lag.set(seconds);
     }
 
     /// Record a durably committed batch.

@@ -8,9 +8,7 @@ use std::path::PathBuf;
 use cairn_api::cose::MAX_COSE_BYTES;
 use cairn_api::entry::{Entry, EntryKind, MAX_ENTRY_BYTES};
 use cairn_api::keys::VerifierKey;
-use cairn_api::note::SignedNote;
-use cairn_api::proof::{MAX_TLOG_PROOF_BYTES, TlogProof, entry_header};
-use cairn_api::wire::InclusionProof;
+use cairn_api::proof::MAX_TLOG_PROOF_BYTES;
 use cairn_host::outln;
 use cairn_verify::receipt;
 use cairn_verify::source::Ledger;
@@ -43,6 +41,11 @@ pub struct Args {
     /// An operator key for a break-glass counter-signature (vkey or @FILE).
     #[arg(long)]
     operator_key: Option<String>,
+    /// A trust file: its witnesses and quorum are required of the proof's
+    /// checkpoint (and its log key is used when --log-key is not given and
+    /// it names one log).
+    #[arg(long)]
+    trust: Option<PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -53,7 +56,7 @@ fn load_key(arg: &str) -> Result<VerifierKey, String> {
 }
 
 /// The receipt entry `index` of the ledger at `url` and its tlog-proof
-/// under the ledger's newest checkpoint (nothing believed yet: the checks
+/// (`GET /v1/proofs/tlog-proof`) (nothing believed yet: the checks
 /// that follow are the same as for files).
 fn fetch(url: &str, index: u64) -> Result<(Vec<u8>, Vec<u8>), String> {
     let ledger = Ledger::new(url)?;
@@ -68,21 +71,15 @@ fn fetch(url: &str, index: u64) -> Result<(Vec<u8>, Vec<u8>), String> {
             entry.kind().as_str()
         ));
     }
-    let note = ledger.get("/v1/checkpoint").map_err(|e| e.to_string())?;
-    let checkpoint = SignedNote::parse(&note).map_err(|e| format!("the ledger's checkpoint: {e}"))?;
-    let size = cairn_api::note::Checkpoint::parse(checkpoint.text())
-        .map_err(|e| format!("the ledger's checkpoint: {e}"))?
-        .size;
-    let proof: InclusionProof = ledger
-        .get_wire(&format!("/v1/proofs/inclusion?index={index}&size={size}"))
+    // Against the newest cosigned checkpoint that covers it, when the
+    // ledger is witnessed; else its newest checkpoint.
+    let tlog = ledger
+        .get_bounded(
+            &format!("/v1/proofs/tlog-proof?index={index}"),
+            MAX_TLOG_PROOF_BYTES as u64,
+        )
         .map_err(|e| e.to_string())?;
-    let tlog = TlogProof {
-        extra: Some(entry_header(entry.kind(), entry.integrated_at())),
-        index,
-        hashes: proof.proof,
-        checkpoint,
-    };
-    Ok((entry.body().to_vec(), tlog.to_text().into_bytes()))
+    Ok((entry.body().to_vec(), tlog))
 }
 
 /// Run the subcommand; returns the exit code.
@@ -94,13 +91,25 @@ pub fn run(args: &Args) -> u8 {
             args.operator_key.as_deref().map(load_key).transpose()?,
         ))
     })();
-    let (log_key, gate_key, operator_key) = match keys {
+    let (mut log_key, gate_key, operator_key) = match keys {
         Ok(k) => k,
         Err(e) => {
             eprintln!("cairn-verify: {e}");
             return EXIT_USAGE;
         }
     };
+    let trust = match args.trust.as_deref().map(cairn_verify::trust::Trust::load).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("cairn-verify: --trust: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if let (None, Some(t), true) = (&log_key, &trust, args.proof.is_some() || args.url.is_some())
+        && let [only] = t.log.as_slice()
+    {
+        log_key = Some(only.clone());
+    }
     let with_proof = args.proof.is_some() || args.url.is_some();
     if with_proof != log_key.is_some() {
         eprintln!("cairn-verify: --log-key goes with --proof or --url (a proof is checked under the log key)");
@@ -132,7 +141,14 @@ pub fn run(args: &Args) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let r = receipt::check(&body, proof, log_key.as_ref(), gate_key.as_ref(), operator_key.as_ref());
+    let r = receipt::check_witnessed(
+        &body,
+        proof,
+        log_key.as_ref(),
+        gate_key.as_ref(),
+        operator_key.as_ref(),
+        trust.as_ref().map(|t| &t.witnesses),
+    );
     let valid = r.valid();
     let code = if valid { EXIT_VALID } else { EXIT_TAMPERED };
     if args.json {

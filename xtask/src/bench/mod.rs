@@ -19,6 +19,7 @@ mod pg;
 mod policy;
 mod procs;
 mod report;
+mod witnessing;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -177,6 +178,7 @@ pub struct Results {
     pub pg: Vec<PgRow>,
     pub pg_version: Option<String>,
     pub scales: Vec<ScaleRow>,
+    pub witnessing: Option<witnessing::WitnessRow>,
 }
 
 fn load_json(bins: &Bins, url: &str, args: &[String]) -> Result<serde_json::Value, String> {
@@ -199,11 +201,8 @@ fn f(v: &serde_json::Value, path: &[&str]) -> f64 {
     path.iter().fold(v, |v, k| &v[*k]).as_f64().unwrap_or(0.0)
 }
 
-/// Ingest over HTTP: every configuration `reps` times against one fresh served ledger.
-fn ingest(bins: &Bins, o: &Opts, work: &Path) -> Result<(Vec<IngestRow>, u64), String> {
-    let dir = work.join("ingest");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+/// A new authority key in `dir`: (key file, vkey file).
+fn authority(bins: &Bins, dir: &Path) -> Result<(std::path::PathBuf, std::path::PathBuf), String> {
     let auth_key = dir.join("authority.key");
     let vkey = procs::output(
         Command::new(&bins.ledger)
@@ -212,6 +211,15 @@ fn ingest(bins: &Bins, o: &Opts, work: &Path) -> Result<(Vec<IngestRow>, u64), S
     )?;
     let auth_vkey = dir.join("authority.vkey");
     std::fs::write(&auth_vkey, vkey).map_err(|e| e.to_string())?;
+    Ok((auth_key, auth_vkey))
+}
+
+/// Ingest over HTTP: every configuration `reps` times against one fresh served ledger.
+fn ingest(bins: &Bins, o: &Opts, work: &Path) -> Result<(Vec<IngestRow>, u64), String> {
+    let dir = work.join("ingest");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let (auth_key, auth_vkey) = authority(bins, &dir)?;
     let data = dir.join("data");
     let served = Served::start(bins, &data, Some(&auth_vkey))?;
     let ticks = procs::clock_ticks();
@@ -545,6 +553,8 @@ fn suite(root: &Path, o: &Opts, args: &[String]) -> Result<Results, String> {
     eprintln!("bench: policy decisions");
     let policy = policy::rates(root, o.reps, Duration::from_secs(1))?;
     let (ingest, ingest_rss_kb) = ingest(&bins, o, &work)?;
+    eprintln!("bench: ingest with and without two witnesses");
+    let witnessing = Some(witnessing::compare(&bins, o, &work)?);
     let (pg, pg_version) = if o.pg {
         let body = cairn_api::examples::signed_receipt(4);
         let (rows, v) = postgres(o, &body)?;
@@ -575,6 +585,7 @@ fn suite(root: &Path, o: &Opts, args: &[String]) -> Result<Results, String> {
         pg,
         pg_version,
         scales,
+        witnessing,
     })
 }
 

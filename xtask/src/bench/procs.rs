@@ -15,6 +15,7 @@ pub struct Bins {
     /// cairn-tools (load, populate, read-load).
     pub tools: PathBuf,
     pub verify: PathBuf,
+    pub witness: PathBuf,
 }
 
 /// Build the release binaries.
@@ -32,6 +33,8 @@ pub fn build(root: &Path) -> Result<Bins, String> {
             "cairn-tools",
             "-p",
             "cairn-verify",
+            "-p",
+            "cairn-witness",
         ])
         .status()
         .map_err(|e| format!("cargo build: {e}"))?;
@@ -44,6 +47,7 @@ pub fn build(root: &Path) -> Result<Bins, String> {
         ledger: bin("cairn-ledger"),
         tools: bin("cairn-tools"),
         verify: bin("cairn-verify"),
+        witness: bin("cairn-witness"),
     })
 }
 
@@ -135,10 +139,21 @@ pub struct Served {
 impl Served {
     /// Serve `data_dir`, with `authority` (a vkey file) when given.
     pub fn start(bins: &Bins, data_dir: &Path, authority: Option<&Path>) -> Result<Self, String> {
+        Self::start_with(bins, data_dir, authority, &[])
+    }
+
+    /// [`Served::start`] with more flags.
+    pub fn start_with(
+        bins: &Bins,
+        data_dir: &Path,
+        authority: Option<&Path>,
+        extra: &[String],
+    ) -> Result<Self, String> {
         let mut cmd = Command::new(&bins.ledger);
         cmd.arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
+            .args(extra)
             .args(["--listen", "127.0.0.1:0"])
             .env("CAIRN_ADMIN_TOKEN", ADMIN_TOKEN)
             .stdout(Stdio::piped())

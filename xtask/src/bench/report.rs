@@ -110,6 +110,22 @@ fn targets(r: &Results, out: &mut String) {
             ),
         }
     }
+    if let Some(w) = &r.witnessing {
+        let ratio = w.with.median / w.without.median.max(1.0);
+        row(
+            out,
+            "ingest with two witnesses ≥ 95 % of ingest without (single POSTs, concurrency 64, same run)",
+            format!(
+                "{:.0} % ({} vs {} receipts/s; {} cosignatures collected, cosigned size {})",
+                ratio * 100.0,
+                si(w.with),
+                si(w.without),
+                int(w.cosignatures),
+                int(w.cosigned_size)
+            ),
+            verdict(ratio >= 0.95 && w.cosigned_size > 0.0).into(),
+        );
+    }
     if let Some(b) = r.ingest.iter().find(|i| i.batch > 1) {
         let frac = b.per_second.median / r.verify_limit;
         row(
