@@ -55,7 +55,6 @@ impl Answer {
 #[derive(Debug, Clone)]
 pub struct WitnessClient {
     agent: ureq::Agent,
-    timeout: Duration,
 }
 
 impl WitnessClient {
@@ -66,12 +65,7 @@ impl WitnessClient {
             .timeout_global(Some(timeout))
             .build()
             .into();
-        WitnessClient { agent, timeout }
-    }
-
-    /// The per-call bound.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
+        WitnessClient { agent }
     }
 
     /// `POST <url>/add-checkpoint` (blocking: call it off the runtime).

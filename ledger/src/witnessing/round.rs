@@ -161,7 +161,7 @@ impl Rounds {
             && !cosigs.is_empty()
             && let Some(c) = cosigned(&note, size, &cosigs)
         {
-            tracing::info!(size, witnesses = ?c.witnesses, "published a cosigned checkpoint");
+            tracing::debug!(size, witnesses = ?c.witnesses, "published a cosigned checkpoint");
             self.published.publish(c);
             self.metrics.set_cosigned_size(size);
             self.behind_since = None;
