@@ -29,6 +29,9 @@ pub struct Acknowledged {
     /// the same (gate, idempotency key): that entry's body (the receipt the
     /// gate signed the first time), proven included.
     pub original: Option<Vec<u8>>,
+    /// Present when the ledger logged the receipt late (docs/spec.md 20.1):
+    /// its `integrated_at` minus its `decided_at`, in milliseconds.
+    pub late_by_ms: Option<u64>,
 }
 
 /// Why a submission has no acknowledgement.
@@ -191,6 +194,7 @@ impl HttpLedger {
             existing: true,
             proof,
             original: Some(entry.body().to_vec()),
+            late_by_ms: None,
         })
     }
 }
@@ -247,10 +251,14 @@ impl Ledger for HttpLedger {
                 existing,
                 proof,
                 original: None,
+                late_by_ms: ack.late_by_ms,
             }),
             // A retry under the same idempotency key: the ledger answers with
             // the first receipt, whose bytes differ (another clock, another id).
-            Err(_) if status == 200 && existing => self.original(body, proof, deadline),
+            Err(_) if status == 200 && existing => self.original(body, proof, deadline).map(|a| Acknowledged {
+                late_by_ms: ack.late_by_ms,
+                ..a
+            }),
             Err(e) => Err(LedgerError::BadAcknowledgement(format!(
                 "the proof does not verify: {e} (expected a checkpoint signed by the log key {}; {})",
                 self.log_key.key_ref(),

@@ -305,20 +305,31 @@ pub fn decide(a: &DecideArgs) -> Result<bool, Fail> {
         }
         Logged::Refused(e) => serde_json::json!({"durable": false, "refused": e.to_string()}),
     };
-    let spool = match delivered {
-        Ok(d) => {
-            if d.delivered + d.rejected > 0 {
+    let set_aside = gate.spool().set_aside();
+    let spool = match (delivered, set_aside) {
+        (Ok(d), Ok(set_aside)) => {
+            if d.delivered + d.rejected + d.held > 0 || set_aside > 0 {
                 eprintln!(
-                    "cairn-gate decide: spool {}: {} delivered, {} refused and set aside in rejected/, {} waiting",
+                    "cairn-gate decide: spool {}: {} delivered, {} held for a later delivery, {} waiting; \
+                     {} refused now and set aside in {}/ ({set_aside} set aside in all: investigate them)",
                     a.spool.display(),
                     d.delivered,
+                    d.held,
+                    d.waiting,
                     d.rejected,
-                    d.waiting
+                    cairn_gate::spool::REJECTED_DIR,
                 );
             }
-            serde_json::json!({"dir": a.spool.display().to_string(), "delivered": d.delivered, "rejected": d.rejected, "waiting": d.waiting})
+            serde_json::json!({
+                "dir": a.spool.display().to_string(),
+                "delivered": d.delivered,
+                "rejected": d.rejected,
+                "held": d.held,
+                "waiting": d.waiting,
+                "set_aside_total": set_aside,
+            })
         }
-        Err(e) => serde_json::json!({"dir": a.spool.display().to_string(), "error": e.to_string()}),
+        (Err(e), _) | (_, Err(e)) => serde_json::json!({"dir": a.spool.display().to_string(), "error": e.to_string()}),
     };
     let v = serde_json::json!({
         "allowed": out.allowed,

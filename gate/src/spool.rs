@@ -43,11 +43,19 @@ pub enum SpoolError {
 pub struct Delivered {
     /// Acknowledged and removed.
     pub delivered: usize,
-    /// Refused by the ledger for good, moved aside to `rejected/`.
+    /// Refused by the ledger for good, moved aside to `rejected/` (kept as
+    /// evidence, out of the delivery queue).
     pub rejected: usize,
+    /// Refused for a reason time or an operator can cure (a gate clock
+    /// ahead of the ledger's, a key or bundle not registered yet, an answer
+    /// that is not the ledger's): kept in the spool for the next round.
+    pub held: usize,
     /// Still waiting (ledger unavailable).
     pub waiting: usize,
 }
+
+/// The directory, under the spool, of receipts set aside.
+pub const REJECTED_DIR: &str = "rejected";
 
 /// A spool directory.
 #[derive(Debug, Clone)]
@@ -108,6 +116,24 @@ impl Spool {
         Ok(path)
     }
 
+    /// How many receipts were ever set aside in `rejected/` (the spool's
+    /// durable count: what `decide` reports and an operator investigates).
+    pub fn set_aside(&self) -> Result<usize, SpoolError> {
+        let aside = self.dir.join(REJECTED_DIR);
+        match std::fs::read_dir(&aside) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(io(&aside)(e)),
+            Ok(entries) => {
+                let mut n = 0;
+                for e in entries {
+                    let name = e.map_err(io(&aside))?.file_name();
+                    n += usize::from(name.to_str().is_some_and(|n| n.ends_with(SUFFIX)));
+                }
+                Ok(n)
+            }
+        }
+    }
+
     /// Try to deliver everything spooled, oldest first; stop at the first
     /// "unavailable" (the ledger is still down).
     pub fn deliver(&self, ledger: &dyn Ledger, deadline: Duration) -> Result<Delivered, SpoolError> {
@@ -121,10 +147,21 @@ impl Spool {
                     d.delivered += 1;
                     tracing::info!(file = %path.display(), index = ack.index, "spooled receipt delivered");
                 }
+                Err(LedgerError::Refused { problem, ref detail, .. })
+                    if problem.is_none_or(cairn_api::wire::ProblemType::may_pass_later) =>
+                {
+                    tracing::warn!(
+                        file = %path.display(),
+                        problem = problem.map_or("(not a cairn problem)", cairn_api::wire::ProblemType::slug),
+                        detail = %detail,
+                        "spooled receipt refused for a reason that may pass; kept in the spool"
+                    );
+                    d.held += 1;
+                }
                 Err(e @ LedgerError::Refused { .. }) => {
                     tracing::warn!(file = %path.display(), error = %e, "spooled receipt refused; set aside in rejected/");
                     // Kept as evidence, out of the delivery queue.
-                    let aside = self.dir.join("rejected");
+                    let aside = self.dir.join(REJECTED_DIR);
                     std::fs::create_dir_all(&aside).map_err(io(&aside))?;
                     let to = aside.join(path.file_name().unwrap_or_default());
                     std::fs::rename(path, &to).map_err(io(&to))?;
@@ -144,6 +181,7 @@ impl Spool {
 mod tests {
     use super::*;
     use crate::client::Acknowledged;
+    use cairn_api::wire::ProblemType;
     use std::sync::Mutex;
 
     /// A ledger that answers from a script, one answer per call.
@@ -154,6 +192,14 @@ mod tests {
             self.1.lock().unwrap().push(body.to_vec());
             self.0.lock().unwrap().remove(0).map(|()| ack())
         }
+    }
+
+    fn refused(status: u16, problem: Option<ProblemType>) -> Result<(), LedgerError> {
+        Err(LedgerError::Refused {
+            status,
+            problem,
+            detail: String::new(),
+        })
     }
 
     fn ack() -> Acknowledged {
@@ -172,6 +218,7 @@ mod tests {
                 checkpoint,
             },
             original: None,
+            late_by_ms: None,
         }
     }
 
@@ -184,18 +231,20 @@ mod tests {
         s.put("0190-b", b"second").unwrap();
         s.put("0190-c", b"third").unwrap();
         s.put("0190-d", b"fourth").unwrap();
+        s.put("0190-e", b"fifth").unwrap();
+        s.put("0190-f", b"sixth").unwrap();
         // A "restart": a new handle on the same directory.
         let s = Spool::open(&dir).unwrap();
-        assert_eq!(s.pending().unwrap().len(), 4);
+        assert_eq!(s.pending().unwrap().len(), 6);
         let ledger = Scripted(
             Mutex::new(vec![
                 Ok(()),
-                Err(LedgerError::Refused {
-                    status: 403,
-                    problem: Some(cairn_api::wire::ProblemType::UnknownKey),
-                    detail: String::new(),
-                }),
+                refused(400, Some(ProblemType::InvalidReceipt)),
+                refused(422, Some(ProblemType::ClockSkew)),
+                refused(404, None),
                 Err(LedgerError::Unavailable("down".into())),
+                Ok(()),
+                Ok(()),
                 Ok(()),
                 Ok(()),
             ]),
@@ -207,18 +256,24 @@ mod tests {
             Delivered {
                 delivered: 1,
                 rejected: 1,
+                held: 2,
                 waiting: 2
             }
         );
+        // Only the receipt refused for good is set aside; one refused for a
+        // reason that passes, or by something that is not the ledger, stays.
         assert!(dir.join("rejected/0190-b.cose").exists());
+        assert_eq!(s.set_aside().unwrap(), 1);
+        assert_eq!(s.pending().unwrap().len(), 4);
         // The ledger is back: the rest goes, in order, same bytes.
         let d = s.deliver(&ledger, Duration::from_secs(1)).unwrap();
-        assert_eq!(d.delivered, 2);
+        assert_eq!((d.delivered, d.held, d.rejected), (4, 0, 0));
         assert!(s.pending().unwrap().is_empty());
         let sent = ledger.1.lock().unwrap().clone();
         assert_eq!(
             sent,
-            [&b"first"[..], b"second", b"third", b"third", b"fourth"].map(<[u8]>::to_vec)
+            [&b"first"[..], b"second", b"third", b"fourth", b"fifth", b"third", b"fourth", b"fifth", b"sixth"]
+                .map(<[u8]>::to_vec)
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

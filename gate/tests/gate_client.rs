@@ -33,12 +33,18 @@ fn bundle(scenario: &str) -> Bundle {
 
 /// A ledger with the gate and operator keys registered and the bundles archived.
 fn ledger(dir: &Path, listen: Option<std::net::SocketAddr>) -> EmbeddedLedger {
+    ledger_at(dir, listen, 0)
+}
+
+/// The same, its clock `offset_ms` ahead of the system's.
+fn ledger_at(dir: &Path, listen: Option<std::net::SocketAddr>, offset_ms: i64) -> EmbeddedLedger {
     let mut setup = LedgerSetup::new(
         &dir.join("ledger.redb"),
         examples::log_key(),
         vec![examples::authority_key().verifier()],
     );
     setup.config.admin_token = Some(TOKEN.into());
+    setup.config.sequencer.clock = cairn_ledger::clock::Clock::offset(offset_ms);
     if let Some(l) = listen {
         setup.listen = l;
     }
@@ -342,6 +348,44 @@ fn a_hanging_failing_or_absent_ledger_fails_closed_and_loses_nothing() {
     // Delivering again is a no-op; resubmitting a delivered SILENCE would
     // have been answered with the original (same bytes).
     assert_eq!(g.deliver_spool().unwrap().delivered, 0);
+}
+
+/// An outage longer than the ledger's clock-skew window (five minutes):
+/// the ledger's clock is moved three hours on, as if it came back then.
+/// Every SILENCE receipt of the outage is delivered and logged, marked
+/// late; nothing is set aside.
+#[test]
+fn evidence_from_an_outage_longer_than_the_skew_window_is_logged_late() {
+    let dir = TempDir::new("long-outage");
+    let spool = dir.0.join("spool");
+    let g = gate(&down(), "devops-staging", &spool, None, Mode::Enforce);
+    let mut silences = Vec::new();
+    for k in 0..3 {
+        let a = g
+            .authorize(&call("agent:devops-helper", "get_pods", "eks", "staging:web-1", &format!("out-{k}")))
+            .unwrap();
+        assert!(!a.allowed);
+        let Logged::Spooled { spooled_to, .. } = a.logged else {
+            panic!("{:?}", a.logged)
+        };
+        silences.push(std::fs::read(spooled_to).unwrap());
+    }
+    const HOURS_3: i64 = 3 * 3_600_000;
+    let l = ledger_at(&dir.0, None, HOURS_3);
+    bootstrap(&l);
+    let g = gate(&l.url(), "devops-staging", &spool, None, Mode::Enforce);
+    let d = g.deliver_spool().unwrap();
+    assert_eq!((d.delivered, d.rejected, d.held, d.waiting), (3, 0, 0, 0), "{d:?}");
+    assert_eq!(g.spool().set_aside().unwrap(), 0);
+    // In the log, marked late by three hours: the ledger answers a
+    // resubmission with the original and its lateness.
+    let ledger = HttpLedger::new(&l.url(), examples::log_key().verifier());
+    for body in &silences {
+        let ack = ledger.submit(body, Duration::from_secs(5)).unwrap();
+        assert!(ack.existing);
+        let late = ack.late_by_ms.expect("marked late");
+        assert!(late >= HOURS_3 as u64, "{late}");
+    }
 }
 
 #[test]

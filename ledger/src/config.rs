@@ -125,8 +125,11 @@ pub struct FileSequencer {
     pub max_wait_us: Option<u64>,
     /// Submission queue capacity.
     pub queue: Option<usize>,
-    /// Largest accepted distance between `decided_at` and the ledger's clock, in seconds.
+    /// Largest accepted lead of `decided_at` over the ledger's clock, in
+    /// seconds; older receipts are accepted and marked late.
     pub max_clock_skew_s: Option<u64>,
+    /// Largest accepted age of `decided_at`, in seconds (default 30 days).
+    pub max_lateness_s: Option<u64>,
     /// Receipts per second each gate key may submit (0 or absent: no limit).
     pub gate_rate_per_s: Option<u32>,
     /// How many receipts a gate may submit at once (default: twice the rate).
@@ -253,6 +256,7 @@ impl FileConfig {
                 max_wait_us: over.sequencer.max_wait_us.or(self.sequencer.max_wait_us),
                 queue: over.sequencer.queue.or(self.sequencer.queue),
                 max_clock_skew_s: over.sequencer.max_clock_skew_s.or(self.sequencer.max_clock_skew_s),
+                max_lateness_s: over.sequencer.max_lateness_s.or(self.sequencer.max_lateness_s),
                 gate_rate_per_s: over.sequencer.gate_rate_per_s.or(self.sequencer.gate_rate_per_s),
                 gate_burst: over.sequencer.gate_burst.or(self.sequencer.gate_burst),
             },
@@ -376,6 +380,11 @@ impl FileConfig {
                     .sequencer
                     .max_clock_skew_s
                     .map_or(defaults.max_clock_skew, Duration::from_secs),
+                max_lateness: self
+                    .sequencer
+                    .max_lateness_s
+                    .map_or(defaults.max_lateness, Duration::from_secs),
+                clock: defaults.clock,
                 gate_rate,
             },
             body_deadline: Duration::from_millis(body_deadline_ms),

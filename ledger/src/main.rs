@@ -139,10 +139,15 @@ struct ServeArgs {
     /// Submission queue capacity [default: 8192].
     #[arg(long, env = "CAIRN_QUEUE")]
     queue: Option<usize>,
-    /// Largest accepted distance between decided_at and the ledger's clock,
-    /// in seconds [default: 300].
+    /// Largest accepted lead of decided_at over the ledger's clock, in
+    /// seconds; older receipts are accepted and marked late [default: 300].
     #[arg(long, env = "CAIRN_MAX_CLOCK_SKEW_S")]
     max_clock_skew_s: Option<u64>,
+    /// Largest accepted age of decided_at, in seconds: evidence held back
+    /// by an outage longer than this is refused too-late [default: 2592000,
+    /// 30 days].
+    #[arg(long, env = "CAIRN_MAX_LATENESS_S")]
+    max_lateness_s: Option<u64>,
     /// Receipts per second each gate key may submit [default: no limit].
     #[arg(long, env = "CAIRN_GATE_RATE_PER_S")]
     gate_rate_per_s: Option<u32>,
@@ -192,6 +197,7 @@ impl ServeArgs {
                 max_wait_us: self.max_wait_us,
                 queue: self.queue,
                 max_clock_skew_s: self.max_clock_skew_s,
+                max_lateness_s: self.max_lateness_s,
                 gate_rate_per_s: self.gate_rate_per_s,
                 gate_burst: self.gate_burst,
             },

@@ -89,7 +89,9 @@ struct Job<'a> {
     index: u64,
     receipt: &'a SignedReceipt,
     gate: Option<VerifierKey>,
-    operator: Option<Result<VerifierKey, String>>,
+    /// For a break-glass receipt: the operator key registered at this
+    /// point under the name the block gives (`Some(None)`: none is).
+    operator: Option<Option<VerifierKey>>,
     replay: Option<Arc<Policy>>,
 }
 
@@ -362,12 +364,11 @@ impl Engine {
                 .fail(Some(index), format!("names policy bundle {bundle}, but {e}"));
             return None;
         }
+        // What the log says about the operator the block names, for the
+        // one break-glass rule the ledger applies too.
         let operator = parts.break_glass.as_ref().map(|bg| match self.keys.get(&bg.operator) {
-            Some(k) if k.registered && k.role == KeyRole::Operator => Ok(k.key.clone()),
-            _ => Err(format!(
-                "break-glass by {}, not an operator key registered at this point",
-                bg.operator
-            )),
+            Some(k) if k.registered && k.role == KeyRole::Operator => Some(k.key.clone()),
+            _ => None,
         });
         let in_scope = |plan: &ReplayPlan| match &plan.with {
             ReplayWith::Candidate(c) => c.all_bundles || parts.policy.bundle_id == c.bundle_id,
@@ -502,14 +503,12 @@ fn run_job(job: &Job<'_>) -> (u64, Vec<String>, Option<Mismatch>, bool) {
         failures.push(format!("gate signature: {e}"));
     }
     let receipt = job.receipt.unverified();
-    match &job.operator {
-        Some(Ok(op)) => {
-            if let Err(e) = receipt.verify_break_glass(op) {
-                failures.push(format!("break-glass counter-signature: {e}"));
-            }
+    if let Some(op) = &job.operator {
+        match receipt.check_break_glass(op.as_ref()) {
+            Ok(()) => {}
+            Err(e @ cairn_api::receipt::ReceiptError::UnregisteredOperator(_)) => failures.push(e.to_string()),
+            Err(e) => failures.push(format!("break-glass counter-signature: {e}")),
         }
-        Some(Err(e)) => failures.push(e.clone()),
-        None => {}
     }
     let mut mismatch = None;
     let replayed = job.replay.is_some();

@@ -89,6 +89,10 @@ pub enum ReceiptError {
     /// The receipt has no break-glass block to sign or verify.
     #[error("receipt has no break-glass block")]
     NoBreakGlass,
+    /// The break-glass block names a key that is not an operator key
+    /// registered (and not revoked) at this point of the log.
+    #[error("break-glass by {0}, not an operator key registered at this point")]
+    UnregisteredOperator(String),
     /// The COSE_Sign1 around the receipt is malformed or does not verify.
     #[error("signed receipt: {0}")]
     Cose(#[from] CoseError),
@@ -231,6 +235,23 @@ impl Receipt {
     /// the break-glass signature bind to.
     pub fn request_hash(&self) -> Hash {
         request_hash(&self.parts.request)
+    }
+
+    /// The one break-glass rule (docs/spec.md 8.5), applied by the ledger at
+    /// admission and by the verifier at audit: a receipt with a break-glass
+    /// block is valid only when the block's `operator` is an operator key
+    /// registered and not revoked at this point of the log (`operator`: the
+    /// caller's look-up of that key, `None` when the log does not say so)
+    /// and its counter-signature verifies under it. A receipt without a
+    /// block passes.
+    pub fn check_break_glass(&self, operator: Option<&VerifierKey>) -> Result<(), ReceiptError> {
+        let Some(bg) = &self.parts.break_glass else {
+            return Ok(());
+        };
+        match operator {
+            Some(op) if op.key_ref() == bg.operator => self.verify_break_glass(op),
+            _ => Err(ReceiptError::UnregisteredOperator(bg.operator.clone())),
+        }
     }
 
     /// Verify the break-glass counter-signature under `operator` (whose key

@@ -25,6 +25,12 @@ pub struct Ack {
     pub tlog_proof: String,
     /// True when this answers a resubmission (the entry was already logged).
     pub existing: bool,
+    /// Present when the receipt was logged late (docs/spec.md 20.1): its
+    /// entry's `integrated_at` minus its `decided_at`, in milliseconds,
+    /// when that is more than the ledger's clock skew. Both times are in
+    /// the log, so every auditor sees the same delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_by_ms: Option<u64>,
 }
 
 /// One item of a batch answer: its HTTP status and either its

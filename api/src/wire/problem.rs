@@ -76,6 +76,7 @@ problem_types! {
     RevokedKey = "revoked-key", 403, "The gate key is revoked", Client;
     WrongKeyRole = "wrong-key-role", 403, "The key is registered for another role", Client;
     GateMismatch = "gate-mismatch", 403, "The receipt's gate is not the signing key's name", Client;
+    BadBreakGlass = "bad-break-glass", 403, "The break-glass counter-signature is not by a registered operator key, or does not verify", Client;
     NotFound = "not-found", 404, "No such resource", Client;
     MethodNotAllowed = "method-not-allowed", 405, "The route does not take this method", Client;
     BodyDeadline = "body-deadline", 408, "The request body did not arrive in time", Client;
@@ -86,7 +87,8 @@ problem_types! {
     InvalidReceipt = "invalid-receipt", 422, "The receipt breaks a rule of the receipt format", Client;
     PolicyMismatch = "policy-mismatch", 422, "The receipt's bundle_id, revision or engine is not that of the bundle it names", Client;
     BadPolicyBundle = "bad-policy-bundle", 422, "The policy bundle is malformed or does not compile", Client;
-    ClockSkew = "clock-skew", 422, "The receipt's decided_at is too far from the ledger's clock", Client;
+    ClockSkew = "clock-skew", 422, "The receipt's decided_at is ahead of the ledger's clock by more than the skew allowed", Client;
+    TooLate = "too-late", 422, "The receipt's decided_at is older than the lateness the ledger accepts", Client;
     RateLimited = "rate-limited", 429, "The gate is over its rate", Client;
     Internal = "internal", 500, "The ledger failed to sign or encode its answer", Server;
     Busy = "busy", 503, "The ledger's queue is full", Server;
@@ -96,6 +98,24 @@ problem_types! {
 }
 
 impl ProblemType {
+    /// Whether the same bytes may be accepted later without anyone changing
+    /// them: a server problem, or a client problem that time or an operator
+    /// cures (a gate clock ahead of the ledger's, a gate key or a policy
+    /// bundle not registered yet, a rate, a slow body). A gate's spool keeps
+    /// such a receipt for the next delivery and sets aside only the rest
+    /// (docs/spec.md 20.1).
+    pub fn may_pass_later(self) -> bool {
+        self.fault() == Fault::Server
+            || matches!(
+                self,
+                ProblemType::ClockSkew
+                    | ProblemType::UnknownKey
+                    | ProblemType::PolicyNotArchived
+                    | ProblemType::RateLimited
+                    | ProblemType::BodyDeadline
+            )
+    }
+
     /// The full `type` URI.
     pub fn uri(self) -> String {
         format!("{PROBLEM_BASE}{}", self.slug())
@@ -173,7 +193,8 @@ impl ReceiptError {
             ReceiptError::Schema(_) | ReceiptError::Invalid { .. } => ProblemType::InvalidReceipt,
             ReceiptError::GateMismatch { .. } => ProblemType::GateMismatch,
             ReceiptError::Cose(c) => c.problem_type(),
-            ReceiptError::BadBreakGlassSignature(_) | ReceiptError::NoBreakGlass => ProblemType::BadReceipt,
+            ReceiptError::BadBreakGlassSignature(_) | ReceiptError::UnregisteredOperator(_) => ProblemType::BadBreakGlass,
+            ReceiptError::NoBreakGlass => ProblemType::BadReceipt,
         }
     }
 }

@@ -105,6 +105,7 @@ pub fn submit_problem(e: &SubmitError) -> ProblemType {
         SubmitError::KeyHistory { .. } => P::KeyHistory,
         SubmitError::Bundle(_) | SubmitError::Policy(_) => P::BadPolicyBundle,
         SubmitError::ClockSkew { .. } => P::ClockSkew,
+        SubmitError::TooLate { .. } => P::TooLate,
         SubmitError::RateLimited { .. } => P::RateLimited,
         SubmitError::Busy => P::Busy,
         SubmitError::ShuttingDown => P::ShuttingDown,

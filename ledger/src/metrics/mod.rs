@@ -53,6 +53,7 @@ pub struct Metrics {
     cosigned_size: Gauge,
     witness_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
     cosigned_age: Gauge<f64, std::sync::atomic::AtomicU64>,
+    late: Histogram,
 }
 
 impl Default for Metrics {
@@ -123,7 +124,15 @@ impl Metrics {
             "How long the newest checkpoint has waited for a quorum of cosignatures (0: it has one)",
             witness_lag.clone(),
         );
+        // From the skew window (5 min) to the default lateness bound (30 d).
+        let late = Histogram::new(exponential_buckets(300.0, 4.0, 9));
+        registry.register(
+            "cairn_late_receipts_delay_seconds",
+            "Receipts logged late (decided more than the clock skew before they were integrated), by delay",
+            late.clone(),
+        );
         Metrics {
+            late,
             registry,
             decisions,
             break_glass,
@@ -169,6 +178,11 @@ impl Metrics {
     /// How long the newest checkpoint has waited for a quorum.
     pub fn set_witness_lag(&self, seconds: f64) {
         self.witness_lag.set(seconds);
+    }
+
+    /// A receipt was logged `ms` after it was decided (more than the skew).
+    pub fn late_receipt(&self, ms: u64) {
+        self.late.observe(ms as f64 / 1000.0);
     }
 
     /// Record a durably committed batch.

@@ -74,8 +74,9 @@ pub enum SubmitError {
     /// exactly (client's fault).
     #[error("policy bundle does not compile: {0}")]
     Policy(#[from] PolicyError),
-    /// `decided_at` is too far from the ledger's clock (client's fault).
-    #[error("decided_at {decided_at} is more than {skew_s} s from the ledger's clock {now}")]
+    /// `decided_at` is ahead of the ledger's clock by more than the skew
+    /// (the gate's clock, or the ledger's, is wrong; time cures it).
+    #[error("decided_at {decided_at} is more than {skew_s} s ahead of the ledger's clock {now}")]
     ClockSkew {
         /// The receipt's time.
         decided_at: Timestamp,
@@ -83,6 +84,17 @@ pub enum SubmitError {
         now: Timestamp,
         /// The configured limit.
         skew_s: u64,
+    },
+    /// `decided_at` is older than the lateness the ledger accepts (client's
+    /// fault: evidence held longer than the operator allows).
+    #[error("decided_at {decided_at} is more than {max_lateness_s} s before the ledger's clock {now}")]
+    TooLate {
+        /// The receipt's time.
+        decided_at: Timestamp,
+        /// The ledger's time.
+        now: Timestamp,
+        /// The configured bound.
+        max_lateness_s: u64,
     },
     /// The gate is over its rate (client's fault): retry after the wait.
     #[error("rate limit: retry after {} ms", retry_after.as_millis())]

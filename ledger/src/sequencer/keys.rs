@@ -68,6 +68,31 @@ impl KeyRegistry {
         Ok(k.key.clone())
     }
 
+    /// The verifier key of a gate key, registered or revoked: what checks
+    /// the signature of a receipt, including a retry of one logged before
+    /// the key was revoked. Whether it may sign new receipts is
+    /// [`KeyRegistry::gate_key`].
+    pub fn signing_key(&self, key_ref: &str) -> Result<VerifierKey, SubmitError> {
+        let keys = self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match keys.get(key_ref) {
+            None => Err(SubmitError::UnknownKey(key_ref.to_owned())),
+            Some(k) if k.role != KeyRole::Gate => Err(SubmitError::WrongRole {
+                key: key_ref.to_owned(),
+                role: k.role,
+            }),
+            Some(k) => Ok(k.key.clone()),
+        }
+    }
+
+    /// The key of a registered, unrevoked operator key (`None` otherwise):
+    /// who may counter-sign a break-glass override now.
+    pub fn operator_key(&self, key_ref: &str) -> Option<VerifierKey> {
+        let keys = self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        keys.get(key_ref)
+            .filter(|k| k.registered && k.role == KeyRole::Operator)
+            .map(|k| k.key.clone())
+    }
+
     /// Whether `key_ref` may sign receipts now.
     pub fn is_gate(&self, key_ref: &str) -> bool {
         self.gate_key(key_ref).is_ok()

@@ -38,6 +38,16 @@ use bundles::BundleNames;
 
 use crate::store::{EntryRecord, Store, StoreError};
 
+/// The default bound on lateness: 30 days.
+pub const DEFAULT_MAX_LATENESS: Duration = Duration::from_secs(30 * 86_400);
+
+/// How late a receipt decided at `decided_at` (ms) and integrated at
+/// `integrated_at` was logged, when that is more than `skew` (docs/spec.md 20.1).
+pub fn late_by_ms(integrated_at: Timestamp, decided_at: u64, skew: Duration) -> Option<u64> {
+    let late = integrated_at.millis().checked_sub(decided_at)?;
+    (u128::from(late) > skew.as_millis()).then_some(late)
+}
+
 /// Tuning of the sequencer.
 #[derive(Debug, Clone)]
 pub struct SequencerConfig {
@@ -48,9 +58,14 @@ pub struct SequencerConfig {
     pub max_wait: Duration,
     /// Capacity of the submission queue.
     pub queue: usize,
-    /// Largest accepted distance between a receipt's `decided_at` and the
-    /// ledger's clock.
+    /// Largest accepted lead of a receipt's `decided_at` over the ledger's
+    /// clock; a receipt older than this is accepted and marked late.
     pub max_clock_skew: Duration,
+    /// Largest accepted age of a receipt's `decided_at` (evidence held back
+    /// by an outage arrives late; beyond this it is refused `too-late`).
+    pub max_lateness: Duration,
+    /// The clock admission reads (the system clock unless a test injects one).
+    pub clock: crate::clock::Clock,
     /// Per-gate rate limit (`None`: none).
     pub gate_rate: Option<crate::ratelimit::GateRate>,
 }
@@ -62,6 +77,8 @@ impl Default for SequencerConfig {
             max_wait: Duration::from_micros(0),
             queue: 8192,
             max_clock_skew: Duration::from_secs(300),
+            max_lateness: DEFAULT_MAX_LATENESS,
+            clock: crate::clock::Clock::system(),
             gate_rate: None,
         }
     }
@@ -86,6 +103,8 @@ pub struct Ack {
     pub proof: Vec<Hash>,
     /// True when this is the original answer to a resubmission.
     pub existing: bool,
+    /// For a receipt logged late: `integrated_at` − `decided_at` in ms.
+    pub late_by_ms: Option<u64>,
 }
 
 impl Ack {
@@ -110,6 +129,7 @@ impl Ack {
             inclusion_proof: self.proof.clone(),
             tlog_proof: self.tlog_proof()?.to_text(),
             existing: self.existing,
+            late_by_ms: self.late_by_ms,
         })
     }
 }
@@ -120,6 +140,9 @@ struct Job {
     record: EntryRecord,
     /// For receipts: the gate key reference, checked again at batch time.
     gate_key: Option<String>,
+    /// For break-glass receipts: the operator key reference, checked again
+    /// at batch time.
+    operator_key: Option<String>,
     reply: oneshot::Sender<Result<Ack, SubmitError>>,
 }
 
@@ -205,20 +228,22 @@ impl Sequencer {
         self.shared.keys.registered(key_ref)
     }
 
-    /// Submit a gate-signed receipt (COSE_Sign1 bytes).
+    /// Submit a gate-signed receipt (COSE_Sign1 bytes). The order of the
+    /// checks is docs/spec.md 20.1: the signature, then the original of a
+    /// retry (answered whenever it comes, whatever the clock or the key's
+    /// state now), then the key's state, the break-glass block, the clock
+    /// and the archived policy.
     pub async fn submit_receipt(&self, body: Vec<u8>) -> Result<Ack, SubmitError> {
         let signed = SignedReceipt::parse(&body)?;
         let kid = signed.kid().to_owned();
-        let key = self.shared.keys.gate_key(&kid)?;
+        let key = self.shared.keys.signing_key(&kid)?;
         self.shared
             .limiter
             .check(&kid, std::time::Instant::now())
             .map_err(|retry_after| SubmitError::RateLimited { retry_after })?;
         let receipt = signed.verify(&key)?.clone();
         let p = receipt.parts();
-        let now = cairn_host::clock::now_saturating();
-        admission::check_clock(p.decided_at, now, self.shared.config.max_clock_skew)?;
-        // Idempotency: the same (gate, key) is answered with the original.
+        // Idempotency first: the same (gate, key) is answered with the original.
         let store = self.shared.store.clone();
         let (gate, idem) = (p.gate.clone(), p.idempotency_key.clone());
         let bundle_hash = p.policy.bundle_hash;
@@ -226,7 +251,7 @@ impl Sequencer {
         let look_up = known.is_none();
         let (by_key, archived_at) = blocking(move || {
             let by_key = store.index_of_idempotency(&gate, &idem)?;
-            let at = if look_up {
+            let at = if look_up && by_key.is_none() {
                 store.bundle_index(&bundle_hash)?
             } else {
                 None
@@ -236,6 +261,25 @@ impl Sequencer {
         .await?;
         if let Some(index) = by_key {
             return self.existing(index).await;
+        }
+        self.shared.keys.gate_key(&kid)?;
+        let operator_key = match &p.break_glass {
+            None => None,
+            Some(bg) => {
+                let op = self.shared.keys.operator_key(&bg.operator);
+                receipt.check_break_glass(op.as_ref())?;
+                Some(bg.operator.clone())
+            }
+        };
+        let now = self.shared.config.clock.now();
+        let late = admission::check_clock(
+            p.decided_at,
+            now,
+            self.shared.config.max_clock_skew,
+            self.shared.config.max_lateness,
+        )?;
+        if let Some(late) = late {
+            tracing::debug!(late_s = late.as_secs(), gate = %kid, "a late receipt (held back by an outage?)");
         }
         let manifest = match (known, archived_at) {
             (Some(m), _) => m,
@@ -250,23 +294,23 @@ impl Sequencer {
         cairn_api::policy::check_policy_ref(&p.policy, &manifest)?;
         let entry = Entry::new(EntryKind::Receipt, now, body)?;
         let record = EntryRecord::for_receipt(&entry, p);
-        self.enqueue(entry, record, Some(kid)).await
+        self.enqueue(entry, record, Some(kid), operator_key).await
     }
 
     /// Submit an authority-signed key statement (COSE_Sign1 bytes).
     pub async fn submit_key(&self, body: Vec<u8>) -> Result<Ack, SubmitError> {
-        let entry = Entry::new(EntryKind::Key, cairn_host::clock::now_saturating(), body)?;
+        let entry = Entry::new(EntryKind::Key, self.shared.config.clock.now(), body)?;
         let msg = entry.sign1()?;
         admission::check_authority(&self.shared.authorities, &msg)?;
         KeyStatement::from_cbor(msg.payload())?;
         let record = EntryRecord::from_entry(&entry)?;
-        self.enqueue(entry, record, None).await
+        self.enqueue(entry, record, None, None).await
     }
 
     /// Submit an authority-signed policy bundle (COSE_Sign1 bytes). The
     /// bundle must compile for an engine cairn replays exactly.
     pub async fn submit_policy(&self, body: Vec<u8>) -> Result<Ack, SubmitError> {
-        let entry = Entry::new(EntryKind::Policy, cairn_host::clock::now_saturating(), body)?;
+        let entry = Entry::new(EntryKind::Policy, self.shared.config.clock.now(), body)?;
         let msg = entry.sign1()?;
         admission::check_authority(&self.shared.authorities, &msg)?;
         let bundle = admission::check_bundle(msg.payload())?;
@@ -276,15 +320,22 @@ impl Sequencer {
             return self.existing(index).await;
         }
         let record = EntryRecord::for_bundle(&entry, hash);
-        self.enqueue(entry, record, None).await
+        self.enqueue(entry, record, None, None).await
     }
 
-    async fn enqueue(&self, entry: Entry, record: EntryRecord, gate_key: Option<String>) -> Result<Ack, SubmitError> {
+    async fn enqueue(
+        &self,
+        entry: Entry,
+        record: EntryRecord,
+        gate_key: Option<String>,
+        operator_key: Option<String>,
+    ) -> Result<Ack, SubmitError> {
         let (reply, rx) = oneshot::channel();
         let job = Job {
             entry,
             record,
             gate_key,
+            operator_key,
             reply,
         };
         match self.tx.try_send(job) {
@@ -298,6 +349,6 @@ impl Sequencer {
     /// The acknowledgement of an entry already in the log, proven under the
     /// latest checkpoint.
     pub async fn existing(&self, index: u64) -> Result<Ack, SubmitError> {
-        Ok(writer::existing_ack(self.shared.store.clone(), index).await?)
+        Ok(writer::existing_ack(self.shared.store.clone(), index, self.shared.config.max_clock_skew).await?)
     }
 }

@@ -5,18 +5,21 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use cairn_api::entry::{Entry, KeyAction, KeyRole};
+use std::time::Duration;
+
+use cairn_api::entry::{Entry, EntryKind, KeyAction, KeyRole};
+use cairn_api::receipt::SignedReceipt;
 use cairn_api::key_history::check_transition;
 use cairn_api::keys::SignerKey;
 use cairn_api::merkle::{Hash, Sha256, inclusion_proof};
 use tokio::sync::mpsc;
 
-use super::{Ack, Job, Shared, SubmitError, blocking};
+use super::{Ack, Job, Shared, SubmitError, blocking, late_by_ms};
 use crate::store::{BatchNodes, CommitBatch, EntryRecord, LogState, Store, StoreError, prefetched};
 
 /// The acknowledgement of an entry already in the log, proven under the
 /// latest checkpoint.
-pub(super) async fn existing_ack(store: Arc<dyn Store>, index: u64) -> Result<Ack, StoreError> {
+pub(super) async fn existing_ack(store: Arc<dyn Store>, index: u64, skew: Duration) -> Result<Ack, StoreError> {
     blocking(move || {
         let bytes = store
             .entry(index)?
@@ -27,6 +30,12 @@ pub(super) async fn existing_ack(store: Arc<dyn Store>, index: u64) -> Result<Ac
         let checkpoint = checkpoint.ok_or_else(|| StoreError::Corrupt("no checkpoint".into()))?;
         let proof = prefetched(store.as_ref(), |n| inclusion_proof::<Sha256, _>(n, index, size))
             .map_err(|e| StoreError::Corrupt(format!("proof for {index}: {e}")))?;
+        let late_by_ms = match entry.kind() {
+            EntryKind::Receipt => SignedReceipt::parse(entry.body())
+                .ok()
+                .and_then(|r| late_by_ms(entry.integrated_at(), r.unverified().parts().decided_at.millis(), skew)),
+            _ => None,
+        };
         Ok(Ack {
             index,
             leaf_hash: entry.leaf_hash(),
@@ -36,6 +45,7 @@ pub(super) async fn existing_ack(store: Arc<dyn Store>, index: u64) -> Result<Ac
             checkpoint,
             proof,
             existing: true,
+            late_by_ms,
         })
     })
     .await
@@ -130,6 +140,19 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
                 continue;
             }
         }
+        if let Some(op) = &job.operator_key {
+            // The operator must still be registered at this point of the log.
+            let ok = match in_batch_keys.get(op) {
+                Some(&(role, registered)) => registered && role == KeyRole::Operator,
+                None => shared.keys.operator_key(op).is_some(),
+            };
+            if !ok {
+                slots.push(Slot::Rejected(SubmitError::Receipt(
+                    cairn_api::receipt::ReceiptError::UnregisteredOperator(op.clone()),
+                )));
+                continue;
+            }
+        }
         if let Some(ev) = &job.record.key {
             // The statement must follow the key's history as it stands
             // at this point of the log (docs/spec.md 9.2).
@@ -213,7 +236,15 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
                 checkpoint: checkpoint.clone(),
                 proof: proofs[k].clone(),
                 existing: false,
+                late_by_ms: jobs[i]
+                    .record
+                    .receipt
+                    .as_ref()
+                    .and_then(|r| late_by_ms(e.integrated_at(), r.decided_at, shared.config.max_clock_skew)),
             });
+            if let Some(late) = acks.last().and_then(|a| a.late_by_ms) {
+                shared.metrics.late_receipt(late);
+            }
             // Key statements take effect for the next batch.
             if let Some(ev) = &jobs[i].record.key {
                 shared.keys.apply(ev);
@@ -235,7 +266,7 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
                 a.existing = true;
                 Ok(a)
             }
-            Slot::Duplicate(index) => existing_ack(shared.store.clone(), index)
+            Slot::Duplicate(index) => existing_ack(shared.store.clone(), index, shared.config.max_clock_skew)
                 .await
                 .map_err(SubmitError::from),
         };
