@@ -147,9 +147,9 @@ impl Spool {
                     d.delivered += 1;
                     tracing::info!(file = %path.display(), index = ack.index, "spooled receipt delivered");
                 }
-                Err(LedgerError::Refused { problem, ref detail, .. })
-                    if problem.is_none_or(cairn_api::wire::ProblemType::may_pass_later) =>
-                {
+                Err(LedgerError::Refused {
+                    problem, ref detail, ..
+                }) if problem.is_none_or(cairn_api::wire::ProblemType::may_pass_later) => {
                     tracing::warn!(
                         file = %path.display(),
                         problem = problem.map_or("(not a cairn problem)", cairn_api::wire::ProblemType::slug),
@@ -272,8 +272,18 @@ mod tests {
         let sent = ledger.1.lock().unwrap().clone();
         assert_eq!(
             sent,
-            [&b"first"[..], b"second", b"third", b"fourth", b"fifth", b"third", b"fourth", b"fifth", b"sixth"]
-                .map(<[u8]>::to_vec)
+            [
+                &b"first"[..],
+                b"second",
+                b"third",
+                b"fourth",
+                b"fifth",
+                b"third",
+                b"fourth",
+                b"fifth",
+                b"sixth"
+            ]
+            .map(<[u8]>::to_vec)
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -362,7 +362,13 @@ fn evidence_from_an_outage_longer_than_the_skew_window_is_logged_late() {
     let mut silences = Vec::new();
     for k in 0..3 {
         let a = g
-            .authorize(&call("agent:devops-helper", "get_pods", "eks", "staging:web-1", &format!("out-{k}")))
+            .authorize(&call(
+                "agent:devops-helper",
+                "get_pods",
+                "eks",
+                "staging:web-1",
+                &format!("out-{k}"),
+            ))
             .unwrap();
         assert!(!a.allowed);
         let Logged::Spooled { spooled_to, .. } = a.logged else {

@@ -11,8 +11,11 @@
 //! - `export --data-dir DIR --out FILE [--from N]`: the offline export.
 //! - `export-tiles --data-dir DIR --out NEWDIR`: the log as a static C2SP
 //!   tlog-tiles tree for any web server.
-//! - `fsck --data-dir DIR`: offline check of the storage (exit 1 and the
-//!   first inconsistency when it finds one).
+//! - `fsck --data-dir DIR`: offline check of the storage, read-only (exit
+//!   1 and the first inconsistency when it finds one, a damaged page
+//!   included).
+//! - `recover --data-dir DIR`: the explicit repair of a database that was
+//!   not closed cleanly (what starting the ledger does).
 //! - `keygen --name NAME [--cosignature] --out FILE`: a signing key (0600)
 //!   and its verifier key on stdout.
 //!
@@ -52,12 +55,22 @@ enum Command {
     /// and check every node and every checkpoint; re-derive the indexes
     /// admission reads (leaf hash, idempotency key, bundles, key events).
     Fsck {
-        /// The ledger's data directory (its log.key gives the log key).
+        /// The ledger's data directory (its log.vkey, or log.key, gives the
+        /// log's public key). The database is opened read-only: fsck never
+        /// writes a byte of it, and checks a copy on a read-only medium.
         #[arg(long)]
         data_dir: PathBuf,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Recover a database that was not closed cleanly (after a crash or a
+    /// kill), so that fsck and export can read it without writing. The
+    /// ledger does the same when it starts; this is the explicit repair.
+    Recover {
+        /// The ledger's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
     },
     /// Write the export (docs/spec.md section 18) offline, to a file.
     Export {
@@ -229,6 +242,16 @@ impl<E: std::fmt::Display> From<E> for Fail {
     }
 }
 
+/// The log's public key for an offline check: `DIR/log.vkey`, or the
+/// public half of `DIR/log.key` when only that is there.
+fn log_public_key(dir: &std::path::Path) -> Result<cairn_api::keys::VerifierKey, Fail> {
+    let public = dir.join(keyfile::LOG_VKEY_FILE);
+    if public.exists() {
+        return Ok(keyfile::read_vkey_arg(&format!("@{}", public.display()))?);
+    }
+    Ok(keyfile::read_key(&dir.join(keyfile::LOG_KEY_FILE))?.verifier())
+}
+
 /// Print a JSON result on stdout.
 fn print_json(v: &serde_json::Value) {
     outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
@@ -240,6 +263,12 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     cli.log.init("info");
+    if !matches!(cli.command, Command::Serve(_)) {
+        // The offline commands turn a panic inside the storage library (a
+        // damaged page) into a reported corruption (store::redb_store); its
+        // default message would only repeat it less clearly.
+        std::panic::set_hook(Box::new(|info| tracing::debug!(%info, "caught panic")));
+    }
     let result = match cli.command {
         Command::Export {
             data_dir,
@@ -247,8 +276,8 @@ fn main() -> ExitCode {
             from,
             json,
         } => (|| {
-            let key = keyfile::read_key(&data_dir.join(keyfile::LOG_KEY_FILE))?;
-            let store = RedbStore::open(&data_dir.join(DB_FILE))?;
+            let key = log_public_key(&data_dir)?;
+            let store = RedbStore::open_read_only(&data_dir.join(DB_FILE))?;
             let f = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -289,8 +318,19 @@ fn main() -> ExitCode {
             }
             Ok(())
         })(),
+        Command::Recover { data_dir } => (|| {
+            let path = data_dir.join(DB_FILE);
+            if !path.exists() {
+                return Err(Fail(format!("{}: no database", path.display())));
+            }
+            let store = RedbStore::open(&path)?;
+            let size = store.size()?;
+            drop(store);
+            outln!("recovered {}: {size} entries; run fsck to check it", path.display());
+            Ok(())
+        })(),
         Command::ExportTiles { data_dir, out, json } => (|| {
-            let store = RedbStore::open(&data_dir.join(DB_FILE))?;
+            let store = RedbStore::open_read_only(&data_dir.join(DB_FILE))?;
             let mut progress = Progress::new("export-tiles", "entries", Some(store.size()?), json);
             let w = cairn_ledger::export_tiles::export_tiles(&store, &out, |done| progress.set(done))
                 .map_err(|e| Fail(e.to_string()))?;
@@ -315,11 +355,11 @@ fn main() -> ExitCode {
             Ok(())
         })(),
         Command::Fsck { data_dir, json } => (|| {
-            let key = keyfile::read_key(&data_dir.join(keyfile::LOG_KEY_FILE))?;
-            let store = RedbStore::open(&data_dir.join(DB_FILE))?;
+            let key = log_public_key(&data_dir)?;
+            let store = RedbStore::open_read_only(&data_dir.join(DB_FILE))?;
             let total = store.size()?;
             let mut progress = Progress::new("fsck", "entries", Some(total), json);
-            let rep = cairn_ledger::fsck::fsck_with_progress(&store, &key.verifier(), |done, _| progress.set(done));
+            let rep = cairn_ledger::fsck::fsck_with_progress(&store, &key, |done, _| progress.set(done));
             progress.finish();
             let rep = rep?;
             if json {

@@ -82,7 +82,10 @@ async fn the_clock_guards_the_future_and_late_evidence_is_logged_and_marked() {
     assert_eq!(late.to_wire().unwrap().late_by_ms, Some(by));
     // Its retry is marked the same.
     let again = seq.submit_receipt(receipt(2, t - 2 * HOUR)).await.unwrap();
-    assert_eq!((again.index, again.existing, again.late_by_ms), (late.index, true, Some(by)));
+    assert_eq!(
+        (again.index, again.existing, again.late_by_ms),
+        (late.index, true, Some(by))
+    );
     // From the future beyond the skew: refused, time cures it.
     assert!(matches!(
         seq.submit_receipt(receipt(3, t + HOUR)).await,
@@ -119,7 +122,9 @@ async fn a_retry_is_answered_with_the_original_whenever_it_comes() {
     // Other bytes, the same (gate, idempotency key): the original too.
     let mut p = SignedReceipt::parse(&body).unwrap().unverified().clone().into_parts();
     p.reason.admin_message = "retried".into();
-    let other = SignedReceipt::sign(Receipt::new(p).unwrap(), &examples::gate_key()).unwrap().1;
+    let other = SignedReceipt::sign(Receipt::new(p).unwrap(), &examples::gate_key())
+        .unwrap()
+        .1;
     assert_eq!(seq.submit_receipt(other).await.unwrap().index, first.index);
     // A new receipt from the revoked key is refused, and nothing changed.
     let size = store.state().unwrap().frontier.size();
@@ -180,7 +185,10 @@ async fn a_break_glass_block_is_checked_as_the_verifier_checks_it() {
     // A registered operator named, signed by another key.
     let e = refused(seq.submit_receipt(break_glass(4, t, &op, &stranger, false)).await);
     assert!(matches!(e, ReceiptError::BadBreakGlassSignature(_)), "{e}");
-    let e = refused(seq.submit_receipt(break_glass(4, t, &op, &examples::gate_key(), false)).await);
+    let e = refused(
+        seq.submit_receipt(break_glass(4, t, &op, &examples::gate_key(), false))
+            .await,
+    );
     assert!(matches!(e, ReceiptError::BadBreakGlassSignature(_)), "{e}");
     let size = store.state().unwrap().frontier.size();
     // The genuine article.

@@ -66,6 +66,14 @@ fn checkpoint(addr: &str, key: &VerifierKey) -> Checkpoint {
 }
 
 fn fsck(dir: &std::path::Path) {
+    // After a kill the file needs the recovery a start performs; fsck reads
+    // without writing, so the recovery is asked for explicitly.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
+        .args(["recover", "--data-dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
         .args(["fsck", "--data-dir"])
         .arg(dir)

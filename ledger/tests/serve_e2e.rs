@@ -65,7 +65,21 @@ fn serve_acknowledges_durably_across_sigkill() {
         assert_eq!(ack["index"].as_u64().unwrap(), *index);
     }
     drop(server);
-    // fsck agrees the storage is consistent after the kill and restart.
+    // After the kill the file needs recovery, which fsck (read-only) asks
+    // for; then fsck agrees the storage is consistent.
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
+        .args(["fsck", "--data-dir"])
+        .arg(&dir.0)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("was not closed cleanly"));
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
+        .args(["recover", "--data-dir"])
+        .arg(&dir.0)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let out = Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
         .args(["fsck", "--data-dir"])
         .arg(&dir.0)

@@ -193,7 +193,9 @@ impl ReceiptError {
             ReceiptError::Schema(_) | ReceiptError::Invalid { .. } => ProblemType::InvalidReceipt,
             ReceiptError::GateMismatch { .. } => ProblemType::GateMismatch,
             ReceiptError::Cose(c) => c.problem_type(),
-            ReceiptError::BadBreakGlassSignature(_) | ReceiptError::UnregisteredOperator(_) => ProblemType::BadBreakGlass,
+            ReceiptError::BadBreakGlassSignature(_) | ReceiptError::UnregisteredOperator(_) => {
+                ProblemType::BadBreakGlass
+            }
             ReceiptError::NoBreakGlass => ProblemType::BadReceipt,
         }
     }

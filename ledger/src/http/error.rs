@@ -137,6 +137,15 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        // A query string must decode to UTF-8: the form decoder would replace
+        // invalid bytes and answer for a parameter nobody sent.
+        if let Some(q) = parts.uri.query()
+            && std::str::from_utf8(&percent_decode(q.as_bytes())).is_err()
+        {
+            return Err(ApiError::bad_param(
+                "the query string is not UTF-8 once percent-decoded",
+            ));
+        }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(q)) => Ok(Query(q)),
             Err(e) => Err(ApiError::bad_param(e.body_text())),
@@ -149,11 +158,44 @@ where
 pub(crate) fn bounded<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     use serde::Deserialize as _;
     use serde::de::Error as _;
-    let v = u64::deserialize(d)?;
+    let s = std::borrow::Cow::<str>::deserialize(d)?;
+    let v = decimal(&s).ok_or_else(|| D::Error::custom(format!("{s:?} is not a decimal integer")))?;
     if v > cairn_api::merkle::MAX_TREE_SIZE {
         return Err(D::Error::custom(format!("{v} is beyond the largest tree size, 2^62")));
     }
     Ok(v)
+}
+
+/// An index, size or cursor as the API spells it: ASCII digits, no sign,
+/// no leading zero (one spelling per number, as in tile paths).
+pub(crate) fn decimal(s: &str) -> Option<u64> {
+    let canonical = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    canonical.then(|| s.parse().ok()).flatten()
+}
+
+/// The bytes a percent-encoded string stands for (`%` not followed by two
+/// hex digits stands for itself, as the form decoder reads it).
+fn percent_decode(s: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'%'
+            && let (Some(h), Some(l)) = (s.get(i + 1).and_then(|&b| hex(b)), s.get(i + 2).and_then(|&b| hex(b)))
+        {
+            out.push(u8::try_from(h * 16 + l).unwrap_or(0));
+            i += 3;
+        } else {
+            out.push(s[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// [`decimal`], at most [`cairn_api::merkle::MAX_TREE_SIZE`].
+pub(crate) fn index(s: &str) -> Option<u64> {
+    decimal(s).filter(|i| *i <= cairn_api::merkle::MAX_TREE_SIZE)
 }
 
 /// [`bounded`], optional (with `#[serde(default)]`).

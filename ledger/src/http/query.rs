@@ -37,10 +37,9 @@ pub async fn get_receipts(
     }
     let after: Option<u64> = match &q.cursor {
         None => None,
-        Some(c) => Some(
-            c.parse()
-                .map_err(|_| ApiError::bad_param("cursor is not one this ledger gave"))?,
-        ),
+        Some(c) => {
+            Some(super::error::index(c).ok_or_else(|| ApiError::bad_param("cursor is not one this ledger gave"))?)
+        }
     };
     let filters = q.filters;
     let store = s.store.clone();

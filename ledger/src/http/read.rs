@@ -110,11 +110,9 @@ fn cbor_response(bytes: Vec<u8>) -> Response {
 }
 
 pub(super) async fn get_entry(State(s): State<AppState>, Path(index): Path<String>) -> Result<Response, ApiError> {
-    let index: u64 = index
-        .parse()
-        .ok()
-        .filter(|i| *i <= cairn_api::merkle::MAX_TREE_SIZE)
-        .ok_or_else(|| ApiError::bad_param("index must be an integer from 0 to 2^62"))?;
+    let index = error::index(&index).ok_or_else(|| {
+        ApiError::bad_param("index must be a decimal integer from 0 to 2^62, without sign or leading zero")
+    })?;
     let st = s.store.clone();
     match blocking(move || st.entry(index)).await? {
         Some(b) => Ok(cbor_response(b)),
@@ -258,16 +256,21 @@ pub(super) async fn get_export(State(s): State<AppState>, Query(q): Query<Export
         .and_then(|n| cairn_api::note::Checkpoint::parse(n.text()).ok())
         .map(|c| c.origin)
         .ok_or_else(|| ApiError::from(StoreError::Corrupt("the latest checkpoint does not parse".into())))?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let store = s.store.clone();
     tokio::task::spawn_blocking(move || {
-        // A storage error mid-stream ends the body early; the reader sees a
-        // truncated export (its last checkpoint tells it how far it got).
-        let _ = crate::export::export(store.as_ref(), &origin, from, |chunk| tx.blocking_send(chunk).is_ok());
+        let sent = crate::export::export(store.as_ref(), &origin, from, |chunk| {
+            tx.blocking_send(Ok(chunk)).is_ok()
+        });
+        if let Err(e) = sent {
+            // An export that cannot be completed must never end cleanly:
+            // the stream is aborted (no final chunk), so the client sees an
+            // error, not a shorter export that looks whole.
+            tracing::error!(error = %e, from, "the export failed mid-stream; the response is aborted");
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|c| (Ok::<_, std::io::Error>(c), rx))
-    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
     Ok((
         [(header::CONTENT_TYPE, "application/cbor-seq")],
         Body::from_stream(stream),

@@ -30,6 +30,20 @@ pub(crate) async fn body_bytes(
             format!("content type must be {media}, got {ct:?}"),
         ));
     }
+    // A declared length over the limit is refused before a byte is read:
+    // at once, and without `100 Continue` to a client that asked for it
+    // (hyper sends it only when the body is read).
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && len > limit as u64
+    {
+        return Err(ApiError::new(
+            ProblemType::BodyTooLarge,
+            format!("the declared body of {len} bytes is over {limit} bytes"),
+        ));
+    }
     to_bytes(body, limit).await.map(|b| b.to_vec()).map_err(|e| {
         // Tell the body limit and the body deadline apart by the error's causes.
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);

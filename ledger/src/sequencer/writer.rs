@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_api::entry::{Entry, EntryKind, KeyAction, KeyRole};
-use cairn_api::receipt::SignedReceipt;
 use cairn_api::key_history::check_transition;
 use cairn_api::keys::SignerKey;
 use cairn_api::merkle::{Hash, Sha256, inclusion_proof};
+use cairn_api::receipt::SignedReceipt;
 use tokio::sync::mpsc;
 
 use super::{Ack, Job, Shared, SubmitError, blocking, late_by_ms};

@@ -22,6 +22,9 @@ pub enum Fault {
     Reads,
     /// Fail every write until cleared: a full or read-only disk.
     Full,
+    /// Fail every read of an entry at or after this index until cleared
+    /// (a damaged region met in the middle of an export).
+    EntriesFrom(u64),
 }
 
 /// Wraps a store; faults are armed per call.
@@ -107,6 +110,15 @@ impl<S: Store> Store for FaultyStore<S> {
     }
     fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.read()?;
+        let damaged = self
+            .armed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .any(|f| matches!(f, Fault::EntriesFrom(n) if index >= *n));
+        if damaged {
+            return Err(StoreError::Injected("entry read"));
+        }
         self.inner.entry(index)
     }
     fn node(&self, id: NodeId) -> Result<Option<Hash>, StoreError> {

@@ -57,6 +57,13 @@ pub enum StoreError {
     /// operator's to resolve (stop it first).
     #[error("another cairn-ledger is serving {}: stop it first (fsck and export read the database alone)", .0.display())]
     Locked(std::path::PathBuf),
+    /// The store was opened read-only (fsck, export) and cannot write.
+    #[error("the store is open for reading only")]
+    ReadOnly,
+    /// The database was not closed cleanly and must be recovered before it
+    /// can be read without writing: the operator's (`cairn-ledger recover`).
+    #[error("{} was not closed cleanly: run `cairn-ledger recover` (or start the ledger) to recover it, then check it", .0.display())]
+    NeedsRecovery(std::path::PathBuf),
     /// A fault injected by [`FaultyStore`].
     #[error("injected storage fault during {0}")]
     Injected(&'static str),

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use cairn_api::merkle::{Hash, NodeId};
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
 
 use cairn_api::entry::KeyRole;
 use cairn_api::keys::VerifierKey;
@@ -29,11 +29,64 @@ const SIZE: &str = "size";
 /// A redb-backed store.
 #[derive(Debug)]
 pub struct RedbStore {
-    db: Database,
+    db: Db,
+}
+
+/// The database, opened for writing (serving) or only for reading (fsck,
+/// export: they never write a byte of the file they check).
+enum Db {
+    Writable(Database),
+    ReadOnly(ReadOnlyDatabase),
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Db::Writable(_) => "Db::Writable",
+            Db::ReadOnly(_) => "Db::ReadOnly",
+        })
+    }
+}
+
+impl Db {
+    fn begin_read(&self) -> Result<ReadTransaction, redb::TransactionError> {
+        match self {
+            Db::Writable(db) => db.begin_read(),
+            Db::ReadOnly(db) => db.begin_read(),
+        }
+    }
+
+    fn begin_write(&self) -> Result<redb::WriteTransaction, StoreError> {
+        match self {
+            Db::Writable(db) => db.begin_write().map_err(b("commit")),
+            Db::ReadOnly(_) => Err(StoreError::ReadOnly),
+        }
+    }
 }
 
 fn b<E: std::error::Error + Send + Sync + 'static>(op: &'static str) -> impl FnOnce(E) -> StoreError {
     move |e| StoreError::backend(op, e)
+}
+
+/// Run a read or a commit, turning a panic inside the storage library (a
+/// damaged page can make redb panic) into [`StoreError::Corrupt`] naming
+/// what was being read, so that fsck and export report the damage and the
+/// serving ledger answers 503 instead of losing a thread.
+fn guarded<T>(what: impl FnOnce() -> String, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".to_owned());
+            Err(StoreError::Corrupt(format!(
+                "the storage library failed reading {}: {msg} (a damaged page)",
+                what()
+            )))
+        }
+    }
 }
 
 /// A key event row: `registered<TAB>role<TAB>key_ref<TAB>vkey`, the role
@@ -81,6 +134,13 @@ impl RedbStore {
 
     /// [`RedbStore::open`] with a page cache of `cache_bytes`.
     pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
+        guarded(
+            || format!("{} while opening it", path.display()),
+            || Self::create(path, cache_bytes),
+        )
+    }
+
+    fn create(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
         let db = redb::Builder::new()
             .set_cache_size(cache_bytes)
             .create(path)
@@ -107,186 +167,279 @@ impl RedbStore {
             tx.open_table(BREAK_GLASS).map_err(b("open"))?;
         }
         tx.commit().map_err(b("open"))?;
-        Ok(RedbStore { db })
+        Ok(RedbStore { db: Db::Writable(db) })
+    }
+
+    /// Open an existing database file for reading only: nothing in the file
+    /// changes, and a file on a read-only medium can be checked. A database
+    /// that was not closed cleanly (a crash) needs the recovery that opening
+    /// it for writing performs: [`StoreError::NeedsRecovery`].
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let db = guarded(
+            || format!("the header and allocator state of {}", path.display()),
+            || {
+                redb::Builder::new()
+                    .set_cache_size(CACHE_BYTES)
+                    .open_read_only(path)
+                    .map_err(|e| match e {
+                        redb::DatabaseError::DatabaseAlreadyOpen => {
+                            StoreError::Locked(path.parent().unwrap_or(path).to_owned())
+                        }
+                        redb::DatabaseError::RepairAborted => StoreError::NeedsRecovery(path.to_owned()),
+                        other => StoreError::backend("open", other),
+                    })
+            },
+        )?;
+        Ok(RedbStore { db: Db::ReadOnly(db) })
     }
 }
 
 impl Store for RedbStore {
     fn state(&self) -> Result<LogState, StoreError> {
-        let size = self.size()?;
-        let checkpoint = if size == 0 { None } else { self.checkpoint(size)? };
-        Ok(LogState {
-            frontier: frontier_from(self, size)?,
-            checkpoint,
-        })
+        guarded(
+            || "the log state".to_owned(),
+            || {
+                let size = self.size()?;
+                let checkpoint = if size == 0 { None } else { self.checkpoint(size)? };
+                Ok(LogState {
+                    frontier: frontier_from(self, size)?,
+                    checkpoint,
+                })
+            },
+        )
     }
 
     fn size(&self) -> Result<u64, StoreError> {
-        let tx = self.db.begin_read().map_err(b("read"))?;
-        let t = tx.open_table(META).map_err(b("read"))?;
-        Ok(t.get(SIZE).map_err(b("read"))?.map_or(0, |v| v.value()))
+        guarded(
+            || "the tree size".to_owned(),
+            || {
+                let tx = self.db.begin_read().map_err(b("read"))?;
+                let t = tx.open_table(META).map_err(b("read"))?;
+                Ok(t.get(SIZE).map_err(b("read"))?.map_or(0, |v| v.value()))
+            },
+        )
     }
 
     fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_write().map_err(b("commit"))?;
-        tx.set_durability(Durability::Immediate).map_err(b("commit"))?;
-        tx.set_two_phase_commit(true);
-        {
-            let mut meta = tx.open_table(META).map_err(b("commit"))?;
-            let size = meta.get(SIZE).map_err(b("commit"))?.map_or(0, |v| v.value());
-            check_batch(size, batch)?;
-            let mut entries = tx.open_table(ENTRIES).map_err(b("commit"))?;
-            let mut leaves = tx.open_table(LEAVES).map_err(b("commit"))?;
-            let mut idem = tx.open_table(IDEMPOTENCY).map_err(b("commit"))?;
-            let mut keys = tx.open_table(KEYS).map_err(b("commit"))?;
-            let mut bundles = tx.open_table(BUNDLES).map_err(b("commit"))?;
-            let mut fields = tx.open_table(FIELDS).map_err(b("commit"))?;
-            let mut times = tx.open_table(TIMES).map_err(b("commit"))?;
-            let mut bg = tx.open_table(BREAK_GLASS).map_err(b("commit"))?;
-            for (i, e) in batch.entries.iter().enumerate() {
-                let index = batch.first_index + i as u64;
-                entries.insert(index, e.bytes.as_slice()).map_err(b("commit"))?;
-                leaves.insert(e.leaf_hash.0.as_slice(), index).map_err(b("commit"))?;
-                if let Some(r) = &e.receipt {
-                    idem.insert((r.idempotency.0.as_str(), r.idempotency.1.as_str()), index)
-                        .map_err(b("commit"))?;
-                    for (f, v) in &r.fields {
-                        fields.insert((f.tag(), v.as_str(), index), ()).map_err(b("commit"))?;
-                    }
-                    times.insert((r.decided_at, index), ()).map_err(b("commit"))?;
-                    if r.break_glass {
-                        bg.insert(index, ()).map_err(b("commit"))?;
-                    }
-                }
-                if let Some(k) = &e.key {
-                    keys.insert(index, encode_key(k).as_str()).map_err(b("commit"))?;
-                }
-                if let Some(h) = e.bundle
-                    && bundles.get(h.0.as_slice()).map_err(b("commit"))?.is_none()
+        guarded(
+            || format!("the commit of entries {}..{}", batch.first_index, batch.size),
+            || {
+                let mut tx = self.db.begin_write()?;
+                tx.set_durability(Durability::Immediate).map_err(b("commit"))?;
+                tx.set_two_phase_commit(true);
                 {
-                    bundles.insert(h.0.as_slice(), index).map_err(b("commit"))?;
+                    let mut meta = tx.open_table(META).map_err(b("commit"))?;
+                    let size = meta.get(SIZE).map_err(b("commit"))?.map_or(0, |v| v.value());
+                    check_batch(size, batch)?;
+                    let mut entries = tx.open_table(ENTRIES).map_err(b("commit"))?;
+                    let mut leaves = tx.open_table(LEAVES).map_err(b("commit"))?;
+                    let mut idem = tx.open_table(IDEMPOTENCY).map_err(b("commit"))?;
+                    let mut keys = tx.open_table(KEYS).map_err(b("commit"))?;
+                    let mut bundles = tx.open_table(BUNDLES).map_err(b("commit"))?;
+                    let mut fields = tx.open_table(FIELDS).map_err(b("commit"))?;
+                    let mut times = tx.open_table(TIMES).map_err(b("commit"))?;
+                    let mut bg = tx.open_table(BREAK_GLASS).map_err(b("commit"))?;
+                    for (i, e) in batch.entries.iter().enumerate() {
+                        let index = batch.first_index + i as u64;
+                        entries.insert(index, e.bytes.as_slice()).map_err(b("commit"))?;
+                        leaves.insert(e.leaf_hash.0.as_slice(), index).map_err(b("commit"))?;
+                        if let Some(r) = &e.receipt {
+                            idem.insert((r.idempotency.0.as_str(), r.idempotency.1.as_str()), index)
+                                .map_err(b("commit"))?;
+                            for (f, v) in &r.fields {
+                                fields.insert((f.tag(), v.as_str(), index), ()).map_err(b("commit"))?;
+                            }
+                            times.insert((r.decided_at, index), ()).map_err(b("commit"))?;
+                            if r.break_glass {
+                                bg.insert(index, ()).map_err(b("commit"))?;
+                            }
+                        }
+                        if let Some(k) = &e.key {
+                            keys.insert(index, encode_key(k).as_str()).map_err(b("commit"))?;
+                        }
+                        if let Some(h) = e.bundle
+                            && bundles.get(h.0.as_slice()).map_err(b("commit"))?.is_none()
+                        {
+                            bundles.insert(h.0.as_slice(), index).map_err(b("commit"))?;
+                        }
+                    }
+                    let mut nodes = tx.open_table(NODES).map_err(b("commit"))?;
+                    for (id, h) in &batch.nodes {
+                        nodes
+                            .insert((id.level, id.index), h.0.as_slice())
+                            .map_err(b("commit"))?;
+                    }
+                    let mut cps = tx.open_table(CHECKPOINTS).map_err(b("commit"))?;
+                    cps.insert(batch.size, batch.checkpoint.as_str()).map_err(b("commit"))?;
+                    meta.insert(SIZE, batch.size).map_err(b("commit"))?;
                 }
-            }
-            let mut nodes = tx.open_table(NODES).map_err(b("commit"))?;
-            for (id, h) in &batch.nodes {
-                nodes
-                    .insert((id.level, id.index), h.0.as_slice())
-                    .map_err(b("commit"))?;
-            }
-            let mut cps = tx.open_table(CHECKPOINTS).map_err(b("commit"))?;
-            cps.insert(batch.size, batch.checkpoint.as_str()).map_err(b("commit"))?;
-            meta.insert(SIZE, batch.size).map_err(b("commit"))?;
-        }
-        tx.commit().map_err(b("commit"))
+                tx.commit().map_err(b("commit"))
+            },
+        )
     }
 
     fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        let tx = self.db.begin_read().map_err(b("read"))?;
-        let t = tx.open_table(ENTRIES).map_err(b("read"))?;
-        Ok(t.get(index).map_err(b("read"))?.map(|v| v.value().to_vec()))
+        guarded(
+            || format!("entry {index}"),
+            || {
+                let tx = self.db.begin_read().map_err(b("read"))?;
+                let t = tx.open_table(ENTRIES).map_err(b("read"))?;
+                Ok(t.get(index).map_err(b("read"))?.map(|v| v.value().to_vec()))
+            },
+        )
     }
 
     fn node(&self, id: NodeId) -> Result<Option<Hash>, StoreError> {
-        let tx = self.db.begin_read().map_err(b("read"))?;
-        let t = tx.open_table(NODES).map_err(b("read"))?;
-        match t.get((id.level, id.index)).map_err(b("read"))? {
-            None => Ok(None),
-            Some(v) => Hash::from_slice(v.value())
-                .map(Some)
-                .map_err(|_| StoreError::Corrupt(format!("node {id:?} is not 32 bytes"))),
-        }
+        guarded(
+            || format!("tree node {id:?}"),
+            || {
+                let tx = self.db.begin_read().map_err(b("read"))?;
+                let t = tx.open_table(NODES).map_err(b("read"))?;
+                match t.get((id.level, id.index)).map_err(b("read"))? {
+                    None => Ok(None),
+                    Some(v) => Hash::from_slice(v.value())
+                        .map(Some)
+                        .map_err(|_| StoreError::Corrupt(format!("node {id:?} is not 32 bytes"))),
+                }
+            },
+        )
     }
 
     fn head(&self) -> Result<(u64, Option<String>), StoreError> {
-        let tx = self.db.begin_read().map_err(b("read"))?;
-        let size = tx
-            .open_table(META)
-            .map_err(b("read"))?
-            .get(SIZE)
-            .map_err(b("read"))?
-            .map_or(0, |v| v.value());
-        if size == 0 {
-            return Ok((0, None));
-        }
-        let t = tx.open_table(CHECKPOINTS).map_err(b("read"))?;
-        let note = t.get(size).map_err(b("read"))?.map(|v| v.value().to_owned());
-        Ok((size, note))
+        guarded(
+            || "the newest checkpoint".to_owned(),
+            || {
+                let tx = self.db.begin_read().map_err(b("read"))?;
+                let size = tx
+                    .open_table(META)
+                    .map_err(b("read"))?
+                    .get(SIZE)
+                    .map_err(b("read"))?
+                    .map_or(0, |v| v.value());
+                if size == 0 {
+                    return Ok((0, None));
+                }
+                let t = tx.open_table(CHECKPOINTS).map_err(b("read"))?;
+                let note = t.get(size).map_err(b("read"))?.map(|v| v.value().to_owned());
+                Ok((size, note))
+            },
+        )
     }
 
     fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Option<Hash>>, StoreError> {
-        let tx = self.db.begin_read().map_err(b("read"))?;
-        let t = tx.open_table(NODES).map_err(b("read"))?;
-        ids.iter()
-            .map(|id| match t.get((id.level, id.index)).map_err(b("read"))? {
-                None => Ok(None),
-                Some(v) => Hash::from_slice(v.value())
-                    .map(Some)
-                    .map_err(|_| StoreError::Corrupt(format!("node {id:?} is not 32 bytes"))),
-            })
-            .collect()
+        guarded(
+            || format!("{} tree nodes from {:?}", ids.len(), ids.first()),
+            || {
+                let tx = self.db.begin_read().map_err(b("read"))?;
+                let t = tx.open_table(NODES).map_err(b("read"))?;
+                ids.iter()
+                    .map(|id| match t.get((id.level, id.index)).map_err(b("read"))? {
+                        None => Ok(None),
+                        Some(v) => Hash::from_slice(v.value())
+                            .map(Some)
+                            .map_err(|_| StoreError::Corrupt(format!("node {id:?} is not 32 bytes"))),
+                    })
+                    .collect()
+            },
+        )
     }
 
     fn checkpoint(&self, size: u64) -> Result<Option<String>, StoreError> {
-        let tx = self.db.begin_read().map_err(b("read"))?;
-        let t = tx.open_table(CHECKPOINTS).map_err(b("read"))?;
-        Ok(t.get(size).map_err(b("read"))?.map(|v| v.value().to_owned()))
+        guarded(
+            || format!("the checkpoint of size {size}"),
+            || {
+                let tx = self.db.begin_read().map_err(b("read"))?;
+                let t = tx.open_table(CHECKPOINTS).map_err(b("read"))?;
+                Ok(t.get(size).map_err(b("read"))?.map(|v| v.value().to_owned()))
+            },
+        )
     }
 
     fn checkpoint_sizes(&self, from: u64, to: u64, limit: usize) -> Result<Vec<u64>, StoreError> {
-        if from > to {
-            return Ok(vec![]);
-        }
-        let tx = self.db.begin_read().map_err(b("read"))?;
-        let t = tx.open_table(CHECKPOINTS).map_err(b("read"))?;
-        let mut out = Vec::new();
-        for row in t.range(from..=to).map_err(b("read"))?.take(limit) {
-            out.push(row.map_err(b("read"))?.0.value());
-        }
-        Ok(out)
+        guarded(
+            || format!("checkpoint sizes {from}..{to}"),
+            || {
+                if from > to {
+                    return Ok(vec![]);
+                }
+                let tx = self.db.begin_read().map_err(b("read"))?;
+                let t = tx.open_table(CHECKPOINTS).map_err(b("read"))?;
+                let mut out = Vec::new();
+                for row in t.range(from..=to).map_err(b("read"))?.take(limit) {
+                    out.push(row.map_err(b("read"))?.0.value());
+                }
+                Ok(out)
+            },
+        )
     }
 
     fn index_of_leaf(&self, leaf: &Hash) -> Result<Option<u64>, StoreError> {
-        let tx = self.db.begin_read().map_err(b("read"))?;
-        let t = tx.open_table(LEAVES).map_err(b("read"))?;
-        Ok(t.get(leaf.0.as_slice()).map_err(b("read"))?.map(|v| v.value()))
+        guarded(
+            || format!("the leaf index of {leaf}"),
+            || {
+                let tx = self.db.begin_read().map_err(b("read"))?;
+                let t = tx.open_table(LEAVES).map_err(b("read"))?;
+                Ok(t.get(leaf.0.as_slice()).map_err(b("read"))?.map(|v| v.value()))
+            },
+        )
     }
 
     fn index_of_idempotency(&self, gate: &str, key: &str) -> Result<Option<u64>, StoreError> {
-        let tx = self.db.begin_read().map_err(b("read"))?;
-        let t = tx.open_table(IDEMPOTENCY).map_err(b("read"))?;
-        Ok(t.get((gate, key)).map_err(b("read"))?.map(|v| v.value()))
+        guarded(
+            || format!("the idempotency index of ({gate}, {key})"),
+            || {
+                let tx = self.db.begin_read().map_err(b("read"))?;
+                let t = tx.open_table(IDEMPOTENCY).map_err(b("read"))?;
+                Ok(t.get((gate, key)).map_err(b("read"))?.map(|v| v.value()))
+            },
+        )
     }
 
     fn key_events(&self) -> Result<Vec<(u64, KeyEvent)>, StoreError> {
-        let tx = self.db.begin_read().map_err(b("read"))?;
-        let t = tx.open_table(KEYS).map_err(b("read"))?;
-        let mut out = Vec::new();
-        for row in t.iter().map_err(b("read"))? {
-            let (k, v) = row.map_err(b("read"))?;
-            out.push((k.value(), decode_key(v.value())?));
-        }
-        Ok(out)
+        guarded(
+            || "the key events".to_owned(),
+            || {
+                let tx = self.db.begin_read().map_err(b("read"))?;
+                let t = tx.open_table(KEYS).map_err(b("read"))?;
+                let mut out = Vec::new();
+                for row in t.iter().map_err(b("read"))? {
+                    let (k, v) = row.map_err(b("read"))?;
+                    out.push((k.value(), decode_key(v.value())?));
+                }
+                Ok(out)
+            },
+        )
     }
 
     fn bundle_index(&self, hash: &Hash) -> Result<Option<u64>, StoreError> {
-        let tx = self.db.begin_read().map_err(b("read"))?;
-        let t = tx.open_table(BUNDLES).map_err(b("read"))?;
-        Ok(t.get(hash.0.as_slice()).map_err(b("read"))?.map(|v| v.value()))
+        guarded(
+            || format!("the bundle index of {hash}"),
+            || {
+                let tx = self.db.begin_read().map_err(b("read"))?;
+                let t = tx.open_table(BUNDLES).map_err(b("read"))?;
+                Ok(t.get(hash.0.as_slice()).map_err(b("read"))?.map(|v| v.value()))
+            },
+        )
     }
 
     fn scan(&self, field: Field, value: &str, after: Option<u64>, limit: usize) -> Result<Vec<u64>, StoreError> {
-        let start = after.map_or(0, |a| a.saturating_add(1));
-        let tx = self.db.begin_read().map_err(b("read"))?;
-        let t = tx.open_table(FIELDS).map_err(b("read"))?;
-        let mut out = Vec::new();
-        for row in t
-            .range((field.tag(), value, start)..=(field.tag(), value, u64::MAX))
-            .map_err(b("read"))?
-            .take(limit)
-        {
-            out.push(row.map_err(b("read"))?.0.value().2);
-        }
-        Ok(out)
+        guarded(
+            || format!("the {field:?} index"),
+            || {
+                let start = after.map_or(0, |a| a.saturating_add(1));
+                let tx = self.db.begin_read().map_err(b("read"))?;
+                let t = tx.open_table(FIELDS).map_err(b("read"))?;
+                let mut out = Vec::new();
+                for row in t
+                    .range((field.tag(), value, start)..=(field.tag(), value, u64::MAX))
+                    .map_err(b("read"))?
+                    .take(limit)
+                {
+                    out.push(row.map_err(b("read"))?.0.value().2);
+                }
+                Ok(out)
+            },
+        )
     }
 
     fn scan_time(
@@ -296,30 +449,40 @@ impl Store for RedbStore {
         after: Option<(u64, u64)>,
         limit: usize,
     ) -> Result<Vec<(u64, u64)>, StoreError> {
-        if since >= until {
-            return Ok(vec![]);
-        }
-        let lo = match after {
-            Some((t, i)) if (t, i) >= (since, 0) => (t, i.saturating_add(1)),
-            _ => (since, 0),
-        };
-        let tx = self.db.begin_read().map_err(b("read"))?;
-        let t = tx.open_table(TIMES).map_err(b("read"))?;
-        let mut out = Vec::new();
-        for row in t.range(lo..(until, 0)).map_err(b("read"))?.take(limit) {
-            out.push(row.map_err(b("read"))?.0.value());
-        }
-        Ok(out)
+        guarded(
+            || "the time index".to_owned(),
+            || {
+                if since >= until {
+                    return Ok(vec![]);
+                }
+                let lo = match after {
+                    Some((t, i)) if (t, i) >= (since, 0) => (t, i.saturating_add(1)),
+                    _ => (since, 0),
+                };
+                let tx = self.db.begin_read().map_err(b("read"))?;
+                let t = tx.open_table(TIMES).map_err(b("read"))?;
+                let mut out = Vec::new();
+                for row in t.range(lo..(until, 0)).map_err(b("read"))?.take(limit) {
+                    out.push(row.map_err(b("read"))?.0.value());
+                }
+                Ok(out)
+            },
+        )
     }
 
     fn scan_break_glass(&self, after: Option<u64>, limit: usize) -> Result<Vec<u64>, StoreError> {
-        let start = after.map_or(0, |a| a.saturating_add(1));
-        let tx = self.db.begin_read().map_err(b("read"))?;
-        let t = tx.open_table(BREAK_GLASS).map_err(b("read"))?;
-        let mut out = Vec::new();
-        for row in t.range(start..).map_err(b("read"))?.take(limit) {
-            out.push(row.map_err(b("read"))?.0.value());
-        }
-        Ok(out)
+        guarded(
+            || "the break-glass index".to_owned(),
+            || {
+                let start = after.map_or(0, |a| a.saturating_add(1));
+                let tx = self.db.begin_read().map_err(b("read"))?;
+                let t = tx.open_table(BREAK_GLASS).map_err(b("read"))?;
+                let mut out = Vec::new();
+                for row in t.range(start..).map_err(b("read"))?.take(limit) {
+                    out.push(row.map_err(b("read"))?.0.value());
+                }
+                Ok(out)
+            },
+        )
     }
 }

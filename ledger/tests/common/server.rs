@@ -120,3 +120,30 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+impl Server {
+    /// Stop it gracefully (SIGTERM): the database is closed cleanly.
+    pub fn terminate(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `serve` on `dir`, register the example gate key, archive an empty
+/// bundle and log `n` receipts; the server keeps running.
+pub fn populated(dir: &Path, n: u64) -> Server {
+    use cairn_api::entry::{KeyAction, POLICY_CONTENT_TYPE};
+    let server = start(dir);
+    let key = super::key_statement(KeyAction::Register, &examples::gate_key());
+    assert_eq!(http(&server.addr, "POST", "/v1/keys", &key, true).0, 201);
+    let bundle = super::bundle("empty", b"");
+    let b = cairn_api::cose::sign(bundle.as_bytes(), POLICY_CONTENT_TYPE, &examples::authority_key()).unwrap();
+    assert_eq!(http(&server.addr, "POST", "/v1/policies", &b, true).0, 201);
+    for k in 0..n {
+        let body = super::receipt(k, &examples::gate_key(), super::now_ms(), &bundle, "pop");
+        assert_eq!(http(&server.addr, "POST", "/v1/receipts", &body, false).0, 201);
+    }
+    server
+}
