@@ -144,6 +144,11 @@ pub struct FileHttp {
     pub body_deadline_ms: Option<u64>,
     /// Most connections open at once.
     pub max_connections: Option<usize>,
+    /// Most connections open at once from one IP address.
+    pub max_connections_per_source: Option<usize>,
+    /// The longest a connection may take to send a request head, or stay
+    /// idle between requests, in milliseconds.
+    pub header_timeout_ms: Option<u64>,
     /// Largest receipt POST body, in bytes (at most the default).
     pub max_receipt_body: Option<usize>,
     /// Largest admin body, in bytes (at most the default).
@@ -186,6 +191,8 @@ pub struct ServeConfig {
     pub body_deadline: Duration,
     /// Most connections open at once.
     pub max_connections: usize,
+    /// The header-read (and idle) timeout and the per-source cap.
+    pub conn: crate::accept::ConnRules,
     /// Request limits.
     pub limits: crate::http::Limits,
     /// TLS files, if the ledger serves HTTPS.
@@ -263,6 +270,11 @@ impl FileConfig {
             http: FileHttp {
                 body_deadline_ms: over.http.body_deadline_ms.or(self.http.body_deadline_ms),
                 max_connections: over.http.max_connections.or(self.http.max_connections),
+                max_connections_per_source: over
+                    .http
+                    .max_connections_per_source
+                    .or(self.http.max_connections_per_source),
+                header_timeout_ms: over.http.header_timeout_ms.or(self.http.header_timeout_ms),
                 max_receipt_body: over.http.max_receipt_body.or(self.http.max_receipt_body),
                 max_admin_body: over.http.max_admin_body.or(self.http.max_admin_body),
                 max_batch_items: over.http.max_batch_items.or(self.http.max_batch_items),
@@ -316,6 +328,19 @@ impl FileConfig {
             .max_connections
             .unwrap_or(crate::conn::DEFAULT_MAX_CONNECTIONS);
         range("http.max_connections", max_connections, MAX_CONNECTIONS_LIMIT)?;
+        let per_source = self
+            .http
+            .max_connections_per_source
+            .unwrap_or(crate::accept::DEFAULT_MAX_PER_SOURCE);
+        range("http.max_connections_per_source", per_source, MAX_CONNECTIONS_LIMIT)?;
+        let header_timeout_ms = self.http.header_timeout_ms.unwrap_or(
+            u64::try_from(crate::accept::DEFAULT_HEADER_TIMEOUT.as_millis()).unwrap_or(10_000),
+        );
+        range(
+            "http.header_timeout_ms",
+            usize::try_from(header_timeout_ms).unwrap_or(usize::MAX),
+            600_000,
+        )?;
         let d = crate::http::Limits::default();
         let limit = |name: &'static str, v: Option<usize>, max: usize| -> Result<usize, ConfigError> {
             let v = v.unwrap_or(max);
@@ -389,6 +414,10 @@ impl FileConfig {
             },
             body_deadline: Duration::from_millis(body_deadline_ms),
             max_connections,
+            conn: crate::accept::ConnRules {
+                header_timeout: Duration::from_millis(header_timeout_ms),
+                per_source,
+            },
             limits,
             tls: self.tls,
         })

@@ -174,6 +174,14 @@ struct ServeArgs {
     /// Most connections open at once [default: 1024].
     #[arg(long, env = "CAIRN_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Most connections open at once from one IP address; one more is
+    /// closed at once [default: 256].
+    #[arg(long, env = "CAIRN_MAX_CONNECTIONS_PER_SOURCE")]
+    max_connections_per_source: Option<usize>,
+    /// The longest a connection may take to send a request head, or stay
+    /// idle between requests, in milliseconds [default: 10000].
+    #[arg(long, env = "CAIRN_HEADER_TIMEOUT_MS")]
+    header_timeout_ms: Option<u64>,
     /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
     #[arg(long, env = "CAIRN_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -217,6 +225,8 @@ impl ServeArgs {
             http: FileHttp {
                 body_deadline_ms: self.body_deadline_ms,
                 max_connections: self.max_connections,
+                max_connections_per_source: self.max_connections_per_source,
+                header_timeout_ms: self.header_timeout_ms,
                 ..FileHttp::default()
             },
             tls: match (self.tls_cert, self.tls_key) {

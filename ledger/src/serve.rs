@@ -161,6 +161,7 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
             body_deadline: cfg.body_deadline,
             limits: cfg.limits,
             witnessing,
+            conn: cfg.conn,
         },
     )
     .await?;

@@ -37,6 +37,8 @@ pub struct LedgerConfig {
     pub limits: Limits,
     /// Witnesses to collect cosignatures from; `None`: not witnessed.
     pub witnessing: Option<WitnessingConfig>,
+    /// How connections are held (header-read timeout, per-source cap).
+    pub conn: crate::accept::ConnRules,
 }
 
 impl LedgerConfig {
@@ -51,6 +53,7 @@ impl LedgerConfig {
             body_deadline: DEFAULT_BODY_DEADLINE,
             limits: Limits::default(),
             witnessing: None,
+            conn: crate::accept::ConnRules::default(),
         }
     }
 }
@@ -66,6 +69,7 @@ pub struct Ledger {
     state: AppState,
     task: tokio::task::JoinHandle<()>,
     witnessing: Option<tokio::task::JoinHandle<()>>,
+    conn: crate::accept::ConnRules,
 }
 
 impl Ledger {
@@ -91,6 +95,7 @@ impl Ledger {
             state,
             task,
             witnessing,
+            conn: config.conn,
         })
     }
 
@@ -119,17 +124,18 @@ impl Ledger {
     /// and the sequencer stops.
     pub async fn serve<L>(self, listener: L, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()>
     where
-        L: axum::serve::Listener,
-        L::Addr: std::fmt::Debug,
+        L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+        L::Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let app = self.router();
         let Ledger {
             state,
             task,
             witnessing,
+            conn,
         } = self;
         drop(state);
-        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        let served = crate::accept::serve(listener, app, conn, shutdown).await;
         // The router (and its sequencer handles) is gone: the sequencer
         // finishes the batch in flight and stops.
         if let Some(w) = witnessing {
@@ -146,6 +152,7 @@ impl Ledger {
             state,
             task,
             witnessing,
+            ..
         } = self;
         drop(state);
         if let Some(w) = witnessing {

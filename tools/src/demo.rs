@@ -289,6 +289,12 @@ pub fn run(args: &Args) -> Result<(), String> {
     ] {
         write(keys_dir.join(format!("{name}.vkey")), format!("{}\n", key.verifier()))?;
     }
+    // The data directory's public log key, as `cairn-ledger serve` keeps it:
+    // `cairn-ledger fsck|export|export-tiles --data-dir OUT` read it.
+    write(
+        out.join(cairn_host::keyfile::LOG_VKEY_FILE),
+        format!("{}\n", log.verifier()),
+    )?;
     let witnesses = crate::demo_witnesses::DemoWitnesses::start(out)?;
     write(out.join("witnesses.txt"), &witnesses.statements)?;
     let trust_path = out.join("trust.txt");
