@@ -333,9 +333,10 @@ impl FileConfig {
             .max_connections_per_source
             .unwrap_or(crate::accept::DEFAULT_MAX_PER_SOURCE);
         range("http.max_connections_per_source", per_source, MAX_CONNECTIONS_LIMIT)?;
-        let header_timeout_ms = self.http.header_timeout_ms.unwrap_or(
-            u64::try_from(crate::accept::DEFAULT_HEADER_TIMEOUT.as_millis()).unwrap_or(10_000),
-        );
+        let header_timeout_ms = self
+            .http
+            .header_timeout_ms
+            .unwrap_or(u64::try_from(crate::accept::DEFAULT_HEADER_TIMEOUT.as_millis()).unwrap_or(10_000));
         range(
             "http.header_timeout_ms",
             usize::try_from(header_timeout_ms).unwrap_or(usize::MAX),

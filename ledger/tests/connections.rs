@@ -27,7 +27,10 @@ fn open_files_limit() -> Option<u64> {
 async fn connect_from(host: u8, to: SocketAddr) -> Option<TcpStream> {
     let s = TcpSocket::new_v4().ok()?;
     s.bind(SocketAddr::from((Ipv4Addr::new(127, 0, 0, host), 0))).ok()?;
-    tokio::time::timeout(Duration::from_secs(2), s.connect(to)).await.ok()?.ok()
+    tokio::time::timeout(Duration::from_secs(2), s.connect(to))
+        .await
+        .ok()?
+        .ok()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -600,13 +600,15 @@ async fn a_full_disk_refuses_writes_with_503_and_reads_keep_working() {
         "/v1/checkpoint",
         "/v1/entries/0",
         "/v1/export",
-        "/readyz",
         "/v1/proofs/inclusion?index=2",
     ] {
         assert_eq!(call(&app, get(path)).await.0, StatusCode::OK, "{path}");
     }
+    // Not ready while writes cannot be made durable; ready again after.
+    assert_eq!(call(&app, get("/readyz")).await.0, StatusCode::SERVICE_UNAVAILABLE);
     // Space again: writes resume, the same receipts are accepted.
     faulty.clear();
+    assert_eq!(call(&app, get("/readyz")).await.0, StatusCode::OK);
     for n in 1..4 {
         assert_eq!(
             call(&app, post("/v1/receipts", receipt(n), None)).await.0,

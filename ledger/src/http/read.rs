@@ -288,6 +288,24 @@ pub(super) async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Re
         .into_response()
 }
 
+/// Ready: the store is readable and writes can be made durable (after a
+/// failed commit the store is reopened here too, with its backoff).
 pub(super) async fn readyz(State(s): State<AppState>) -> Result<&'static str, ApiError> {
-    latest_size(&s.store).await.map(|_| "ready")
+    latest_size(&s.store).await?;
+    if !s.store.writable() {
+        let st = s.store.clone();
+        let recovered = tokio::task::spawn_blocking(move || st.recover()).await.map_err(|_| {
+            ApiError::new(
+                cairn_api::wire::ProblemType::ShuttingDown,
+                "the ledger is shutting down",
+            )
+        })?;
+        if let Err(e) = recovered {
+            return Err(ApiError::new(
+                cairn_api::wire::ProblemType::NotDurable,
+                format!("not ready: writes cannot be made durable now ({e})"),
+            ));
+        }
+    }
+    Ok("ready")
 }

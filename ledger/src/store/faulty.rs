@@ -108,6 +108,21 @@ impl<S: Store> Store for FaultyStore<S> {
         }
         Ok(())
     }
+    fn writable(&self) -> bool {
+        let full = self
+            .armed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&Fault::Full);
+        !full && self.inner.writable()
+    }
+    fn recover(&self) -> Result<(), StoreError> {
+        if self.writable() {
+            self.inner.recover()
+        } else {
+            Err(StoreError::Injected("recover: no space left on device"))
+        }
+    }
     fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.read()?;
         let damaged = self

@@ -22,6 +22,7 @@ pub mod integrate;
 mod memory;
 pub mod proofs;
 pub mod record;
+mod redb_handle;
 mod redb_store;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -57,6 +58,10 @@ pub enum StoreError {
     /// operator's to resolve (stop it first).
     #[error("another cairn-ledger is serving {}: stop it first (fsck and export read the database alone)", .0.display())]
     Locked(std::path::PathBuf),
+    /// A commit failed and the database is being reopened (server's state:
+    /// retry shortly).
+    #[error("storage failed and is being reopened; retry shortly")]
+    Reopening,
     /// The store was opened read-only (fsck, export) and cannot write.
     #[error("the store is open for reading only")]
     ReadOnly,
@@ -107,6 +112,16 @@ pub trait Store: Send + Sync {
     /// Write a batch atomically and durably; returns only after the data is
     /// on stable storage. Refuses a batch that does not continue the log.
     fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError>;
+    /// Whether writes can be made durable now (a store whose last commit
+    /// failed says no until it recovered).
+    fn writable(&self) -> bool {
+        true
+    }
+    /// Make writes possible again after a failed commit (reopen the
+    /// database), when the store can; `Ok` when writes are possible.
+    fn recover(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// An entry's bytes.
     fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// A completed tree node.

@@ -5,11 +5,12 @@
 use std::path::Path;
 
 use cairn_api::merkle::{Hash, NodeId};
-use redb::{Database, Durability, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableTable, TableDefinition};
 
 use cairn_api::entry::KeyRole;
 use cairn_api::keys::VerifierKey;
 
+use super::redb_handle::Handle;
 use super::{CommitBatch, Field, KeyEvent, LogState, Store, StoreError, check_batch, frontier_from};
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -29,42 +30,10 @@ const SIZE: &str = "size";
 /// A redb-backed store.
 #[derive(Debug)]
 pub struct RedbStore {
-    db: Db,
+    db: Handle,
 }
 
-/// The database, opened for writing (serving) or only for reading (fsck,
-/// export: they never write a byte of the file they check).
-enum Db {
-    Writable(Database),
-    ReadOnly(ReadOnlyDatabase),
-}
-
-impl std::fmt::Debug for Db {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Db::Writable(_) => "Db::Writable",
-            Db::ReadOnly(_) => "Db::ReadOnly",
-        })
-    }
-}
-
-impl Db {
-    fn begin_read(&self) -> Result<ReadTransaction, redb::TransactionError> {
-        match self {
-            Db::Writable(db) => db.begin_read(),
-            Db::ReadOnly(db) => db.begin_read(),
-        }
-    }
-
-    fn begin_write(&self) -> Result<redb::WriteTransaction, StoreError> {
-        match self {
-            Db::Writable(db) => db.begin_write().map_err(b("commit")),
-            Db::ReadOnly(_) => Err(StoreError::ReadOnly),
-        }
-    }
-}
-
-fn b<E: std::error::Error + Send + Sync + 'static>(op: &'static str) -> impl FnOnce(E) -> StoreError {
+pub(super) fn b<E: std::error::Error + Send + Sync + 'static>(op: &'static str) -> impl FnOnce(E) -> StoreError {
     move |e| StoreError::backend(op, e)
 }
 
@@ -141,33 +110,10 @@ impl RedbStore {
     }
 
     fn create(path: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
-        let db = redb::Builder::new()
-            .set_cache_size(cache_bytes)
-            .create(path)
-            .map_err(|e| match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => {
-                    StoreError::Locked(path.parent().unwrap_or(path).to_owned())
-                }
-                other => StoreError::backend("open", other),
-            })?;
-        let mut tx = db.begin_write().map_err(b("open"))?;
-        tx.set_durability(Durability::Immediate).map_err(b("open"))?;
-        tx.set_two_phase_commit(true);
-        {
-            tx.open_table(META).map_err(b("open"))?;
-            tx.open_table(ENTRIES).map_err(b("open"))?;
-            tx.open_table(NODES).map_err(b("open"))?;
-            tx.open_table(CHECKPOINTS).map_err(b("open"))?;
-            tx.open_table(LEAVES).map_err(b("open"))?;
-            tx.open_table(IDEMPOTENCY).map_err(b("open"))?;
-            tx.open_table(KEYS).map_err(b("open"))?;
-            tx.open_table(BUNDLES).map_err(b("open"))?;
-            tx.open_table(FIELDS).map_err(b("open"))?;
-            tx.open_table(TIMES).map_err(b("open"))?;
-            tx.open_table(BREAK_GLASS).map_err(b("open"))?;
-        }
-        tx.commit().map_err(b("open"))?;
-        Ok(RedbStore { db: Db::Writable(db) })
+        let db = create_db(path, cache_bytes)?;
+        Ok(RedbStore {
+            db: Handle::for_writing(db, path, cache_bytes),
+        })
     }
 
     /// Open an existing database file for reading only: nothing in the file
@@ -190,8 +136,39 @@ impl RedbStore {
                     })
             },
         )?;
-        Ok(RedbStore { db: Db::ReadOnly(db) })
+        Ok(RedbStore {
+            db: Handle::read_only(db),
+        })
     }
+}
+
+/// Open (or create) the database file for writing, every table present.
+pub(super) fn create_db(path: &Path, cache_bytes: usize) -> Result<Database, StoreError> {
+    let db = redb::Builder::new()
+        .set_cache_size(cache_bytes)
+        .create(path)
+        .map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.parent().unwrap_or(path).to_owned()),
+            other => StoreError::backend("open", other),
+        })?;
+    let mut tx = db.begin_write().map_err(b("open"))?;
+    tx.set_durability(Durability::Immediate).map_err(b("open"))?;
+    tx.set_two_phase_commit(true);
+    {
+        tx.open_table(META).map_err(b("open"))?;
+        tx.open_table(ENTRIES).map_err(b("open"))?;
+        tx.open_table(NODES).map_err(b("open"))?;
+        tx.open_table(CHECKPOINTS).map_err(b("open"))?;
+        tx.open_table(LEAVES).map_err(b("open"))?;
+        tx.open_table(IDEMPOTENCY).map_err(b("open"))?;
+        tx.open_table(KEYS).map_err(b("open"))?;
+        tx.open_table(BUNDLES).map_err(b("open"))?;
+        tx.open_table(FIELDS).map_err(b("open"))?;
+        tx.open_table(TIMES).map_err(b("open"))?;
+        tx.open_table(BREAK_GLASS).map_err(b("open"))?;
+    }
+    tx.commit().map_err(b("open"))?;
+    Ok(db)
 }
 
 impl Store for RedbStore {
@@ -199,6 +176,7 @@ impl Store for RedbStore {
         guarded(
             || "the log state".to_owned(),
             || {
+                self.db.recover()?;
                 let size = self.size()?;
                 let checkpoint = if size == 0 { None } else { self.checkpoint(size)? };
                 Ok(LogState {
@@ -213,7 +191,7 @@ impl Store for RedbStore {
         guarded(
             || "the tree size".to_owned(),
             || {
-                let tx = self.db.begin_read().map_err(b("read"))?;
+                let tx = self.db.begin_read()?;
                 let t = tx.open_table(META).map_err(b("read"))?;
                 Ok(t.get(SIZE).map_err(b("read"))?.map_or(0, |v| v.value()))
             },
@@ -221,7 +199,8 @@ impl Store for RedbStore {
     }
 
     fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
-        guarded(
+        self.db.recover()?;
+        let committed = guarded(
             || format!("the commit of entries {}..{}", batch.first_index, batch.size),
             || {
                 let mut tx = self.db.begin_write()?;
@@ -275,14 +254,30 @@ impl Store for RedbStore {
                 }
                 tx.commit().map_err(b("commit"))
             },
-        )
+        );
+        match &committed {
+            Ok(()) => self.db.succeeded(),
+            // After an I/O error (a full disk) redb refuses every later
+            // call until the file is reopened: mark it for reopening.
+            Err(e) if !matches!(e, StoreError::Corrupt(_)) => self.db.failed(e),
+            Err(_) => {}
+        }
+        committed
+    }
+
+    fn writable(&self) -> bool {
+        self.db.writable()
+    }
+
+    fn recover(&self) -> Result<(), StoreError> {
+        self.db.probe()
     }
 
     fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         guarded(
             || format!("entry {index}"),
             || {
-                let tx = self.db.begin_read().map_err(b("read"))?;
+                let tx = self.db.begin_read()?;
                 let t = tx.open_table(ENTRIES).map_err(b("read"))?;
                 Ok(t.get(index).map_err(b("read"))?.map(|v| v.value().to_vec()))
             },
@@ -293,7 +288,7 @@ impl Store for RedbStore {
         guarded(
             || format!("tree node {id:?}"),
             || {
-                let tx = self.db.begin_read().map_err(b("read"))?;
+                let tx = self.db.begin_read()?;
                 let t = tx.open_table(NODES).map_err(b("read"))?;
                 match t.get((id.level, id.index)).map_err(b("read"))? {
                     None => Ok(None),
@@ -309,7 +304,7 @@ impl Store for RedbStore {
         guarded(
             || "the newest checkpoint".to_owned(),
             || {
-                let tx = self.db.begin_read().map_err(b("read"))?;
+                let tx = self.db.begin_read()?;
                 let size = tx
                     .open_table(META)
                     .map_err(b("read"))?
@@ -330,7 +325,7 @@ impl Store for RedbStore {
         guarded(
             || format!("{} tree nodes from {:?}", ids.len(), ids.first()),
             || {
-                let tx = self.db.begin_read().map_err(b("read"))?;
+                let tx = self.db.begin_read()?;
                 let t = tx.open_table(NODES).map_err(b("read"))?;
                 ids.iter()
                     .map(|id| match t.get((id.level, id.index)).map_err(b("read"))? {
@@ -348,7 +343,7 @@ impl Store for RedbStore {
         guarded(
             || format!("the checkpoint of size {size}"),
             || {
-                let tx = self.db.begin_read().map_err(b("read"))?;
+                let tx = self.db.begin_read()?;
                 let t = tx.open_table(CHECKPOINTS).map_err(b("read"))?;
                 Ok(t.get(size).map_err(b("read"))?.map(|v| v.value().to_owned()))
             },
@@ -362,7 +357,7 @@ impl Store for RedbStore {
                 if from > to {
                     return Ok(vec![]);
                 }
-                let tx = self.db.begin_read().map_err(b("read"))?;
+                let tx = self.db.begin_read()?;
                 let t = tx.open_table(CHECKPOINTS).map_err(b("read"))?;
                 let mut out = Vec::new();
                 for row in t.range(from..=to).map_err(b("read"))?.take(limit) {
@@ -377,7 +372,7 @@ impl Store for RedbStore {
         guarded(
             || format!("the leaf index of {leaf}"),
             || {
-                let tx = self.db.begin_read().map_err(b("read"))?;
+                let tx = self.db.begin_read()?;
                 let t = tx.open_table(LEAVES).map_err(b("read"))?;
                 Ok(t.get(leaf.0.as_slice()).map_err(b("read"))?.map(|v| v.value()))
             },
@@ -388,7 +383,7 @@ impl Store for RedbStore {
         guarded(
             || format!("the idempotency index of ({gate}, {key})"),
             || {
-                let tx = self.db.begin_read().map_err(b("read"))?;
+                let tx = self.db.begin_read()?;
                 let t = tx.open_table(IDEMPOTENCY).map_err(b("read"))?;
                 Ok(t.get((gate, key)).map_err(b("read"))?.map(|v| v.value()))
             },
@@ -399,7 +394,7 @@ impl Store for RedbStore {
         guarded(
             || "the key events".to_owned(),
             || {
-                let tx = self.db.begin_read().map_err(b("read"))?;
+                let tx = self.db.begin_read()?;
                 let t = tx.open_table(KEYS).map_err(b("read"))?;
                 let mut out = Vec::new();
                 for row in t.iter().map_err(b("read"))? {
@@ -415,7 +410,7 @@ impl Store for RedbStore {
         guarded(
             || format!("the bundle index of {hash}"),
             || {
-                let tx = self.db.begin_read().map_err(b("read"))?;
+                let tx = self.db.begin_read()?;
                 let t = tx.open_table(BUNDLES).map_err(b("read"))?;
                 Ok(t.get(hash.0.as_slice()).map_err(b("read"))?.map(|v| v.value()))
             },
@@ -427,7 +422,7 @@ impl Store for RedbStore {
             || format!("the {field:?} index"),
             || {
                 let start = after.map_or(0, |a| a.saturating_add(1));
-                let tx = self.db.begin_read().map_err(b("read"))?;
+                let tx = self.db.begin_read()?;
                 let t = tx.open_table(FIELDS).map_err(b("read"))?;
                 let mut out = Vec::new();
                 for row in t
@@ -459,7 +454,7 @@ impl Store for RedbStore {
                     Some((t, i)) if (t, i) >= (since, 0) => (t, i.saturating_add(1)),
                     _ => (since, 0),
                 };
-                let tx = self.db.begin_read().map_err(b("read"))?;
+                let tx = self.db.begin_read()?;
                 let t = tx.open_table(TIMES).map_err(b("read"))?;
                 let mut out = Vec::new();
                 for row in t.range(lo..(until, 0)).map_err(b("read"))?.take(limit) {
@@ -475,7 +470,7 @@ impl Store for RedbStore {
             || "the break-glass index".to_owned(),
             || {
                 let start = after.map_or(0, |a| a.saturating_add(1));
-                let tx = self.db.begin_read().map_err(b("read"))?;
+                let tx = self.db.begin_read()?;
                 let t = tx.open_table(BREAK_GLASS).map_err(b("read"))?;
                 let mut out = Vec::new();
                 for row in t.range(start..).map_err(b("read"))?.take(limit) {
