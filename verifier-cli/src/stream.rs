@@ -62,18 +62,25 @@ fn feed(mut reader: Box<dyn Read>, engine: &mut Engine, progress: &mut Progress,
     let mut buf = vec![0u8; READ_CHUNK];
     let mut batch: Vec<ExportItem> = Vec::new();
     let mut entries_in_batch = 0;
-    loop {
-        let n = reader.read(&mut buf).map_err(|e| {
-            match e.get_ref().and_then(|inner| inner.downcast_ref::<TilesContradiction>()) {
-                Some(c) => Stop::Tiles(decoder.next_index(), c.clone()),
-                None => Stop::Source(SourceError::Transport {
-                    url: engine.report.source.clone(),
-                    detail: e.to_string(),
-                }),
+    // Whatever stops the stream, what was read before it is checked and
+    // counted (the pending batch is verified before the error is returned).
+    let stopped: Result<(), Stop> = 'read: loop {
+        let n = match reader.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                break 'read Err(
+                    match e.get_ref().and_then(|inner| inner.downcast_ref::<TilesContradiction>()) {
+                        Some(c) => Stop::Tiles(decoder.next_index(), c.clone()),
+                        None => Stop::Source(SourceError::Transport {
+                            url: engine.report.source.clone(),
+                            detail: e.to_string(),
+                        }),
+                    },
+                );
             }
-        })?;
+        };
         if n == 0 {
-            break;
+            break 'read Ok(());
         }
         if by_bytes {
             progress.inc(n as u64);
@@ -83,7 +90,7 @@ fn feed(mut reader: Box<dyn Read>, engine: &mut Engine, progress: &mut Progress,
             let item = match decoder.next_item() {
                 Ok(Some(item)) => item,
                 Ok(None) => break,
-                Err(e) => return Err(Stop::Export(decoder.next_index(), e)),
+                Err(e) => break 'read Err(Stop::Export(decoder.next_index(), e)),
             };
             match item {
                 ExportItem::Header { origin, from } => engine.header(&origin, from),
@@ -101,9 +108,10 @@ fn feed(mut reader: Box<dyn Read>, engine: &mut Engine, progress: &mut Progress,
                 }
             }
         }
-    }
+    };
     if !batch.is_empty() {
         engine.batch(batch);
     }
+    stopped?;
     decoder.finish().map_err(|e| Stop::Export(decoder.next_index(), e))
 }

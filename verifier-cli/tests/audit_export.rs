@@ -527,3 +527,20 @@ fn a_key_revoked_then_registered_again_stays_revoked() {
     assert!(at(receipt, "which an earlier entry revoked"), "{v:#}");
     assert!(at(unknown, "never registered"), "{v:#}");
 }
+
+#[test]
+fn a_broken_stream_reports_what_was_read_and_checked() {
+    // More entries than one verification batch (2,048), then one stray
+    // byte: INVALID, and the counts are those read and checked, not those
+    // of the last full batch.
+    let dir = TempDir::new("stray");
+    let log = Log::standard(2500, 64);
+    let mut export = log.export();
+    export.push(0x00);
+    let (code, v) = audit_export(&dir, &export, None);
+    assert_eq!(code, 1, "{v:#}");
+    assert!(failures(&v).iter().any(|f| f.contains("breaks here")), "{v:#}");
+    assert_eq!(v["entries"], 2503, "{v:#}");
+    assert_eq!(v["receipts"]["total"], 2500, "{v:#}");
+    assert_eq!(v["checkpoints"]["total"], log.checkpoints.len(), "{v:#}");
+}
