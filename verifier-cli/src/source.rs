@@ -16,6 +16,11 @@ pub const MAX_SMALL_BODY: u64 = 8 * 1024 * 1024;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A ledger that sends nothing for this long is given up on.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default bound on one request, answer and body together: a tile or
+/// a proof is at most a few hundred KiB, so a server that takes longer is
+/// trickling (the black-box test's 1 byte/s server held the verifier for
+/// ever).
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(120);
 
 /// The evidence could not be fetched or read: the auditor cannot evaluate
 /// (exit 3), which is not the same as finding it tampered.
@@ -73,6 +78,10 @@ pub struct SourceArgs {
     /// A directory of C2SP tlog-tiles (`cairn-ledger export-tiles`).
     #[arg(long)]
     tiles: Option<PathBuf>,
+    /// The longest one request to --url may take, answer and body, in
+    /// seconds: a server that trickles its answer is given up on (exit 3).
+    #[arg(long, default_value_t = REQUEST_DEADLINE.as_secs(), value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    request_timeout_s: u64,
 }
 
 impl SourceArgs {
@@ -80,6 +89,10 @@ impl SourceArgs {
     pub fn source(&self) -> Result<Source, String> {
         match (&self.url, &self.export, &self.tiles) {
             (None, None, Some(dir)) => Ok(Source::Tiles(TileDir(dir.clone()))),
+            (Some(u), None, None) => Ok(Source::Ledger(Ledger::with_deadline(
+                u,
+                Duration::from_secs(self.request_timeout_s),
+            )?)),
             (_, _, None) => Source::from_args(self.url.as_deref(), self.export.as_ref()),
             _ => Err("give exactly one of --url, --export and --tiles".into()),
         }
@@ -148,6 +161,12 @@ pub struct Ledger {
 impl Ledger {
     /// A client for the ledger at `base` (`http://` or `https://`).
     pub fn new(base: &str) -> Result<Self, String> {
+        Self::with_deadline(base, REQUEST_DEADLINE)
+    }
+
+    /// A client whose every request (answer and body) must complete within
+    /// `deadline`.
+    pub fn with_deadline(base: &str, deadline: Duration) -> Result<Self, String> {
         let base = base.trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(format!("--url {base}: must start with http:// or https://"));
@@ -157,6 +176,7 @@ impl Ledger {
             .timeout_connect(Some(CONNECT_TIMEOUT))
             .timeout_recv_response(Some(READ_TIMEOUT))
             .timeout_recv_body(None)
+            .timeout_global(Some(deadline))
             .build()
             .into();
         Ok(Ledger { base, agent })

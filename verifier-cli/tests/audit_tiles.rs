@@ -92,3 +92,44 @@ fn a_tile_tree_is_audited_and_every_tile_checked() {
         "{v:#}"
     );
 }
+
+/// A server that answers every request one byte per second, for ever.
+fn trickling_server() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                use std::io::{Read as _, Write as _};
+                let mut s = s;
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
+                let _ = s.write_all(answer);
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                    if s.write_all(b"x").is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn a_trickling_server_is_given_up_on_within_the_request_deadline() {
+    let dir = TempDir::new("trickle");
+    let t = dir.write("trust", common::trust_text());
+    let url = trickling_server();
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn-verify"))
+        .args(["audit", "--url", &url, "--request-timeout-s", "2", "--trust"])
+        .arg(&t)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(took < std::time::Duration::from_secs(30), "gave up after {took:?}");
+}
