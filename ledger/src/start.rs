@@ -76,6 +76,8 @@ impl Ledger {
     /// Start the sequencer on `store` (reading the log's state and key
     /// history) and build the HTTP state.
     pub async fn start(store: Arc<dyn Store>, config: LedgerConfig) -> Result<Self, StoreError> {
+        // Every entry read that serves evidence is checked against the tree.
+        let store: Arc<dyn Store> = Arc::new(crate::store::CheckedStore::new(store));
         let log_vkey = config.log_key.verifier();
         let (sequencer, task) =
             Sequencer::start(store.clone(), config.log_key, config.authorities, config.sequencer).await?;

@@ -95,6 +95,7 @@ problem_types! {
     ShuttingDown = "shutting-down", 503, "The ledger is shutting down", Server;
     NotDurable = "not-durable", 503, "Storage failed: nothing was acknowledged", Server;
     StorageUnavailable = "storage-unavailable", 503, "Storage could not be read", Server;
+    DamagedEntry = "damaged-entry", 503, "A stored entry does not match its leaf hash: the ledger stopped writing until an operator acts", Server;
 }
 
 impl ProblemType {

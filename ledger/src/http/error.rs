@@ -85,7 +85,11 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::new(ProblemType::StorageUnavailable, e.to_string())
+        let t = match e {
+            StoreError::Damaged { .. } => ProblemType::DamagedEntry,
+            _ => ProblemType::StorageUnavailable,
+        };
+        ApiError::new(t, e.to_string())
     }
 }
 

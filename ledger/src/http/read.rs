@@ -283,7 +283,11 @@ pub(super) async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Re
     let format = Exposition::negotiate(accept);
     (
         [(header::CONTENT_TYPE, format.content_type()), (header::VARY, "accept")],
-        format.render(&s.sequencer.metrics().encode()),
+        format.render(&{
+            let m = s.sequencer.metrics();
+            m.set_damaged(s.store.damaged());
+            m.encode()
+        }),
     )
         .into_response()
 }

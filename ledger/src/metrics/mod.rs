@@ -54,6 +54,7 @@ pub struct Metrics {
     witness_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
     cosigned_age: Gauge<f64, std::sync::atomic::AtomicU64>,
     late: Histogram,
+    damaged: Gauge,
 }
 
 impl Default for Metrics {
@@ -131,7 +132,14 @@ impl Metrics {
             "Receipts logged late (decided more than the clock skew before they were integrated), by delay",
             late.clone(),
         );
+        let damaged = Gauge::default();
+        registry.register(
+            "cairn_damaged_entries",
+            "Stored entries found not to match their leaf hash (writes stop at the first)",
+            damaged.clone(),
+        );
         Metrics {
+            damaged,
             late,
             registry,
             decisions,
@@ -178,6 +186,11 @@ impl Metrics {
     /// How long the newest checkpoint has waited for a quorum.
     pub fn set_witness_lag(&self, seconds: f64) {
         self.witness_lag.set(seconds);
+    }
+
+    /// How many damaged entries reads have found.
+    pub fn set_damaged(&self, n: u64) {
+        self.damaged.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// A receipt was logged `ms` after it was decided (more than the skew).

@@ -16,6 +16,7 @@
 //! - [`tiles`]: C2SP tlog-tiles read from the stored nodes and entries;
 //! - the backends: [`RedbStore`], [`MemoryStore`], [`FaultyStore`].
 
+mod checked;
 pub mod checkpoints;
 mod faulty;
 pub mod integrate;
@@ -30,6 +31,7 @@ pub mod tiles;
 
 use cairn_api::merkle::{Frontier, Hash, NodeId, Sha256};
 
+pub use checked::CheckedStore;
 pub use checkpoints::CheckpointCursor;
 pub use faulty::{Fault, FaultyStore};
 pub use integrate::{CommitBatch, integrate};
@@ -58,6 +60,16 @@ pub enum StoreError {
     /// operator's to resolve (stop it first).
     #[error("another cairn-ledger is serving {}: stop it first (fsck and export read the database alone)", .0.display())]
     Locked(std::path::PathBuf),
+    /// A stored entry no longer hashes to its leaf in the tree: the
+    /// storage is damaged (the operator's: restore from a backup). Reads of
+    /// it are refused and writes stop.
+    #[error("entry {index} is damaged: {detail}")]
+    Damaged {
+        /// The entry's index.
+        index: u64,
+        /// What does not match.
+        detail: String,
+    },
     /// A commit failed and the database is being reopened (server's state:
     /// retry shortly).
     #[error("storage failed and is being reopened; retry shortly")]
@@ -121,6 +133,10 @@ pub trait Store: Send + Sync {
     /// database), when the store can; `Ok` when writes are possible.
     fn recover(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+    /// How many damaged entries reads have found (see `CheckedStore`).
+    fn damaged(&self) -> u64 {
+        0
     }
     /// An entry's bytes.
     fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
