@@ -157,11 +157,14 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
             log_key: log_key.clone(),
             authorities,
             admin_token,
-            sequencer: cfg.sequencer,
+            sequencer: cfg.sequencer.clone(),
             body_deadline: cfg.body_deadline,
             limits: cfg.limits,
             witnessing,
             conn: cfg.conn,
+            // As many submissions in flight as the queue holds: more could
+            // only wait for a slot, so they are refused before their work.
+            in_flight: (cfg.sequencer.queue, crate::http::in_flight::MAX_IN_FLIGHT_BYTES),
         },
     )
     .await?;

@@ -39,6 +39,9 @@ pub struct LedgerConfig {
     pub witnessing: Option<WitnessingConfig>,
     /// How connections are held (header-read timeout, per-source cap).
     pub conn: crate::accept::ConnRules,
+    /// Submissions and submission body bytes in flight at most (beyond
+    /// them: 503 busy before the body is read).
+    pub in_flight: (usize, usize),
 }
 
 impl LedgerConfig {
@@ -54,6 +57,10 @@ impl LedgerConfig {
             limits: Limits::default(),
             witnessing: None,
             conn: crate::accept::ConnRules::default(),
+            in_flight: (
+                crate::http::in_flight::MAX_IN_FLIGHT,
+                crate::http::in_flight::MAX_IN_FLIGHT_BYTES,
+            ),
         }
     }
 }
@@ -92,6 +99,7 @@ impl Ledger {
             body_deadline: config.body_deadline,
             limits: config.limits,
             published,
+            in_flight: crate::http::in_flight::InFlight::new(config.in_flight.0, config.in_flight.1),
         };
         Ok(Ledger {
             state,

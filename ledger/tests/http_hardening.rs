@@ -135,3 +135,46 @@ async fn a_declared_length_over_the_limit_is_refused_before_the_body_is_read() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_is_shed_before_the_body_is_read() {
+    let config = LedgerConfig {
+        in_flight: (4, cairn_ledger::http::in_flight::MAX_IN_FLIGHT_BYTES),
+        ..LedgerConfig::new(examples::log_key(), vec![examples::authority_key().verifier()])
+    };
+    let app = Ledger::start(Arc::new(MemoryStore::new()), config)
+        .await
+        .unwrap()
+        .router();
+    // Four submissions whose bodies are still coming hold the budget.
+    let mut senders = Vec::new();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(1);
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+        let req = Request::post("/v1/receipts")
+            .header(header::CONTENT_TYPE, "application/cose")
+            .body(Body::from_stream(stream))
+            .unwrap();
+        held.push(tokio::spawn(app.clone().oneshot(req)));
+        senders.push(tx);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The fifth is refused at once, before its body is read.
+    let started = std::time::Instant::now();
+    let resp = app
+        .clone()
+        .oneshot(post("/v1/receipts", vec![0xa0], false))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(resp.headers().contains_key(header::RETRY_AFTER));
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    // The bodies end (garbage: 400): the budget is back.
+    drop(senders);
+    for h in held {
+        let _ = h.await;
+    }
+    let (s, _) = status(&app, post("/v1/receipts", vec![0xa0], false)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}

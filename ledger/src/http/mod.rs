@@ -15,6 +15,7 @@
 //! - [`trace`]: request ids and a span per request.
 
 pub mod error;
+pub mod in_flight;
 pub mod query;
 mod read;
 mod submit;
@@ -94,6 +95,8 @@ pub struct AppState {
     /// The newest cosigned checkpoint (none when the ledger has no
     /// witnesses, or none reached the quorum yet).
     pub published: Arc<crate::witnessing::Published>,
+    /// The in-flight budget of the submission routes.
+    pub in_flight: in_flight::InFlight,
 }
 
 /// The default [`AppState::body_deadline`].

@@ -85,6 +85,7 @@ pub(super) async fn post_receipts_batch(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let _admitted = s.in_flight.admit(&headers, s.limits.batch_body)?;
     let bytes = body_bytes(&headers, body, s.limits.batch_body, "application/cbor").await?;
     let bodies = batch_items(&bytes, &s.limits)?;
     let results = futures_util::future::join_all(bodies.into_iter().map(|b| {
@@ -134,6 +135,7 @@ pub(super) async fn post_receipt(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let _admitted = s.in_flight.admit(&headers, s.limits.receipt_body)?;
     let bytes = body_bytes(&headers, body, s.limits.receipt_body, "application/cose").await?;
     ack_response(s.sequencer.submit_receipt(bytes).await?)
 }
