@@ -9,6 +9,10 @@
 //! directly: included, its entry's bytes the ones acknowledged, and a
 //! resubmission answered with the original index.
 //!
+//! The clients submit single receipts, batches of receipts, and (one of
+//! them) key statements and policy bundles on the admin routes, so kills
+//! land in every kind of submission.
+//!
 //! `CAIRN_KILLS` (default 50) and `CAIRN_KILL_SEED` (default: the clock,
 //! printed) reproduce a run; the long run is `CAIRN_KILLS=1000 cargo test
 //! --release -p cairn-ledger --test kill9 -- --nocapture`.
@@ -27,7 +31,7 @@ use cairn_api::merkle::{Hash, Sha256, verify_consistency, verify_inclusion};
 use cairn_api::note::Checkpoint;
 use cairn_api::proof::TlogProof;
 use common::now_ms;
-use common::server::{TempDir, http, start, try_http};
+use common::server::{TempDir, http, start, try_http_as};
 
 /// Submitters at once.
 const CLIENTS: usize = 8;
@@ -36,6 +40,45 @@ struct Acked {
     index: u64,
     leaf: Hash,
     body: Vec<u8>,
+    /// A receipt (resubmitted at the end: the original index comes back).
+    receipt: bool,
+}
+
+/// Client `k`'s `n`-th submission: (path, content type, body, admin,
+/// receipt bodies it carries).
+fn submission(
+    k: usize,
+    n: u64,
+    bundle: &cairn_api::policy::Bundle,
+) -> (&'static str, &'static str, Vec<u8>, bool, Vec<Vec<u8>>) {
+    let receipt = |m: u64| common::receipt(m, &examples::gate_key(), now_ms(), bundle, "kill9");
+    match k {
+        0 => {
+            let items: Vec<Vec<u8>> = (0..8).map(|j| receipt(n * 8 + j + (1 << 40))).collect();
+            let body = cairn_api::cbor::encode(&cairn_api::cbor::CBOR::from(
+                items
+                    .iter()
+                    .map(|b| cairn_api::cbor::CBOR::to_byte_string(b.clone()))
+                    .collect::<Vec<_>>(),
+            ));
+            ("/v1/receipts/batch", "application/cbor", body, false, items)
+        }
+        1 if n % 2 == 0 => {
+            let mut seed = [0u8; 32];
+            seed[..8].copy_from_slice(&n.to_be_bytes());
+            let gate =
+                cairn_api::keys::SignerKey::from_seed(&format!("g{n}"), cairn_api::keys::KeyType::Ed25519, &seed)
+                    .unwrap();
+            let st = common::key_statement(KeyAction::Register, &gate);
+            ("/v1/keys", "application/cose", st, true, Vec::new())
+        }
+        1 => {
+            let b = common::bundle(&format!("kill9-{n}"), b"");
+            let body = cairn_api::cose::sign(b.as_bytes(), POLICY_CONTENT_TYPE, &examples::authority_key()).unwrap();
+            ("/v1/policies", "application/cose", body, true, Vec::new())
+        }
+        _ => ("/v1/receipts", "application/cose", receipt(n), false, Vec::new()),
+    }
 }
 
 /// What clients saw in one round: acknowledgements and checkpoints.
@@ -115,7 +158,7 @@ fn acknowledged_receipts_survive_sigkill_at_random_moments() {
         let seen = Arc::new(Mutex::new(Seen::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let mut clients = Vec::new();
-        for _ in 0..CLIENTS {
+        for k in 0..CLIENTS {
             let (seen, stop, next, addr, key, bundle) = (
                 seen.clone(),
                 stop.clone(),
@@ -127,26 +170,46 @@ fn acknowledged_receipts_survive_sigkill_at_random_moments() {
             clients.push(std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let n = next.fetch_add(1, Ordering::Relaxed);
-                    let body = common::receipt(n, &examples::gate_key(), now_ms(), &bundle, "kill9");
+                    let (path, ct, body, admin, items) = submission(k, n, &bundle);
                     // The server may die at any moment: no answer is fine,
                     // an answer is a promise.
-                    let Some((status, resp)) = try_http(&addr, "POST", "/v1/receipts", &body, false) else {
+                    let Some((status, resp)) = try_http_as(&addr, "POST", path, ct, &body, admin) else {
                         return;
                     };
-                    assert!(status == 201 || status == 200 || status == 503, "status {status}");
+                    assert!(
+                        status == 201 || status == 200 || status == 503,
+                        "{path}: status {status}: {}",
+                        String::from_utf8_lossy(&resp)
+                    );
                     if status == 503 {
                         continue;
                     }
-                    let ack: serde_json::Value = serde_json::from_slice(&resp).unwrap();
-                    let proof = TlogProof::parse(ack["tlog_proof"].as_str().unwrap().as_bytes()).unwrap();
-                    let (entry, cp, _) = proof.verify_body(&body, &key, &[]).unwrap();
+                    let v: serde_json::Value = serde_json::from_slice(&resp).unwrap();
+                    // (ack, the body it acknowledges, a receipt?)
+                    let acks: Vec<(serde_json::Value, Vec<u8>, bool)> = if items.is_empty() {
+                        vec![(v, body, path == "/v1/receipts")]
+                    } else {
+                        v["results"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .zip(items)
+                            .filter(|(r, _)| r["ack"].is_object())
+                            .map(|(r, b)| (r["ack"].clone(), b, true))
+                            .collect()
+                    };
                     let mut s = seen.lock().unwrap();
-                    s.checkpoints.insert(cp.size, cp.root);
-                    s.acked.push(Acked {
-                        index: proof.index,
-                        leaf: entry.leaf_hash(),
-                        body,
-                    });
+                    for (ack, body, receipt) in acks {
+                        let proof = TlogProof::parse(ack["tlog_proof"].as_str().unwrap().as_bytes()).unwrap();
+                        let (entry, cp, _) = proof.verify_body(&body, &key, &[]).unwrap();
+                        s.checkpoints.insert(cp.size, cp.root);
+                        s.acked.push(Acked {
+                            index: proof.index,
+                            leaf: entry.leaf_hash(),
+                            body,
+                            receipt,
+                        });
+                    }
                 }
             }));
         }
@@ -212,7 +275,8 @@ fn acknowledged_receipts_survive_sigkill_at_random_moments() {
         assert_eq!(entry.leaf_hash(), a.leaf);
         assert_eq!(entry.body(), a.body.as_slice());
     }
-    for a in all.iter().step_by(all.len().div_ceil(50).max(1)) {
+    let receipts: Vec<&Acked> = all.iter().filter(|a| a.receipt).collect();
+    for a in receipts.iter().step_by(receipts.len().div_ceil(50).max(1)) {
         let (status, resp) = http(&server.addr, "POST", "/v1/receipts", &a.body, false);
         assert_eq!(status, 200, "resubmission of {}", a.index);
         let ack: serde_json::Value = serde_json::from_slice(&resp).unwrap();

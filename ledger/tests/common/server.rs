@@ -67,6 +67,18 @@ pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
 /// One request on a fresh connection; `None` when the connection fails
 /// (the server is gone) or the answer is cut short.
 pub fn try_http(addr: &str, method: &str, path: &str, body: &[u8], admin: bool) -> Option<(u16, Vec<u8>)> {
+    try_http_as(addr, method, path, "application/cose", body, admin)
+}
+
+/// [`try_http`] with a content type.
+pub fn try_http_as(
+    addr: &str,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+    admin: bool,
+) -> Option<(u16, Vec<u8>)> {
     let mut s = TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
     let auth = if admin {
@@ -75,7 +87,7 @@ pub fn try_http(addr: &str, method: &str, path: &str, body: &[u8], admin: bool) 
         String::new()
     };
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/cose\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).ok()?;
