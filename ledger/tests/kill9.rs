@@ -63,7 +63,7 @@ fn submission(
             ));
             ("/v1/receipts/batch", "application/cbor", body, false, items)
         }
-        1 if n % 2 == 0 => {
+        1 if n.is_multiple_of(2) => {
             let mut seed = [0u8; 32];
             seed[..8].copy_from_slice(&n.to_be_bytes());
             let gate =
