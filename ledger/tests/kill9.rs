@@ -285,7 +285,7 @@ fn acknowledged_receipts_survive_sigkill_at_random_moments() {
     drop(server);
     fsck(&dir.0);
     println!(
-        "kill9: survived {survived} kills; {} receipts acknowledged, all present; log size {}",
+        "kill9: survived {survived} kills; {} entries acknowledged (receipts, batch items, keys, bundles), all present; log size {}",
         all.len(),
         now.size
     );
