@@ -13,6 +13,10 @@
 //!   one IP address; one more is closed at once instead of waiting in the
 //!   kernel's queue in front of everyone else.
 //! - The global cap is [`crate::conn::Limited`] around the listener.
+//! - **Listen backlog** [`LISTEN_BACKLOG`] (the kernel caps it at
+//!   `net.core.somaxconn`): a herd of gates reconnecting after an outage
+//!   waits in the kernel's queue instead of having its SYNs dropped and
+//!   retried a second, then three, then seven seconds later.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -30,6 +34,21 @@ use tokio::io::{AsyncRead, AsyncWrite};
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default [`ConnRules::per_source`].
 pub const DEFAULT_MAX_PER_SOURCE: usize = 256;
+/// The listen backlog asked for (tokio's `TcpListener::bind` asks for 1,024).
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Listen on `addr` with [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, as
+/// tokio's `TcpListener::bind` sets on Unix).
+pub fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
 
 /// How connections are held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

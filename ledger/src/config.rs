@@ -130,6 +130,9 @@ pub struct FileSequencer {
     pub max_clock_skew_s: Option<u64>,
     /// Largest accepted age of `decided_at`, in seconds (default 30 days).
     pub max_lateness_s: Option<u64>,
+    /// Longest a submission may wait in the queue, in milliseconds, before
+    /// new ones are shed (default 500; 0: only a full queue sheds).
+    pub max_queue_wait_ms: Option<u64>,
     /// Receipts per second each gate key may submit (0 or absent: no limit).
     pub gate_rate_per_s: Option<u32>,
     /// How many receipts a gate may submit at once (default: twice the rate).
@@ -264,6 +267,7 @@ impl FileConfig {
                 queue: over.sequencer.queue.or(self.sequencer.queue),
                 max_clock_skew_s: over.sequencer.max_clock_skew_s.or(self.sequencer.max_clock_skew_s),
                 max_lateness_s: over.sequencer.max_lateness_s.or(self.sequencer.max_lateness_s),
+                max_queue_wait_ms: over.sequencer.max_queue_wait_ms.or(self.sequencer.max_queue_wait_ms),
                 gate_rate_per_s: over.sequencer.gate_rate_per_s.or(self.sequencer.gate_rate_per_s),
                 gate_burst: over.sequencer.gate_burst.or(self.sequencer.gate_burst),
             },
@@ -410,6 +414,10 @@ impl FileConfig {
                     .sequencer
                     .max_lateness_s
                     .map_or(defaults.max_lateness, Duration::from_secs),
+                max_queue_wait: self
+                    .sequencer
+                    .max_queue_wait_ms
+                    .map_or(defaults.max_queue_wait, Duration::from_millis),
                 clock: defaults.clock,
                 gate_rate,
             },

@@ -1,25 +1,42 @@
-//! A cap on open connections: a listener that accepts only while fewer
-//! than N connections are open. Beyond it, new connections wait in the
-//! kernel's accept queue (and time out there), so a flood of idle or slow
-//! clients cannot exhaust the ledger's file descriptors or memory.
+//! A cap on open connections: a listener that serves at most N
+//! connections at once, so a flood of idle or slow clients cannot exhaust
+//! the ledger's file descriptors or memory. A connection beyond the cap is
+//! not left in the kernel's accept queue (where, behind connections kept
+//! alive, it would wait until its client gives up): it is accepted and
+//! answered 503 `busy` with Retry-After and `Connection: close` as soon as
+//! its request head has arrived ([`refuse`]), so a gate learns within
+//! milliseconds that the ledger is overloaded, spools, and retries later.
+//! At most [`MAX_REFUSING`] such answers are in progress; beyond that a
+//! connection is closed at once.
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::serve::Listener;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use cairn_api::wire::{Problem, ProblemType};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The default cap on open connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Most connections beyond the cap being answered 503 at once.
+pub const MAX_REFUSING: usize = 1024;
+/// The most of a refused connection's request read (head and body) before
+/// it is closed.
+pub const MAX_REFUSED_READ: usize = 128 * 1024;
+/// How long a refused connection is given to send its head, and then to
+/// take the answer and close.
+pub const REFUSAL_DEADLINE: Duration = Duration::from_secs(1);
 
 /// A listener with a cap on open connections.
 #[derive(Debug)]
 pub struct Limited<L> {
     inner: L,
     permits: Arc<Semaphore>,
+    refusing: Arc<Semaphore>,
 }
 
 impl<L> Limited<L> {
@@ -28,6 +45,7 @@ impl<L> Limited<L> {
         Limited {
             inner,
             permits: Arc::new(Semaphore::new(max.max(1))),
+            refusing: Arc::new(Semaphore::new(MAX_REFUSING)),
         }
     }
 }
@@ -39,22 +57,82 @@ pub struct Counted<T> {
     _slot: OwnedSemaphorePermit,
 }
 
+/// The answer to a connection beyond the cap.
+fn busy_answer() -> Vec<u8> {
+    let problem = Problem::new(
+        ProblemType::Busy,
+        "the ledger is serving as many connections as it may; retry later",
+    );
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    let mut a = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\nretry-after: 1\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    a.extend_from_slice(&body);
+    a
+}
+
+/// Answer a connection beyond the cap: wait (within [`REFUSAL_DEADLINE`])
+/// for its request head, answer 503 `busy`, close the write side, and read
+/// what the client still sends (its body) until it closes, so that the
+/// close does not reset the connection before the client read the answer.
+pub async fn refuse<T: AsyncRead + AsyncWrite + Unpin>(mut io: T) {
+    let mut buf = vec![0u8; 8192];
+    let mut seen = Vec::new();
+    let head = tokio::time::timeout(REFUSAL_DEADLINE, async {
+        loop {
+            let n = io.read(&mut buf).await.ok().filter(|n| *n > 0)?;
+            seen.extend_from_slice(&buf[..n]);
+            if seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                return Some(());
+            }
+            if seen.len() > MAX_REFUSED_READ {
+                return None;
+            }
+        }
+    })
+    .await;
+    if !matches!(head, Ok(Some(()))) {
+        return;
+    }
+    let _ = tokio::time::timeout(REFUSAL_DEADLINE, async {
+        io.write_all(&busy_answer()).await.ok()?;
+        io.shutdown().await.ok()?;
+        let mut drained = seen.len();
+        while drained <= MAX_REFUSED_READ {
+            match io.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
+        Some(())
+    })
+    .await;
+}
+
 impl<L> Listener for Limited<L>
 where
     L: Listener,
-    L::Io: Unpin,
+    L::Io: Unpin + Send + 'static,
 {
     type Io = Counted<L::Io>;
     type Addr = L::Addr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let slot = match self.permits.clone().acquire_owned().await {
-            Ok(p) => p,
-            // The semaphore is never closed.
-            Err(_) => std::future::pending().await,
-        };
-        let (io, addr) = self.inner.accept().await;
-        (Counted { io, _slot: slot }, addr)
+        loop {
+            let (io, addr) = self.inner.accept().await;
+            if let Ok(slot) = self.permits.clone().try_acquire_owned() {
+                return (Counted { io, _slot: slot }, addr);
+            }
+            if let Ok(refusing) = self.refusing.clone().try_acquire_owned() {
+                tokio::spawn(async move {
+                    let _refusing = refusing;
+                    refuse(io).await;
+                });
+            }
+        }
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {

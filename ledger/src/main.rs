@@ -161,6 +161,11 @@ struct ServeArgs {
     /// 30 days].
     #[arg(long, env = "CAIRN_MAX_LATENESS_S")]
     max_lateness_s: Option<u64>,
+    /// Longest a submission may wait in the queue, in milliseconds: beyond
+    /// it new submissions are answered 503 busy at once (0: only a full
+    /// queue sheds) [default: 500].
+    #[arg(long, env = "CAIRN_MAX_QUEUE_WAIT_MS")]
+    max_queue_wait_ms: Option<u64>,
     /// Receipts per second each gate key may submit [default: no limit].
     #[arg(long, env = "CAIRN_GATE_RATE_PER_S")]
     gate_rate_per_s: Option<u32>,
@@ -171,7 +176,8 @@ struct ServeArgs {
     /// milliseconds [default: 10000].
     #[arg(long, env = "CAIRN_BODY_DEADLINE_MS")]
     body_deadline_ms: Option<u64>,
-    /// Most connections open at once [default: 1024].
+    /// Most connections served at once; one more is answered 503 busy with
+    /// Retry-After and closed [default: 1024].
     #[arg(long, env = "CAIRN_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
     /// Most connections open at once from one IP address; one more is
@@ -219,6 +225,7 @@ impl ServeArgs {
                 queue: self.queue,
                 max_clock_skew_s: self.max_clock_skew_s,
                 max_lateness_s: self.max_lateness_s,
+                max_queue_wait_ms: self.max_queue_wait_ms,
                 gate_rate_per_s: self.gate_rate_per_s,
                 gate_burst: self.gate_burst,
             },

@@ -122,9 +122,8 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
         })
         .transpose()?;
     let planned = plan_log_key(&cfg.data_dir, cfg.origin.as_deref())?;
-    let listener = tokio::net::TcpListener::bind(cfg.listen)
-        .await
-        .map_err(|e| config(format!("cannot listen on {}: {e}", cfg.listen)))?;
+    let listener =
+        crate::accept::listen(cfg.listen).map_err(|e| config(format!("cannot listen on {}: {e}", cfg.listen)))?;
     // 2. The disk: the directory, the database (refused if another ledger
     //    holds it), and only then a new log key.
     std::fs::create_dir_all(&cfg.data_dir)

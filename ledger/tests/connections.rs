@@ -75,19 +75,39 @@ async fn idle_and_slowloris_floods_do_not_lock_out_the_gates() {
     let held = idle.len();
     assert!(held >= 1000, "only {held} idle connections could be opened");
 
-    // A gate (127.0.0.1) is answered while the floods are held open.
+    // A gate (127.0.0.1) is served while the floods are held open. While
+    // the flood holds every slot, a new connection is answered 503 busy
+    // with Retry-After, or closed, at once (never left waiting); the gate
+    // retries, as
+    // its spool does, and is served as soon as the server has closed the
+    // flood's connections (within the header timeout).
     let started = Instant::now();
     let a = server.addr.clone();
-    let answered = tokio::task::spawn_blocking(move || {
-        (0..20)
-            .filter(|_| try_http(&a, "GET", "/v1/checkpoints?from=0", b"", false).is_some_and(|(s, _)| s == 200))
-            .count()
+    let (served, busy) = tokio::task::spawn_blocking(move || {
+        let (mut served, mut busy) = (0, 0);
+        let deadline = Instant::now() + Duration::from_millis(HEADER_TIMEOUT_MS + 10_000);
+        while served < 20 && Instant::now() < deadline {
+            match try_http(&a, "GET", "/v1/checkpoints?from=0", b"", false) {
+                Some((200, _)) => served += 1,
+                // 503 busy, or closed at once while more connections than
+                // the server answers are beyond its cap: both say "retry".
+                Some((503, _)) | None => {
+                    busy += 1;
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                other => panic!("a gate's request got {other:?}"),
+            }
+        }
+        (served, busy)
     })
     .await
     .unwrap();
-    assert_eq!(answered, 20, "a gate's requests went unanswered");
+    assert_eq!(
+        served, 20,
+        "a gate's requests were not served while the flood was held open"
+    );
     eprintln!(
-        "{held} idle and {SLOWLORIS} slowloris connections held; 20 requests answered in {:?}",
+        "{held} idle and {SLOWLORIS} slowloris connections held; 20 requests served in {:?} ({busy} answered 503 busy or closed first)",
         started.elapsed()
     );
 
@@ -102,4 +122,63 @@ async fn idle_and_slowloris_floods_do_not_lock_out_the_gates() {
     }
     slow.abort_all();
     drop(server);
+}
+
+/// A connection beyond the global cap is answered 503 `busy` with
+/// Retry-After at once, not left in the kernel's accept queue behind
+/// connections that are kept alive; a slot freed serves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_beyond_the_cap_is_answered_busy_at_once() {
+    let dir = common::server::TempDir::new("conn-cap");
+    let server = start_with(&dir.0, &["--max-connections", "8", "--header-timeout-ms", "60000"]);
+    let addr: SocketAddr = server.addr.parse().unwrap();
+    // Eight connections kept alive (each made one request) hold every slot.
+    let mut held = Vec::new();
+    for k in 0..8u8 {
+        let mut c = connect_from(2 + k, addr).await.expect("connect");
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut b = [0u8; 512];
+        let n = c.read(&mut b).await.unwrap();
+        assert!(
+            b[..n].starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&b[..n])
+        );
+        held.push(c);
+    }
+    // The ninth: a receipt POST, answered 503 busy within the refusal deadline.
+    let started = Instant::now();
+    let mut c = connect_from(20, addr).await.expect("connect");
+    let body = vec![0xa0u8; 1300];
+    c.write_all(
+        format!(
+            "POST /v1/receipts HTTP/1.1\r\nHost: x\r\nContent-Type: application/cose\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    c.write_all(&body).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut answer))
+        .await
+        .expect("answered and closed, not left waiting")
+        .expect("read without a reset");
+    let text = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 503"), "{text}");
+    assert!(
+        text.contains("retry-after: 1") && text.contains("connection: close"),
+        "{text}"
+    );
+    assert!(text.contains("/problems/busy"), "{text}");
+    eprintln!("answered 503 busy in {:?}", started.elapsed());
+    // A slot freed: served again.
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let a = server.addr.clone();
+    let ok = tokio::task::spawn_blocking(move || try_http(&a, "GET", "/healthz", b"", false))
+        .await
+        .unwrap();
+    assert_eq!(ok.map(|(s, _)| s), Some(200));
 }

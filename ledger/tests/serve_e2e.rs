@@ -198,32 +198,6 @@ fn keygen_writes_a_private_key_once() {
     assert!(!bad.exists());
 }
 
-#[test]
-fn connections_beyond_the_cap_wait_until_one_closes() {
-    use std::io::{Read as _, Write as _};
-    use std::net::TcpStream;
-    use std::time::Duration;
-    let dir = TempDir(std::env::temp_dir().join(format!("cairn-conncap-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&dir.0);
-    let server = common::server::start_with(&dir.0, &["--max-connections", "2"]);
-    // Two idle connections take both slots.
-    let idle: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(&server.addr).unwrap()).collect();
-    std::thread::sleep(Duration::from_millis(200));
-    let mut third = TcpStream::connect(&server.addr).unwrap();
-    third
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    third.set_read_timeout(Some(Duration::from_millis(700))).unwrap();
-    let mut buf = [0u8; 64];
-    assert!(third.read(&mut buf).is_err(), "served while at the cap");
-    // One closes: the third is accepted and answered.
-    drop(idle);
-    third.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut resp = Vec::new();
-    third.read_to_end(&mut resp).unwrap();
-    assert!(resp.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&resp));
-}
-
 /// `--log-format json`: every line the ledger logs on stderr is one JSON
 /// object with a level, a message and the event's fields.
 #[test]

@@ -50,6 +50,17 @@ pub struct Args {
     /// Receipts per POST: 1 is `POST /v1/receipts`, more is `POST /v1/receipts/batch`.
     #[arg(long, default_value_t = 1)]
     batch: usize,
+    #[command(flatten)]
+    signer: Signer,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Who signs the load's receipts, and whether to set the ledger up first
+/// (shared by `load` and `flood`).
+#[derive(clap::Args, Debug)]
+pub struct Signer {
     /// The gate key that signs (default: the public TEST gate key).
     #[arg(long)]
     gate_key: Option<PathBuf>,
@@ -57,9 +68,21 @@ pub struct Args {
     /// first (needs the admin credential).
     #[arg(long)]
     setup_with: Option<PathBuf>,
-    /// Print the result as JSON.
-    #[arg(long)]
-    json: bool,
+}
+
+impl Signer {
+    /// The gate key, after registering it and archiving the bundle when
+    /// `--setup-with` was given.
+    pub fn prepare(&self, ledger: &LedgerArgs) -> Result<SignerKey, Fail> {
+        let gate = match &self.gate_key {
+            Some(p) => keyfile::read_key(p).map_err(|e| Fail(3, e.to_string()))?,
+            None => examples::gate_key(),
+        };
+        if let Some(auth) = &self.setup_with {
+            setup(ledger, auth, &gate)?;
+        }
+        Ok(gate)
+    }
 }
 
 /// The `p` quantile of sorted latencies (zero for none).
@@ -71,7 +94,7 @@ pub(crate) fn pct(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// Sign `n` receipts on every core.
-fn sign_all(n: u64, gate: &SignerKey) -> Result<Vec<Vec<u8>>, Fail> {
+pub(crate) fn sign_all(n: u64, gate: &SignerKey) -> Result<Vec<Vec<u8>>, Fail> {
     let bundle = bundle().map_err(|e| Fail(1, e))?;
     let policy = Policy::compile(&bundle).map_err(|e| Fail(1, e.to_string()))?;
     let cases = requests("devops-staging");
@@ -167,13 +190,7 @@ pub fn run(a: &Args) -> Result<(), Fail> {
     if a.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
         return Err(Fail(4, "--rate must be a positive number".into()));
     }
-    let gate = match &a.gate_key {
-        Some(p) => keyfile::read_key(p).map_err(|e| Fail(3, e.to_string()))?,
-        None => examples::gate_key(),
-    };
-    if let Some(auth) = &a.setup_with {
-        setup(&a.ledger, auth, &gate)?;
-    }
+    let gate = a.signer.prepare(&a.ledger)?;
     let started_signing = Instant::now();
     let bodies = sign_all(a.receipts, &gate)?;
     let signing = started_signing.elapsed();

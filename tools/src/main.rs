@@ -4,7 +4,7 @@
 //!   cairn-verify's audit and replay.
 //! - `populate --data-dir DIR --receipts N`: a ledger data directory with N
 //!   real receipts, for audits, fsck and benchmarks at scale.
-//! - `load`, `read-load`: the load generators.
+//! - `load`, `read-load`, `flood`: the load generators.
 //!
 //! Exit codes: 0 done; 1 failure; 3 a file or the ledger could not be
 //! reached; 4 usage. A closed stdout is a normal end.
@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use cairn_host::log::LogArgs;
 use cairn_tools::fail::Fail;
-use cairn_tools::{demo, load, populate, readload};
+use cairn_tools::{demo, flood, load, populate, readload};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -33,6 +33,8 @@ enum Command {
     Populate(populate::Args),
     /// The load generator: N receipts at a concurrency and an offered rate.
     Load(load::Args),
+    /// Open-loop load held for a time from many connections, in windows, with a process's memory.
+    Flood(flood::Args),
     /// The read side under load: inclusion or consistency proofs, or a query, for a fixed time.
     ReadLoad(readload::Args),
 }
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => ("demo", demo::run(&a).map_err(Fail::failed)),
         Command::Populate(a) => ("populate", populate::run(&a).map_err(Fail::failed)),
         Command::Load(a) => ("load", load::run(&a)),
+        Command::Flood(a) => ("flood", flood::run(&a)),
         Command::ReadLoad(a) => ("read-load", readload::run(&a)),
     };
     cairn_host::out::flush();

@@ -75,6 +75,20 @@ fn ack_body(ack: &Ack) -> Result<(StatusCode, wire::Ack), ApiError> {
     Ok((status, ack.to_wire()?))
 }
 
+/// Admit a submission before its body is read, or shed it (503 `busy`):
+/// the queue's wait over its bound, or no room in the in-flight budget.
+fn admit(s: &AppState, headers: &HeaderMap, limit: usize) -> Result<super::in_flight::Admitted, ApiError> {
+    let admitted = s
+        .sequencer
+        .check_queue_wait()
+        .map_err(ApiError::from)
+        .and_then(|()| s.in_flight.admit(headers, limit));
+    if admitted.is_err() {
+        s.sequencer.metrics_handle().shed();
+    }
+    admitted
+}
+
 /// `POST /v1/receipts/batch`: a CBOR array (at most [`MAX_BATCH_ITEMS`]) of
 /// byte strings, each a COSE_Sign1 receipt. Every item is submitted at once
 /// (so they share group commits) and answered in order with its own status
@@ -85,7 +99,7 @@ pub(super) async fn post_receipts_batch(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let _admitted = s.in_flight.admit(&headers, s.limits.batch_body)?;
+    let _admitted = admit(&s, &headers, s.limits.batch_body)?;
     let bytes = body_bytes(&headers, body, s.limits.batch_body, "application/cbor").await?;
     let bodies = batch_items(&bytes, &s.limits)?;
     let results = futures_util::future::join_all(bodies.into_iter().map(|b| {
@@ -135,7 +149,7 @@ pub(super) async fn post_receipt(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let _admitted = s.in_flight.admit(&headers, s.limits.receipt_body)?;
+    let _admitted = admit(&s, &headers, s.limits.receipt_body)?;
     let bytes = body_bytes(&headers, body, s.limits.receipt_body, "application/cose").await?;
     ack_response(s.sequencer.submit_receipt(bytes).await?)
 }

@@ -8,6 +8,11 @@
 //!   durable acknowledgement;
 //! - `cairn_batch_entries`: entries per group commit;
 //! - `cairn_queue_depth`: submissions waiting for the sequencer;
+//! - `cairn_queue_wait_seconds`: how long the oldest submission of the
+//!   last batch waited in the queue (above `sequencer.max_queue_wait_ms`,
+//!   new submissions are shed);
+//! - `cairn_shed_total`: submissions answered 503 `busy` (queue wait,
+//!   in-flight bound or full queue);
 //! - `cairn_tree_size`: entries in the log;
 //! - `cairn_witness_cosignatures_total{witness}`: cosignatures collected
 //!   (and verified);
@@ -55,6 +60,8 @@ pub struct Metrics {
     cosigned_age: Gauge<f64, std::sync::atomic::AtomicU64>,
     late: Histogram,
     damaged: Gauge,
+    queue_wait: Gauge<f64, std::sync::atomic::AtomicU64>,
+    shed: Counter,
 }
 
 impl Default for Metrics {
@@ -138,7 +145,21 @@ impl Metrics {
             "Stored entries found not to match their leaf hash (writes stop at the first)",
             damaged.clone(),
         );
+        let queue_wait = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "cairn_queue_wait_seconds",
+            "How long the oldest submission of the last batch waited in the queue",
+            queue_wait.clone(),
+        );
+        let shed = Counter::default();
+        registry.register(
+            "cairn_shed",
+            "Submissions answered 503 busy (queue wait, in-flight bound or full queue)",
+            shed.clone(),
+        );
         Metrics {
+            queue_wait,
+            shed,
             damaged,
             late,
             registry,
@@ -154,6 +175,16 @@ impl Metrics {
             witness_lag,
             cosigned_age,
         }
+    }
+
+    /// The queue wait of the last batch taken.
+    pub fn set_queue_wait(&self, waited: std::time::Duration) {
+        self.queue_wait.set(waited.as_secs_f64());
+    }
+
+    /// A submission was shed.
+    pub fn shed(&self) {
+        self.shed.inc();
     }
 
     /// How long ago the newest cosigned checkpoint was published.

@@ -18,6 +18,7 @@ pub mod admission;
 mod bundles;
 mod error;
 pub mod keys;
+pub mod queue_wait;
 mod writer;
 
 use std::sync::Arc;
@@ -64,6 +65,9 @@ pub struct SequencerConfig {
     /// Largest accepted age of a receipt's `decided_at` (evidence held back
     /// by an outage arrives late; beyond this it is refused `too-late`).
     pub max_lateness: Duration,
+    /// Longest a submission may wait in the queue before new ones are shed
+    /// ([`queue_wait`]; zero: only the queue's capacity sheds).
+    pub max_queue_wait: Duration,
     /// The clock admission reads (the system clock unless a test injects one).
     pub clock: crate::clock::Clock,
     /// Per-gate rate limit (`None`: none).
@@ -78,6 +82,7 @@ impl Default for SequencerConfig {
             queue: 8192,
             max_clock_skew: Duration::from_secs(300),
             max_lateness: DEFAULT_MAX_LATENESS,
+            max_queue_wait: queue_wait::DEFAULT_MAX_QUEUE_WAIT,
             clock: crate::clock::Clock::system(),
             gate_rate: None,
         }
@@ -144,6 +149,8 @@ struct Job {
     /// at batch time.
     operator_key: Option<String>,
     reply: oneshot::Sender<Result<Ack, SubmitError>>,
+    /// When it was queued.
+    queued_at: std::time::Instant,
 }
 
 /// Shared between submitters and the writer task.
@@ -155,6 +162,7 @@ struct Shared {
     bundles: BundleNames,
     authorities: Vec<VerifierKey>,
     config: SequencerConfig,
+    queue_wait: queue_wait::QueueWait,
 }
 
 /// The handle submitters use.
@@ -207,6 +215,7 @@ impl Sequencer {
             bundles: BundleNames::default(),
             authorities,
             config: config.clone(),
+            queue_wait: queue_wait::QueueWait::default(),
         });
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let task = tokio::spawn(writer::run(shared.clone(), state, log_key, rx));
@@ -221,6 +230,22 @@ impl Sequencer {
             .queue_depth
             .set(i64::try_from(waiting).unwrap_or(i64::MAX));
         self.shared.metrics.clone()
+    }
+
+    /// Refuse a new submission with [`SubmitError::Busy`] while the queue
+    /// is over its wait bound ([`queue_wait`]); called before its body is
+    /// read.
+    pub fn check_queue_wait(&self) -> Result<(), SubmitError> {
+        let depth = self.tx.max_capacity() - self.tx.capacity();
+        if self.shared.queue_wait.shed(depth, self.shared.config.max_queue_wait) {
+            return Err(SubmitError::Busy);
+        }
+        Ok(())
+    }
+
+    /// The ledger's metrics, without updating any.
+    pub fn metrics_handle(&self) -> &crate::metrics::Metrics {
+        &self.shared.metrics
     }
 
     /// The current key state of a key reference, for read APIs.
@@ -337,10 +362,14 @@ impl Sequencer {
             gate_key,
             operator_key,
             reply,
+            queued_at: std::time::Instant::now(),
         };
         match self.tx.try_send(job) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => return Err(SubmitError::Busy),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.shared.metrics.shed();
+                return Err(SubmitError::Busy);
+            }
             Err(mpsc::error::TrySendError::Closed(_)) => return Err(SubmitError::ShuttingDown),
         }
         rx.await.map_err(|_| SubmitError::ShuttingDown)?

@@ -55,6 +55,8 @@ pub(super) async fn existing_ack(store: Arc<dyn Store>, index: u64, skew: Durati
 pub(super) async fn run(shared: Arc<Shared>, mut state: LogState, log_key: SignerKey, mut rx: mpsc::Receiver<Job>) {
     let max_batch = shared.config.max_batch.max(1);
     while let Some(first) = rx.recv().await {
+        shared.queue_wait.observe(first.queued_at.elapsed());
+        shared.metrics.set_queue_wait(shared.queue_wait.last());
         let mut jobs = vec![first];
         let deadline = tokio::time::Instant::now() + shared.config.max_wait;
         while jobs.len() < max_batch {

@@ -25,6 +25,8 @@ pub enum Fault {
     /// Fail every read of an entry at or after this index until cleared
     /// (a damaged region met in the middle of an export).
     EntriesFrom(u64),
+    /// Every commit takes this much longer until cleared (a slow disk).
+    SlowCommits(std::time::Duration),
 }
 
 /// Wraps a store; faults are armed per call.
@@ -96,6 +98,18 @@ impl<S: Store> Store for FaultyStore<S> {
         self.inner.size()
     }
     fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        let slow = self
+            .armed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .find_map(|f| match f {
+                Fault::SlowCommits(d) => Some(*d),
+                _ => None,
+            });
+        if let Some(d) = slow {
+            std::thread::sleep(d);
+        }
         if self.take(Fault::Full) {
             return Err(StoreError::Injected("commit: no space left on device"));
         }

@@ -13,8 +13,10 @@
 //! bytes on disk, export, a full `cairn-verify audit` (receipts/s, peak
 //! RSS), inclusion and consistency proofs served per second, an incident
 //! query's latency, and the served ledger's peak RSS. Short measurements
-//! are repeated (`--reps`) and reported as median and range.
+//! are repeated (`--reps`) and reported as median and range. `--long`
+//! runs the long runs instead (`longrun`: sustained rate, soak, overload).
 
+mod longrun;
 mod pg;
 mod policy;
 mod procs;
@@ -36,7 +38,11 @@ const USAGE: &str =
                 (repeatable; default 1000000 and 10000000; populated ledgers are kept in the work dir)
   --quick       a smoke run: 1 repetition, 2 s runs, one scale of 20000 (report printed, not written)
   --work DIR    where ledgers and scratch files go (default target/bench)
-  --out FILE    the report to update (default docs/benchmarks.md)";
+  --out FILE    the report to update (default docs/benchmarks.md)
+  --long        instead of the suite, the long runs (a section of their own in the report):
+                the sustained rate, a soak at 80 % of it, an overload at 10 × and the recovery
+  --soak-s S    with --long: the soak's length (default 600; 10 with --quick)
+  --overload-s S  with --long: the overload's length (default 60; 5 with --quick)";
 
 /// What to run.
 pub struct Opts {
@@ -47,6 +53,9 @@ pub struct Opts {
     quick: bool,
     work: PathBuf,
     out: Option<PathBuf>,
+    long: bool,
+    soak_s: Option<u64>,
+    overload_s: Option<u64>,
 }
 
 fn parse(root: &Path, args: &[String]) -> Result<Opts, String> {
@@ -58,6 +67,9 @@ fn parse(root: &Path, args: &[String]) -> Result<Opts, String> {
         quick: false,
         work: root.join("target/bench"),
         out: Some(root.join("docs/benchmarks.md")),
+        long: false,
+        soak_s: None,
+        overload_s: None,
     };
     let mut it = args.iter();
     let num = |v: Option<&String>, name: &str, max: u64| -> Result<u64, String> {
@@ -74,6 +86,9 @@ fn parse(root: &Path, args: &[String]) -> Result<Opts, String> {
             "--quick" => o.quick = true,
             "--work" => o.work = PathBuf::from(it.next().ok_or("--work needs a directory")?),
             "--out" => o.out = Some(PathBuf::from(it.next().ok_or("--out needs a file")?)),
+            "--long" => o.long = true,
+            "--soak-s" => o.soak_s = Some(num(it.next(), "--soak-s", 86_400)?),
+            "--overload-s" => o.overload_s = Some(num(it.next(), "--overload-s", 3600)?),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -602,20 +617,25 @@ pub fn run(root: &Path, args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let results = match suite(root, &o, args) {
-        Ok(r) => r,
+    let text = if o.long {
+        longrun::long(root, &o, args)
+    } else {
+        suite(root, &o, args).map(|r| report::render(&r))
+    };
+    let text = match text {
+        Ok(t) => t,
         Err(e) => {
             eprintln!("bench: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let text = report::render(&results);
+    let splice = if o.long { longrun::write } else { report::splice };
     match &o.out {
         None => {
             println!("{text}");
             ExitCode::SUCCESS
         }
-        Some(out) => match report::splice(out, &text) {
+        Some(out) => match splice(out, &text) {
             Ok(()) => {
                 eprintln!("bench: report written to {}", out.display());
                 ExitCode::SUCCESS

@@ -200,6 +200,11 @@ impl Served {
         }
     }
 
+    /// The server's process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     fn proc_file(&self, name: &str) -> Result<String, String> {
         let p = format!("/proc/{}/{name}", self.child.id());
         std::fs::read_to_string(&p).map_err(|e| format!("{p}: {e}"))
