@@ -91,21 +91,38 @@ fn parse_entry_header(extra: &[u8]) -> Result<(EntryKind, Timestamp), ProofError
     Ok((kind, at))
 }
 
+/// The text of a tlog-proof from its parts, the checkpoint given as the
+/// signed note text the log issued (a log that has the text at hand need
+/// not parse it again to render each proof).
+pub fn proof_text(extra: Option<&[u8]>, index: u64, hashes: &[Hash], checkpoint: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(64 + hashes.len() * 45 + checkpoint.len());
+    out.push_str(TLOG_PROOF_HEADER);
+    out.push('\n');
+    if let Some(extra) = extra {
+        out.push_str("extra ");
+        B64.encode_string(extra, &mut out);
+        out.push('\n');
+    }
+    let _ = writeln!(out, "index {index}");
+    for h in hashes {
+        out.push_str(&h.to_base64());
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(checkpoint);
+    out
+}
+
 impl TlogProof {
     /// The proof text.
     pub fn to_text(&self) -> String {
-        let mut out = format!("{TLOG_PROOF_HEADER}\n");
-        if let Some(extra) = &self.extra {
-            out.push_str(&format!("extra {}\n", B64.encode(extra)));
-        }
-        out.push_str(&format!("index {}\n", self.index));
-        for h in &self.hashes {
-            out.push_str(&h.to_base64());
-            out.push('\n');
-        }
-        out.push('\n');
-        out.push_str(&self.checkpoint.to_text());
-        out
+        proof_text(
+            self.extra.as_deref(),
+            self.index,
+            &self.hashes,
+            &self.checkpoint.to_text(),
+        )
     }
 
     /// Parse strictly: header, optional extra, index without leading zeros,

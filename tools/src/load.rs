@@ -1,11 +1,12 @@
 //! `cairn-tools load`: the load generator. N receipts (decided by the
 //! devops-staging policy, signed before the timed part) sent to a ledger at
 //! a given concurrency and, optionally, a given offered rate, one per POST
-//! or in batches; reports throughput and latency percentiles.
+//! or in batches; reports throughput, latency percentiles and its own CPU
+//! per request (the sending side is [`crate::load_client`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use cairn_api::cbor::CBOR;
@@ -15,12 +16,12 @@ use cairn_api::keys::SignerKey;
 use cairn_api::policy::Policy;
 use cairn_api::receipt::Mode;
 use cairn_gate::admin::LedgerArgs;
-use cairn_gate::client::{Http, problem};
 use cairn_gate::record::{Stamp, sign_decision};
 use cairn_host::progress::Progress;
 use cairn_host::{keyfile, outln};
 
 use crate::fail::{Fail, now};
+use crate::load_client;
 use crate::scenarios::requests;
 use rayon::prelude::*;
 
@@ -140,29 +141,6 @@ fn setup(ledger: &LedgerArgs, authority: &std::path::Path, gate: &SignerKey) -> 
     Ok(())
 }
 
-/// `Ok` when every item of a batch answer was acknowledged, else the
-/// first item's problem.
-fn batch_ok(answer: &[u8]) -> Result<(), String> {
-    let r = serde_json::from_slice::<cairn_api::wire::BatchResponse>(answer)
-        .map_err(|e| format!("the batch answer is not a batch response: {e}"))?;
-    match r
-        .results
-        .iter()
-        .find(|i| !matches!(i.status, 200 | 201) || i.ack.is_none())
-    {
-        None => Ok(()),
-        Some(i) => Err(match &i.problem {
-            Some(p) => format!(
-                "HTTP {} {}: {}",
-                i.status,
-                p.kind.trim_start_matches(cairn_api::wire::PROBLEM_BASE),
-                p.detail
-            ),
-            None => format!("HTTP {} without a problem", i.status),
-        }),
-    }
-}
-
 /// What a failed request was, and what to do when the gate key is not
 /// registered (the usual first failure).
 fn explain(e: String) -> String {
@@ -207,84 +185,41 @@ pub fn run(a: &Args) -> Result<(), Fail> {
             })
             .collect()
     };
-    let requests = Arc::new(requests);
-    let next = Arc::new(AtomicUsize::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let done = Arc::new(AtomicU64::new(0));
     let interval = a.rate.map(|r| Duration::from_secs_f64(a.batch as f64 / r));
-    let started = Instant::now();
-    let first_failure: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
-    let mut workers = Vec::new();
-    for _ in 0..a.concurrency {
-        let (requests, next, failed, done) = (requests.clone(), next.clone(), failed.clone(), done.clone());
-        let first_failure = first_failure.clone();
-        let http = Http::new(&a.ledger.url);
-        let batch = a.batch;
-        workers.push(std::thread::spawn(move || {
-            let mut lat = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(body) = requests.get(i) else { return lat };
-                // Open-loop pacing: request i is due at i * interval, and
-                // its latency counts from then, so a request that waits for
-                // a free client (the ledger is behind) is not flattered.
-                let mut t = Instant::now();
-                if let Some(iv) = interval {
-                    let due = started + iv.mul_f64(i as f64);
-                    if let Some(wait) = due.checked_duration_since(t) {
-                        std::thread::sleep(wait);
-                    }
-                    t = due;
-                }
-                let outcome = if batch == 1 {
-                    match http.post("/v1/receipts", "application/cose", &[], body, Duration::from_secs(30)) {
-                        Ok((200 | 201, _)) => Ok(()),
-                        Ok((status, answer)) => Err(problem(status, &answer).to_string()),
-                        Err(e) => Err(e.to_string()),
-                    }
-                } else {
-                    match http.post(
-                        "/v1/receipts/batch",
-                        "application/cbor",
-                        &[],
-                        body,
-                        Duration::from_secs(60),
-                    ) {
-                        Ok((200, answer)) => batch_ok(&answer),
-                        Ok((status, answer)) => Err(problem(status, &answer).to_string()),
-                        Err(e) => Err(e.to_string()),
-                    }
-                };
-                lat.push(t.elapsed());
-                if let Err(e) = outcome {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                    if let Ok(mut first) = first_failure.lock()
-                        && first.is_none()
-                    {
-                        *first = Some(e);
-                    }
-                }
-                done.fetch_add(1, Ordering::Relaxed);
-            }
-        }));
-    }
+    let raw = load_client::raw_target(&a.ledger.url);
+    let requests = match raw {
+        Some(server) => load_client::prebuilt(server, a.batch, requests),
+        None => requests,
+    };
+    let cpu_before = load_client::cpu_seconds();
+    let shared = Arc::new(load_client::Shared::new(requests, a.batch, interval));
+    let started = shared.started;
+    let sender = {
+        let (s, url, c) = (shared.clone(), a.ledger.url.clone(), a.concurrency);
+        std::thread::spawn(move || match raw {
+            Some(server) => load_client::run_raw(&s, server, c),
+            None => load_client::run_threads(&s, &url, c),
+        })
+    };
     {
-        let total = requests.len() as u64;
+        let total = shared.requests.len() as u64;
         let mut bar = Progress::new("load", "requests", Some(total), a.json);
-        while done.load(Ordering::Relaxed) < total && workers.iter().any(|w| !w.is_finished()) {
+        while shared.done.load(Ordering::Relaxed) < total && !sender.is_finished() {
             std::thread::sleep(Duration::from_millis(250));
-            bar.set(done.load(Ordering::Relaxed));
+            bar.set(shared.done.load(Ordering::Relaxed));
         }
         bar.finish();
     }
-    let mut lat = Vec::new();
-    for w in workers {
-        lat.extend(w.join().map_err(|_| Fail(1, "a load thread panicked".into()))?);
-    }
+    let mut lat = sender
+        .join()
+        .map_err(|_| Fail(1, "the load's sending thread panicked".into()))??;
     let elapsed = started.elapsed();
     lat.sort_unstable();
     let receipts = a.receipts;
-    let failed = failed.load(Ordering::Relaxed);
+    let (failed, first) = shared.failures();
+    let client_cpu = cpu_before
+        .zip(load_client::cpu_seconds())
+        .map(|(b, a)| (a - b) * 1e6 / lat.len().max(1) as f64);
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let v = serde_json::json!({
         "receipts": receipts,
@@ -297,6 +232,8 @@ pub fn run(a: &Args) -> Result<(), Fail> {
         "receipts_per_second": receipts as f64 / elapsed.as_secs_f64(),
         "latency_ms": {"p50": ms(pct(&lat, 0.5)), "p90": ms(pct(&lat, 0.9)), "p99": ms(pct(&lat, 0.99)), "max": ms(pct(&lat, 1.0))},
         "signing_seconds": signing.as_secs_f64(),
+        "client": if raw.is_some() { "raw HTTP/1.1, one thread" } else { "the gate's HTTP client, a thread per connection" },
+        "client_cpu_us_per_request": client_cpu,
     });
     if a.json {
         outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
@@ -317,7 +254,6 @@ pub fn run(a: &Args) -> Result<(), Fail> {
         );
     }
     if failed > 0 {
-        let first = first_failure.lock().ok().and_then(|mut f| f.take()).unwrap_or_default();
         return Err(Fail(
             1,
             format!("{failed} requests failed; the first: {}", explain(first)),

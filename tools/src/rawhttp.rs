@@ -88,18 +88,30 @@ impl Conn {
         r.map(|(a, _)| a)
     }
 
+    /// Send a whole request built by [`request_bytes`]; on any failure
+    /// the connection is dropped (the next request opens a new one).
+    pub async fn send(&mut self, request: &[u8]) -> Result<Answer, RawError> {
+        let r = self.exchange_bytes(&[request]).await;
+        if !matches!(&r, Ok((_, true))) {
+            self.stream = None;
+        }
+        r.map(|(a, _)| a)
+    }
+
     /// The answer and whether the connection may be kept.
     async fn exchange(&mut self, path: &str, content_type: &str, body: &[u8]) -> Result<(Answer, bool), RawError> {
-        let host = self.server;
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
+        let head = request_head(self.server, path, content_type, body.len());
+        self.exchange_bytes(&[head.as_bytes(), body]).await
+    }
+
+    /// Write `parts` in order, then read one answer.
+    async fn exchange_bytes(&mut self, parts: &[&[u8]]) -> Result<(Answer, bool), RawError> {
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         let stream = self.open().await?;
-        stream.write_all(head.as_bytes()).await?;
-        stream.write_all(body).await?;
+        for p in parts {
+            stream.write_all(p).await?;
+        }
         let end = loop {
             if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break i + 4;
@@ -129,6 +141,18 @@ impl Conn {
         self.buf = buf;
         Ok((answer, keep))
     }
+}
+
+/// The head of a `POST` of `len` bytes.
+fn request_head(host: SocketAddr, path: &str, content_type: &str, len: usize) -> String {
+    format!("POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\n\r\n")
+}
+
+/// A whole `POST` request (head and body), to build before a timed run.
+pub fn request_bytes(host: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut r = request_head(host, path, content_type, body.len()).into_bytes();
+    r.extend_from_slice(body);
+    r
 }
 
 struct Head {

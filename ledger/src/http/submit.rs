@@ -60,19 +60,19 @@ pub(crate) async fn body_bytes(
     })
 }
 
-fn ack_response(ack: Ack) -> Result<Response, ApiError> {
-    let (status, body) = ack_body(&ack)?;
-    Ok((status, axum::Json(body)).into_response())
+fn ack_response(ack: Ack) -> Response {
+    let (status, body) = ack_body(&ack);
+    (status, axum::Json(body)).into_response()
 }
 
 /// 201 for a new entry, 200 for the original answer to a resubmission.
-fn ack_body(ack: &Ack) -> Result<(StatusCode, wire::Ack), ApiError> {
+fn ack_body(ack: &Ack) -> (StatusCode, wire::Ack) {
     let status = if ack.existing {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
-    Ok((status, ack.to_wire()?))
+    (status, ack.to_wire())
 }
 
 /// Admit a submission before its body is read, or shed it (503 `busy`):
@@ -109,7 +109,7 @@ pub(super) async fn post_receipts_batch(
     .await;
     let results = results
         .into_iter()
-        .map(|r| match r.map_err(ApiError::from).and_then(|a| ack_body(&a)) {
+        .map(|r| match r.map_err(ApiError::from).map(|a| ack_body(&a)) {
             Ok((status, ack)) => wire::BatchResult {
                 status: status.as_u16(),
                 ack: Some(ack),
@@ -151,7 +151,7 @@ pub(super) async fn post_receipt(
 ) -> Result<Response, ApiError> {
     let _admitted = admit(&s, &headers, s.limits.receipt_body)?;
     let bytes = body_bytes(&headers, body, s.limits.receipt_body, "application/cose").await?;
-    ack_response(s.sequencer.submit_receipt(bytes).await?)
+    Ok(ack_response(s.sequencer.submit_receipt(bytes).await?))
 }
 
 pub(super) fn check_admin(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -176,7 +176,7 @@ pub(super) fn check_admin(s: &AppState, headers: &HeaderMap) -> Result<(), ApiEr
 pub(super) async fn post_key(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     check_admin(&s, &headers)?;
     let bytes = body_bytes(&headers, body, s.limits.admin_body, "application/cose").await?;
-    ack_response(s.sequencer.submit_key(bytes).await?)
+    Ok(ack_response(s.sequencer.submit_key(bytes).await?))
 }
 
 pub(super) async fn post_policy(
@@ -186,5 +186,5 @@ pub(super) async fn post_policy(
 ) -> Result<Response, ApiError> {
     check_admin(&s, &headers)?;
     let bytes = body_bytes(&headers, body, s.limits.admin_body, "application/cose").await?;
-    ack_response(s.sequencer.submit_policy(bytes).await?)
+    Ok(ack_response(s.sequencer.submit_policy(bytes).await?))
 }

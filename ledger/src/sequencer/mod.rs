@@ -124,18 +124,20 @@ impl Ack {
         })
     }
 
-    /// The acknowledgement as the HTTP API sends it.
-    pub fn to_wire(&self) -> Result<cairn_api::wire::Ack, SubmitError> {
-        Ok(cairn_api::wire::Ack {
+    /// The acknowledgement as the HTTP API sends it (the tlog-proof
+    /// rendered from the checkpoint text, not parsed again).
+    pub fn to_wire(&self) -> cairn_api::wire::Ack {
+        let extra = entry_header(self.kind, self.integrated_at);
+        cairn_api::wire::Ack {
             index: self.index,
             leaf_hash: self.leaf_hash,
             size: self.size,
             checkpoint: self.checkpoint.clone(),
             inclusion_proof: self.proof.clone(),
-            tlog_proof: self.tlog_proof()?.to_text(),
+            tlog_proof: cairn_api::proof::proof_text(Some(&extra), self.index, &self.proof, &self.checkpoint),
             existing: self.existing,
             late_by_ms: self.late_by_ms,
-        })
+        }
     }
 }
 
@@ -267,27 +269,75 @@ impl Sequencer {
             .check(&kid, std::time::Instant::now())
             .map_err(|retry_after| SubmitError::RateLimited { retry_after })?;
         let receipt = signed.verify(&key)?.clone();
+        let bundle_hash = receipt.parts().policy.bundle_hash;
+        // The common case reads nothing from the store here: the bundle's
+        // manifest is in memory and every check passes, and the writer
+        // finds a retry's original when it checks the batch for
+        // duplicates. A store read on this task happens only for a bundle
+        // not seen yet, or a refusal, which the original of a retry
+        // overrides (docs/spec.md 20.1).
+        let fast = self
+            .shared
+            .bundles
+            .get(&bundle_hash)
+            .map(|m| self.check_receipt(&kid, &receipt, &m));
+        let (operator_key, now) = match fast {
+            Some(Ok(admitted)) => admitted,
+            other => {
+                // A refusal, or a bundle not in memory yet (`None`).
+                let refusal = match other {
+                    Some(Err(e)) => Some(e),
+                    _ => None,
+                };
+                let store = self.shared.store.clone();
+                let p = receipt.parts();
+                let (gate, idem) = (p.gate.clone(), p.idempotency_key.clone());
+                let look_up = refusal.is_none();
+                let (by_key, archived_at) = blocking(move || {
+                    let by_key = store.index_of_idempotency(&gate, &idem)?;
+                    let at = if look_up && by_key.is_none() {
+                        store.bundle_index(&bundle_hash)?
+                    } else {
+                        None
+                    };
+                    Ok((by_key, at))
+                })
+                .await?;
+                if let Some(index) = by_key {
+                    return self.existing(index).await;
+                }
+                if let Some(e) = refusal {
+                    return Err(e);
+                }
+                match archived_at {
+                    None => return Err(SubmitError::UnarchivedPolicy(bundle_hash)),
+                    Some(at) => {
+                        let store = self.shared.store.clone();
+                        let m = blocking(move || bundles::read_manifest(store.as_ref(), at)).await?;
+                        self.shared.bundles.insert(bundle_hash, m.clone());
+                        self.check_receipt(&kid, &receipt, &m)?
+                    }
+                }
+            }
+        };
+        let entry = Entry::new(EntryKind::Receipt, now, body)?;
+        let record = EntryRecord::for_receipt(&entry, receipt.parts());
+        self.enqueue(entry, record, Some(kid), operator_key).await
+    }
+
+    /// The checks after the signature and the original of a retry, in the
+    /// order of docs/spec.md 20.1: the key's state, the break-glass block,
+    /// the clock and the archived policy (`manifest`, the bundle the
+    /// receipt's hash names). Returns the operator key to re-check at
+    /// batch time and the time of integration.
+    fn check_receipt(
+        &self,
+        kid: &str,
+        receipt: &cairn_api::receipt::Receipt,
+        manifest: &cairn_api::policy::Manifest,
+    ) -> Result<(Option<String>, Timestamp), SubmitError> {
         let p = receipt.parts();
-        // Idempotency first: the same (gate, key) is answered with the original.
-        let store = self.shared.store.clone();
-        let (gate, idem) = (p.gate.clone(), p.idempotency_key.clone());
-        let bundle_hash = p.policy.bundle_hash;
-        let known = self.shared.bundles.get(&bundle_hash);
-        let look_up = known.is_none();
-        let (by_key, archived_at) = blocking(move || {
-            let by_key = store.index_of_idempotency(&gate, &idem)?;
-            let at = if look_up && by_key.is_none() {
-                store.bundle_index(&bundle_hash)?
-            } else {
-                None
-            };
-            Ok((by_key, at))
-        })
-        .await?;
-        if let Some(index) = by_key {
-            return self.existing(index).await;
-        }
-        self.shared.keys.gate_key(&kid)?;
+        self.shared.keys.gate_key(kid)?;
         let operator_key = match &p.break_glass {
             None => None,
             Some(bg) => {
@@ -306,20 +356,8 @@ impl Sequencer {
         if let Some(late) = late {
             tracing::debug!(late_s = late.as_secs(), gate = %kid, "a late receipt (held back by an outage?)");
         }
-        let manifest = match (known, archived_at) {
-            (Some(m), _) => m,
-            (None, None) => return Err(SubmitError::UnarchivedPolicy(bundle_hash)),
-            (None, Some(at)) => {
-                let store = self.shared.store.clone();
-                let m = blocking(move || bundles::read_manifest(store.as_ref(), at)).await?;
-                self.shared.bundles.insert(bundle_hash, m.clone());
-                m
-            }
-        };
-        cairn_api::policy::check_policy_ref(&p.policy, &manifest)?;
-        let entry = Entry::new(EntryKind::Receipt, now, body)?;
-        let record = EntryRecord::for_receipt(&entry, p);
-        self.enqueue(entry, record, Some(kid), operator_key).await
+        cairn_api::policy::check_policy_ref(&p.policy, manifest)?;
+        Ok((operator_key, now))
     }
 
     /// Submit an authority-signed key statement (COSE_Sign1 bytes).

@@ -15,7 +15,7 @@ use cairn_api::receipt::SignedReceipt;
 use tokio::sync::mpsc;
 
 use super::{Ack, Job, Shared, SubmitError, blocking, late_by_ms};
-use crate::store::{BatchNodes, CommitBatch, EntryRecord, LogState, Store, StoreError, prefetched};
+use crate::store::{BatchNodes, CommitBatch, EntryRecord, LogState, Lookup, Store, StoreError, prefetched};
 
 /// The acknowledgement of an entry already in the log, proven under the
 /// latest checkpoint.
@@ -86,28 +86,14 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
     // next entry, in this batch too) and duplicates against the store and
     // this batch.
     let store = shared.store.clone();
-    let leaves: Vec<Hash> = jobs.iter().map(|j| j.record.leaf_hash).collect();
-    let idems: Vec<Option<(String, String)>> = jobs
+    let lookups: Vec<Lookup> = jobs
         .iter()
-        .map(|j| j.record.receipt.as_ref().map(|r| r.idempotency.clone()))
+        .map(|j| {
+            let idem = j.record.receipt.as_ref().map(|r| r.idempotency.clone());
+            (j.record.leaf_hash, idem)
+        })
         .collect();
-    let known = match blocking(move || {
-        leaves
-            .iter()
-            .zip(&idems)
-            .map(|(l, i)| {
-                Ok(match store.index_of_leaf(l)? {
-                    Some(x) => Some(x),
-                    None => match i {
-                        Some((g, k)) => store.index_of_idempotency(g, k)?,
-                        None => None,
-                    },
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()
-    })
-    .await
-    {
+    let known = match blocking(move || store.known(&lookups)).await {
         Ok(k) => k,
         Err(e) => return fail_all(shared, state, jobs, e).await,
     };
@@ -181,100 +167,131 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
         accepted.push(i);
     }
 
-    let mut new_state = state.clone();
-    let mut acks: Vec<Ack> = Vec::new();
-    if !accepted.is_empty() {
-        let records: Vec<EntryRecord> = accepted.iter().map(|&i| jobs[i].record.clone()).collect();
-        let (batch, frontier) = match CommitBatch::build(&state, records, log_key) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!(error = %e, batch = jobs.len(), "signing the checkpoint failed; nothing acknowledged");
-                for job in jobs {
-                    let _ = job.reply.send(Err(SubmitError::Checkpoint(e.clone())));
-                }
-                return state;
+    if accepted.is_empty() {
+        answer(shared, jobs, slots, None);
+        return state;
+    }
+    let records: Vec<EntryRecord> = accepted.iter().map(|&i| jobs[i].record.clone()).collect();
+    let (batch, frontier) = match CommitBatch::build(&state, records, log_key) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, batch = jobs.len(), "signing the checkpoint failed; nothing acknowledged");
+            for job in jobs {
+                let _ = job.reply.send(Err(SubmitError::Checkpoint(e.clone())));
             }
-        };
-        let checkpoint = batch.checkpoint.clone();
-        let store = shared.store.clone();
-        let started = std::time::Instant::now();
-        let recorded = batch.entries.clone();
-        let first = batch.first_index;
-        let size = batch.size;
-        let committed = blocking(move || {
-            store.commit(&batch)?;
+            return state;
+        }
+    };
+    let store = shared.store.clone();
+    let started = std::time::Instant::now();
+    let batch = match blocking(move || store.commit(&batch).map(|()| batch)).await {
+        Ok(b) => b,
+        Err(e) => return fail_all(shared, state, jobs, e).await,
+    };
+    let took = started.elapsed();
+    shared.metrics.committed(&batch.entries, took.as_secs_f64(), batch.size);
+    tracing::debug!(
+        first_index = batch.first_index,
+        batch = batch.entries.len(),
+        size = batch.size,
+        commit_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+        "batch committed"
+    );
+    // Key statements take effect for the next batch.
+    for &i in &accepted {
+        if let Some(ev) = &jobs[i].record.key {
+            shared.keys.apply(ev);
+        }
+    }
+    let new_state = LogState {
+        frontier,
+        checkpoint: Some(batch.checkpoint.clone()),
+    };
+    // The batch is durable: its proofs are computed and its submitters
+    // answered on another task while the next batch is gathered and
+    // committed.
+    answer(shared, jobs, slots, Some((batch, accepted)));
+    new_state
+}
+
+/// Answer every job of a batch, in order, on a task of its own: the
+/// proofs of the entries `committed` (the durable batch and which jobs it
+/// holds), the original of each duplicate, the refusals.
+fn answer(shared: &Arc<Shared>, jobs: Vec<Job>, slots: Vec<Slot>, committed: Option<(CommitBatch, Vec<usize>)>) {
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let skew = shared.config.max_clock_skew;
+        let mut acks: Result<Vec<Ack>, Arc<StoreError>> = Ok(Vec::new());
+        if let Some((batch, accepted)) = committed {
+            let store = shared.store.clone();
+            let (first, size) = (batch.first_index, batch.size);
+            let n = batch.entries.len() as u64;
+            let nodes = batch.nodes;
             // Proofs for every new entry: from the nodes just committed and
             // the older ones read back from storage.
-            let nodes = BatchNodes::new(store.as_ref(), &batch.nodes);
-            (0..batch.entries.len() as u64)
-                .map(|k| {
-                    inclusion_proof::<Sha256, _>(&nodes, first + k, size)
-                        .map_err(|e| StoreError::Corrupt(format!("proof after commit: {e}")))
-                })
-                .collect::<Result<Vec<_>, StoreError>>()
-        })
-        .await;
-        let proofs = match committed {
-            Ok(p) => p,
-            Err(e) => return fail_all(shared, state, jobs, e).await,
-        };
-        let took = started.elapsed();
-        shared.metrics.committed(&recorded, took.as_secs_f64(), size);
-        tracing::debug!(
-            first_index = first,
-            batch = recorded.len(),
-            size,
-            commit_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
-            "batch committed"
-        );
-        for (k, &i) in accepted.iter().enumerate() {
-            let e = &jobs[i].entry;
-            acks.push(Ack {
-                index: first + k as u64,
-                leaf_hash: e.leaf_hash(),
-                kind: e.kind(),
-                integrated_at: e.integrated_at(),
-                size,
-                checkpoint: checkpoint.clone(),
-                proof: proofs[k].clone(),
-                existing: false,
-                late_by_ms: jobs[i]
-                    .record
-                    .receipt
-                    .as_ref()
-                    .and_then(|r| late_by_ms(e.integrated_at(), r.decided_at, shared.config.max_clock_skew)),
-            });
-            if let Some(late) = acks.last().and_then(|a| a.late_by_ms) {
-                shared.metrics.late_receipt(late);
-            }
-            // Key statements take effect for the next batch.
-            if let Some(ev) = &jobs[i].record.key {
-                shared.keys.apply(ev);
-            }
+            let proofs = blocking(move || {
+                let nodes = BatchNodes::new(store.as_ref(), &nodes);
+                (0..n)
+                    .map(|k| {
+                        inclusion_proof::<Sha256, _>(&nodes, first + k, size)
+                            .map_err(|e| StoreError::Corrupt(format!("proof after commit: {e}")))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })
+            .await;
+            acks = match proofs {
+                Ok(proofs) => Ok(accepted
+                    .iter()
+                    .zip(proofs)
+                    .enumerate()
+                    .map(|(k, (&i, proof))| {
+                        let e = &jobs[i].entry;
+                        let late = jobs[i]
+                            .record
+                            .receipt
+                            .as_ref()
+                            .and_then(|r| late_by_ms(e.integrated_at(), r.decided_at, skew));
+                        if let Some(late) = late {
+                            shared.metrics.late_receipt(late);
+                        }
+                        Ack {
+                            index: first + k as u64,
+                            leaf_hash: e.leaf_hash(),
+                            kind: e.kind(),
+                            integrated_at: e.integrated_at(),
+                            size,
+                            checkpoint: batch.checkpoint.clone(),
+                            proof,
+                            existing: false,
+                            late_by_ms: late,
+                        }
+                    })
+                    .collect()),
+                Err(e) => {
+                    // Committed, but not provable now: not acknowledged; a
+                    // retry finds the original.
+                    tracing::error!(error = %e, "proofs after a commit failed: the batch was answered 503");
+                    Err(Arc::new(e))
+                }
+            };
         }
-        new_state = LogState {
-            frontier,
-            checkpoint: Some(checkpoint),
-        };
-    }
-
-    // Answer everyone, in order.
-    for (job, slot) in jobs.into_iter().zip(slots) {
-        let answer = match slot {
-            Slot::Rejected(e) => Err(e),
-            Slot::New(k) => Ok(acks[k].clone()),
-            Slot::InBatch(k) => {
-                let mut a = acks[k].clone();
-                a.existing = true;
-                Ok(a)
-            }
-            Slot::Duplicate(index) => existing_ack(shared.store.clone(), index, shared.config.max_clock_skew)
-                .await
-                .map_err(SubmitError::from),
-        };
-        let _ = job.reply.send(answer);
-    }
-    new_state
+        for (job, slot) in jobs.into_iter().zip(slots) {
+            let answer = match (slot, &acks) {
+                (Slot::Rejected(e), _) => Err(e),
+                (Slot::New(_) | Slot::InBatch(_), Err(e)) => Err(SubmitError::NotDurable(e.clone())),
+                (Slot::New(k), Ok(acks)) => Ok(acks[k].clone()),
+                (Slot::InBatch(k), Ok(acks)) => {
+                    let mut a = acks[k].clone();
+                    a.existing = true;
+                    Ok(a)
+                }
+                (Slot::Duplicate(index), _) => existing_ack(shared.store.clone(), index, skew)
+                    .await
+                    .map_err(SubmitError::from),
+            };
+            let _ = job.reply.send(answer);
+        }
+    });
 }
 
 /// Answer every job with the storage error and reload the state from the

@@ -123,6 +123,9 @@ impl Store for CheckedStore {
     fn index_of_idempotency(&self, gate: &str, key: &str) -> Result<Option<u64>, StoreError> {
         self.inner.index_of_idempotency(gate, key)
     }
+    fn known(&self, items: &[super::Lookup]) -> Result<Vec<Option<u64>>, StoreError> {
+        self.inner.known(items)
+    }
     fn key_events(&self) -> Result<Vec<(u64, KeyEvent)>, StoreError> {
         self.inner.key_events()
     }

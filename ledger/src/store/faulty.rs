@@ -170,6 +170,10 @@ impl<S: Store> Store for FaultyStore<S> {
         self.read()?;
         self.inner.index_of_idempotency(gate, key)
     }
+    fn known(&self, items: &[super::Lookup]) -> Result<Vec<Option<u64>>, StoreError> {
+        self.read()?;
+        self.inner.known(items)
+    }
     fn key_events(&self) -> Result<Vec<(u64, KeyEvent)>, StoreError> {
         self.read()?;
         self.inner.key_events()

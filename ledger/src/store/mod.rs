@@ -104,6 +104,10 @@ impl StoreError {
 /// rows by its stable [`Field::tag`].
 pub use cairn_api::wire::query::FilterField as Field;
 
+/// What [`Store::known`] looks up for one entry of a batch: its leaf hash
+/// and, for a receipt, its (gate, idempotency key).
+pub type Lookup = (Hash, Option<(String, String)>);
+
 /// What the sequencer needs to continue the log after a restart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogState {
@@ -161,6 +165,22 @@ pub trait Store: Send + Sync {
     fn index_of_leaf(&self, leaf: &Hash) -> Result<Option<u64>, StoreError>;
     /// The index of the receipt with this (gate, idempotency key).
     fn index_of_idempotency(&self, gate: &str, key: &str) -> Result<Option<u64>, StoreError>;
+    /// For each item of a batch (a leaf hash and, for a receipt, its
+    /// (gate, idempotency key)), the index of the entry already in the log
+    /// with that leaf hash or else that (gate, key); one read transaction
+    /// where the backend has them.
+    fn known(&self, items: &[Lookup]) -> Result<Vec<Option<u64>>, StoreError> {
+        items
+            .iter()
+            .map(|(leaf, idem)| match self.index_of_leaf(leaf)? {
+                Some(i) => Ok(Some(i)),
+                None => match idem {
+                    Some((gate, key)) => self.index_of_idempotency(gate, key),
+                    None => Ok(None),
+                },
+            })
+            .collect()
+    }
     /// Every key event, in log order: (index, event).
     fn key_events(&self) -> Result<Vec<(u64, KeyEvent)>, StoreError>;
     /// The index of the policy entry archiving this bundle.

@@ -390,6 +390,32 @@ impl Store for RedbStore {
         )
     }
 
+    fn known(&self, items: &[super::Lookup]) -> Result<Vec<Option<u64>>, StoreError> {
+        guarded(
+            || format!("the leaf and idempotency indexes for a batch of {}", items.len()),
+            || {
+                let tx = self.db.begin_read()?;
+                let leaves = tx.open_table(LEAVES).map_err(b("read"))?;
+                let idempotency = tx.open_table(IDEMPOTENCY).map_err(b("read"))?;
+                items
+                    .iter()
+                    .map(|(leaf, idem)| {
+                        if let Some(v) = leaves.get(leaf.0.as_slice()).map_err(b("read"))? {
+                            return Ok(Some(v.value()));
+                        }
+                        match idem {
+                            Some((gate, key)) => Ok(idempotency
+                                .get((gate.as_str(), key.as_str()))
+                                .map_err(b("read"))?
+                                .map(|v| v.value())),
+                            None => Ok(None),
+                        }
+                    })
+                    .collect()
+            },
+        )
+    }
+
     fn key_events(&self) -> Result<Vec<(u64, KeyEvent)>, StoreError> {
         guarded(
             || "the key events".to_owned(),

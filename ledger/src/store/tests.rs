@@ -120,6 +120,21 @@ fn suite(store: &dyn Store) {
         store.index_of_idempotency("gate.example/eks-proxy", "nope").unwrap(),
         None
     );
+    // A batch's look-ups at once: by leaf hash first, then by (gate, key).
+    let idem = |g: &str, k: &str| Some((g.to_owned(), k.to_owned()));
+    let (g7, k7) = (r7.parts().gate.as_str(), r7.parts().idempotency_key.as_str());
+    assert_eq!(
+        store
+            .known(&[
+                (all[3].leaf_hash(), None),
+                (Hash([7; 32]), idem(g7, k7)),
+                (Hash([7; 32]), idem(g7, "nope")),
+                (all[5].leaf_hash(), idem(g7, k7)),
+                (Hash([7; 32]), None),
+            ])
+            .unwrap(),
+        vec![Some(3), Some(8), None, Some(5), None]
+    );
     let keys = store.key_events().unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].0, 0);

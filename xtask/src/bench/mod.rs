@@ -16,94 +16,24 @@
 //! are repeated (`--reps`) and reported as median and range. `--long`
 //! runs the long runs instead (`longrun`: sustained rate, soak, overload).
 
+mod ab;
 mod longrun;
+mod opts;
 mod pg;
 mod policy;
 mod procs;
 mod report;
+mod targets;
 mod witnessing;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use procs::{ADMIN_TOKEN, Bins, Served};
 
-const USAGE: &str =
-    "usage: bench/run [--reps N] [--seconds S] [--pg] [--scale N]... [--quick] [--work DIR] [--out FILE]
-  --reps N      repetitions of each short measurement (default 3)
-  --seconds S   length of each timed run (default 10)
-  --pg          also measure PostgreSQL (installed from Debian's packages when missing)
-  --scale N     a ledger of N receipts for the audit, disk, RSS, proof and query measurements
-                (repeatable; default 1000000 and 10000000; populated ledgers are kept in the work dir)
-  --quick       a smoke run: 1 repetition, 2 s runs, one scale of 20000 (report printed, not written)
-  --work DIR    where ledgers and scratch files go (default target/bench)
-  --out FILE    the report to update (default docs/benchmarks.md)
-  --long        instead of the suite, the long runs (a section of their own in the report):
-                the sustained rate, a soak at 80 % of it, an overload at 10 × and the recovery
-  --soak-s S    with --long: the soak's length (default 600; 10 with --quick)
-  --overload-s S  with --long: the overload's length (default 60; 5 with --quick)";
-
-/// What to run.
-pub struct Opts {
-    reps: usize,
-    seconds: u64,
-    pg: bool,
-    scales: Vec<u64>,
-    quick: bool,
-    work: PathBuf,
-    out: Option<PathBuf>,
-    long: bool,
-    soak_s: Option<u64>,
-    overload_s: Option<u64>,
-}
-
-fn parse(root: &Path, args: &[String]) -> Result<Opts, String> {
-    let mut o = Opts {
-        reps: 3,
-        seconds: 10,
-        pg: false,
-        scales: vec![],
-        quick: false,
-        work: root.join("target/bench"),
-        out: Some(root.join("docs/benchmarks.md")),
-        long: false,
-        soak_s: None,
-        overload_s: None,
-    };
-    let mut it = args.iter();
-    let num = |v: Option<&String>, name: &str, max: u64| -> Result<u64, String> {
-        v.and_then(|s| s.replace('_', "").parse::<u64>().ok())
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| format!("{name} needs a number from 1 to {max}"))
-    };
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--reps" => o.reps = num(it.next(), "--reps", 100)? as usize,
-            "--seconds" => o.seconds = num(it.next(), "--seconds", 3600)?,
-            "--pg" => o.pg = true,
-            "--scale" => o.scales.push(num(it.next(), "--scale", 100_000_000)?),
-            "--quick" => o.quick = true,
-            "--work" => o.work = PathBuf::from(it.next().ok_or("--work needs a directory")?),
-            "--out" => o.out = Some(PathBuf::from(it.next().ok_or("--out needs a file")?)),
-            "--long" => o.long = true,
-            "--soak-s" => o.soak_s = Some(num(it.next(), "--soak-s", 86_400)?),
-            "--overload-s" => o.overload_s = Some(num(it.next(), "--overload-s", 3600)?),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    if o.quick {
-        o.reps = 1;
-        o.seconds = 2;
-        if o.scales.is_empty() {
-            o.scales = vec![20_000];
-        }
-        o.out = None;
-    } else if o.scales.is_empty() {
-        o.scales = vec![1_000_000, 10_000_000];
-    }
-    Ok(o)
-}
+pub use opts::Opts;
+use opts::{USAGE, parse};
 
 /// Median and range of repeated measurements.
 #[derive(Clone, Copy, Debug, Default)]
@@ -142,6 +72,8 @@ pub struct IngestRow {
     pub p99: Stat,
     pub max: Stat,
     pub cpu_us: Stat,
+    /// The load generator's CPU per request (median), when it reports it.
+    pub client_us: Option<f64>,
     pub failed: u64,
 }
 
@@ -254,6 +186,7 @@ fn ingest(bins: &Bins, o: &Opts, work: &Path) -> Result<(Vec<IngestRow>, u64), S
     let mut first = true;
     for (label, c, batch, rate, mut guess) in specs {
         let mut m: [Vec<f64>; 5] = Default::default();
+        let mut client = Vec::new();
         let (mut failed, mut receipts) = (0, 0);
         for rep in 0..o.reps {
             // Closed loop: about `seconds` of work at the last rate seen;
@@ -296,6 +229,9 @@ fn ingest(bins: &Bins, o: &Opts, work: &Path) -> Result<(Vec<IngestRow>, u64), S
             m[2].push(f(&v, &["latency_ms", "p99"]));
             m[3].push(f(&v, &["latency_ms", "max"]));
             m[4].push(cpu * 1e6 / n as f64);
+            if let Some(c) = v["client_cpu_us_per_request"].as_f64() {
+                client.push(c);
+            }
             failed += v["failed_requests"].as_u64().unwrap_or(0);
             receipts += n;
         }
@@ -310,6 +246,7 @@ fn ingest(bins: &Bins, o: &Opts, work: &Path) -> Result<(Vec<IngestRow>, u64), S
             p99: Stat::of(&m[2]),
             max: Stat::of(&m[3]),
             cpu_us: Stat::of(&m[4]),
+            client_us: (!client.is_empty()).then(|| Stat::of(&client).median),
             failed,
         });
     }
@@ -617,6 +554,18 @@ pub fn run(root: &Path, args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(rev) = &o.ab {
+        return match ab::ab(root, &o, rev) {
+            Ok(table) => {
+                println!("{table}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("bench: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let text = if o.long {
         longrun::long(root, &o, args)
     } else {

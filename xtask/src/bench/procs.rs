@@ -20,8 +20,16 @@ pub struct Bins {
 
 /// Build the release binaries.
 pub fn build(root: &Path) -> Result<Bins, String> {
+    let dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    build_into(root, &dir)
+}
+
+/// Build the release binaries of the tree at `root` into the target
+/// directory `dir`.
+pub fn build_into(root: &Path, dir: &Path) -> Result<Bins, String> {
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(root)
+        .env("CARGO_TARGET_DIR", dir)
         .args([
             "build",
             "--quiet",
@@ -41,7 +49,6 @@ pub fn build(root: &Path) -> Result<Bins, String> {
     if !status.success() {
         return Err("cargo build --profile profiling failed".into());
     }
-    let dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let bin = |n: &str| dir.join("profiling").join(n);
     Ok(Bins {
         ledger: bin("cairn-ledger"),

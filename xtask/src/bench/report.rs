@@ -24,7 +24,7 @@ pub fn int(v: f64) -> String {
 }
 
 /// A median with its range, integers.
-fn si(s: Stat) -> String {
+pub(super) fn si(s: Stat) -> String {
     if s.min == s.max {
         int(s.median)
     } else {
@@ -33,7 +33,7 @@ fn si(s: Stat) -> String {
 }
 
 /// A median with its range, milliseconds.
-fn sms(s: Stat) -> String {
+pub(super) fn sms(s: Stat) -> String {
     if s.min == s.max {
         format!("{:.2} ms", s.median)
     } else {
@@ -41,16 +41,16 @@ fn sms(s: Stat) -> String {
     }
 }
 
-fn mib(kb: u64) -> f64 {
+pub(super) fn mib(kb: u64) -> f64 {
     kb as f64 / 1024.0
 }
 
-fn verdict(met: bool) -> &'static str {
+pub(super) fn verdict(met: bool) -> &'static str {
     if met { "**met**" } else { "**not met**" }
 }
 
 /// The scale row used for a "at 10M" target: 10M if measured, else the largest.
-fn at_10m(r: &Results) -> Option<(&ScaleRow, String)> {
+pub(super) fn at_10m(r: &Results) -> Option<(&ScaleRow, String)> {
     let row = r
         .scales
         .iter()
@@ -67,165 +67,9 @@ fn at_10m(r: &Results) -> Option<(&ScaleRow, String)> {
     Some((row, note))
 }
 
-fn disk_per_entry(s: &ScaleRow) -> (f64, f64) {
+pub(super) fn disk_per_entry(s: &ScaleRow) -> (f64, f64) {
     let per = s.db_bytes as f64 / s.entries.max(1) as f64;
     (per, 1.5 * s.receipt_bytes + 200.0)
-}
-
-fn targets(r: &Results, out: &mut String) {
-    let row = |out: &mut String, t: &str, m: String, v: String| {
-        let _ = writeln!(out, "| {t} | {m} | {v} |");
-    };
-    out.push_str("| target | measured | verdict |\n|---|---|---|\n");
-    let single64 = r
-        .ingest
-        .iter()
-        .find(|i| i.batch == 1 && i.rate.is_none() && i.concurrency == 64);
-    if let Some(i) = single64 {
-        row(
-            out,
-            "single-receipt POSTs at concurrency 64 ≥ 25,000 receipts/s",
-            format!("{} receipts/s", si(i.per_second)),
-            verdict(i.per_second.median >= 25_000.0).into(),
-        );
-        match r.pg.iter().find(|p| p.concurrency == 64) {
-            Some(p) => {
-                let ratio = i.per_second.median / p.per_second.median.max(1.0);
-                row(
-                    out,
-                    "… and ≥ 1.5× PostgreSQL's durable one-row inserts at concurrency 64",
-                    format!(
-                        "{ratio:.2}× ({} vs {} rows/s)",
-                        int(i.per_second.median),
-                        int(p.per_second.median)
-                    ),
-                    verdict(ratio >= 1.5).into(),
-                );
-            }
-            None => row(
-                out,
-                "… and ≥ 1.5× PostgreSQL at concurrency 64",
-                "not run (`--pg`)".into(),
-                "not measured".into(),
-            ),
-        }
-    }
-    if let Some(w) = &r.witnessing {
-        let ratio = w.with.median / w.without.median.max(1.0);
-        row(
-            out,
-            "ingest with two witnesses ≥ 95 % of ingest without (single POSTs, concurrency 64, same run)",
-            format!(
-                "{:.0} % ({} vs {} receipts/s; {} cosignatures collected, cosigned size {})",
-                ratio * 100.0,
-                si(w.with),
-                si(w.without),
-                int(w.cosignatures),
-                int(w.cosigned_size)
-            ),
-            verdict(ratio >= 0.95 && w.cosigned_size > 0.0).into(),
-        );
-    }
-    if let Some(b) = r.ingest.iter().find(|i| i.batch > 1) {
-        let frac = b.per_second.median / r.verify_limit;
-        row(
-            out,
-            "batch POSTs ≥ 80 % of the `verify_strict` limit",
-            format!(
-                "{} receipts/s = {:.0} % of {}",
-                si(b.per_second),
-                frac * 100.0,
-                int(r.verify_limit)
-            ),
-            verdict(frac >= 0.8).into(),
-        );
-    }
-    for (offered, limit) in [(5_000.0, 5.0), (20_000.0, 25.0)] {
-        if let Some(i) = r.ingest.iter().find(|i| i.rate == Some(offered)) {
-            let kept_up = i.per_second.median >= 0.95 * offered;
-            let m = format!("p99 {}; {} receipts/s achieved", sms(i.p99), int(i.per_second.median));
-            let v = if kept_up {
-                verdict(i.p99.median <= limit).to_owned()
-            } else {
-                "**not met** (the ledger did not keep up with the offered load)".to_owned()
-            };
-            row(
-                out,
-                &format!(
-                    "p99 acknowledgement ≤ {limit} ms at {} receipts/s offered",
-                    int(offered)
-                ),
-                m,
-                v,
-            );
-        }
-    }
-    if let Some((s, note)) = at_10m(r) {
-        let rps = s.receipts as f64 / s.audit_secs.max(1e-9);
-        let frac = rps / r.verify_limit;
-        row(
-            out,
-            "verifier full audit ≥ 80 % of the `verify_strict` limit",
-            format!("{} receipts/s = {:.0} %{note}", int(rps), frac * 100.0),
-            verdict(frac >= 0.8).into(),
-        );
-        row(
-            out,
-            "verifier peak RSS ≤ 100 MiB at 10M receipts",
-            format!("{:.0} MiB{note}", mib(s.audit_rss_kb)),
-            verdict(mib(s.audit_rss_kb) <= 100.0 && note.is_empty()).into(),
-        );
-        row(
-            out,
-            "ledger RSS ≤ 150 MiB at 10M receipts",
-            format!("{:.0} MiB serving proofs and queries{note}", mib(s.serve_rss_kb)),
-            verdict(mib(s.serve_rss_kb) <= 150.0 && note.is_empty()).into(),
-        );
-        // Every measured size must hold (the database file, free pages included).
-        let per_scale: Vec<(u64, f64, f64)> = r
-            .scales
-            .iter()
-            .map(|s| {
-                let (per, limit) = disk_per_entry(s);
-                (s.receipts, per, limit)
-            })
-            .collect();
-        row(
-            out,
-            "disk ≤ 1.5 × receipt bytes + 200 B per receipt",
-            per_scale
-                .iter()
-                .map(|(n, per, limit)| {
-                    format!(
-                        "{} receipts: {} B per entry (limit {} B)",
-                        int(*n as f64),
-                        int(*per),
-                        int(*limit)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
-            verdict(per_scale.iter().all(|(_, per, limit)| per <= limit)).into(),
-        );
-        row(
-            out,
-            "≥ 50,000 inclusion proofs/s served at tree size 10M",
-            format!("{}/s{note}", si(s.inclusion)),
-            verdict(s.inclusion.median >= 50_000.0 && note.is_empty()).into(),
-        );
-    }
-    if let Some(p) = r
-        .policy
-        .iter()
-        .find(|p| p.rules == 100 && p.engine == cairn_api::policy::registry::CAIRN_RULES.name())
-    {
-        row(
-            out,
-            "cairn-rules ≥ 1,000,000 decisions/s per core on a 100-rule bundle",
-            format!("{}/s", si(p.per_second)),
-            verdict(p.per_second.median >= 1_000_000.0).into(),
-        );
-    }
 }
 
 /// The report's Markdown (between and including the markers).
@@ -245,7 +89,7 @@ pub fn render(r: &Results) -> String {
         let _ = writeln!(o, "| {k} | {v} |");
     }
     o.push_str("\n### Targets\n\n");
-    targets(r, &mut o);
+    super::targets::targets(r, &mut o);
     let _ = writeln!(
         o,
         "\n### Machine limits (same run)\n\n| limit | per second |\n|---|---|\n\
@@ -274,15 +118,17 @@ pub fn render(r: &Results) -> String {
          Every answer carries the entry's index, the signed checkpoint and the inclusion proof, after a \
          `Durability::Immediate` redb commit. Server CPU is the ledger process's user + system time per receipt. \
          The load generator shares the {} cores. Ledger peak RSS over the whole ingest run: {:.0} MiB.\n\n\
-         | run | concurrency | receipts | receipts/s | of `verify_strict` limit | p50 | p99 | max | server CPU per receipt |\n\
-         |---|---|---|---|---|---|---|---|---|",
+         Client CPU is the load generator's own user + system time per request (it sends pre-built requests \
+         and checks each answer's status, not its proof).\n\n\
+         | run | concurrency | receipts | receipts/s | of `verify_strict` limit | p50 | p99 | max | server CPU per receipt | client CPU per request |\n\
+         |---|---|---|---|---|---|---|---|---|---|",
         r.threads,
         mib(r.ingest_rss_kb)
     );
     for i in &r.ingest {
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {:.0} % | {} | {} | {} | {:.0} µs |{}",
+            "| {} | {} | {} | {} | {:.0} % | {} | {} | {} | {:.0} µs | {} |{}",
             i.label,
             i.concurrency,
             int(i.receipts as f64),
@@ -292,6 +138,8 @@ pub fn render(r: &Results) -> String {
             sms(i.p99),
             sms(i.max),
             i.cpu_us.median,
+            i.client_us
+                .map_or_else(|| "not measured".to_owned(), |c| format!("{c:.0} µs")),
             if i.failed > 0 {
                 format!(" {} failed", i.failed)
             } else {
@@ -328,14 +176,18 @@ pub fn render(r: &Results) -> String {
             );
         }
     }
-    o.push_str(
-        "\n### Ledgers at scale\n\nEach ledger holds N receipts written by `cairn-tools populate` (decided by the \
+    if r.scales.is_empty() {
+        o.push_str("\n### Ledgers at scale\n\nNot run (`--no-scale`).\n\n");
+    } else {
+        o.push_str(
+            "\n### Ledgers at scale\n\nEach ledger holds N receipts written by `cairn-tools populate` (decided by the \
          devops-staging policy, signed, submitted through the durable sequencer), plus its key statement and \
          policy bundle. The audit is one full `cairn-verify audit --export` (every signature, the tree, every \
          checkpoint); proofs are `cairn-tools read-load` with 16 clients against `cairn-ledger serve`; \
          the incident query (`subject=agent:other&action=delete_pod&decision=DENY&limit=100`, the first page \
          of 100 receipts, each decoded and returned as JSON) is asked by one client, one query at a time.\n\n",
-    );
+        );
+    }
     for s in &r.scales {
         let (per, limit) = disk_per_entry(s);
         let audit_rps = s.receipts as f64 / s.audit_secs.max(1e-9);
