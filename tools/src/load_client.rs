@@ -91,22 +91,6 @@ impl Shared {
         (self.failed.load(Ordering::Relaxed), first)
     }
 
-    fn path(&self) -> &'static str {
-        if self.batch == 1 {
-            "/v1/receipts"
-        } else {
-            "/v1/receipts/batch"
-        }
-    }
-
-    fn content_type(&self) -> &'static str {
-        if self.batch == 1 {
-            "application/cose"
-        } else {
-            "application/cbor"
-        }
-    }
-
     /// Whether an answer acknowledges the request.
     fn judge(&self, status: u16, answer: &[u8]) -> Result<(), String> {
         match (self.batch, status) {
@@ -145,13 +129,19 @@ pub fn raw_target(url: &str) -> Option<SocketAddr> {
     rawhttp::socket_addr(url)
 }
 
-/// Whole HTTP/1.1 requests for `bodies`, built before the timed part.
-pub fn prebuilt(server: SocketAddr, batch: usize, bodies: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-    let (path, ct) = if batch == 1 {
+/// The route and content type of a request carrying `batch` receipts: a
+/// signed receipt alone, or a CBOR array of them.
+fn route(batch: usize) -> (&'static str, &'static str) {
+    if batch == 1 {
         ("/v1/receipts", "application/cose")
     } else {
         ("/v1/receipts/batch", "application/cbor")
-    };
+    }
+}
+
+/// Whole HTTP/1.1 requests for `bodies`, built before the timed part.
+pub fn prebuilt(server: SocketAddr, batch: usize, bodies: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let (path, ct) = route(batch);
     bodies
         .into_iter()
         .map(|b| rawhttp::request_bytes(server, path, ct, &b))
@@ -220,7 +210,8 @@ pub fn run_threads(s: &Arc<Shared>, url: &str, concurrency: usize) -> Result<Vec
                     std::thread::sleep(wait);
                 }
                 let deadline = Duration::from_secs(if s.batch == 1 { 30 } else { 60 });
-                let outcome = match http.post(s.path(), s.content_type(), &[], &s.requests[i], deadline) {
+                let (path, content_type) = route(s.batch);
+                let outcome = match http.post(path, content_type, &[], &s.requests[i], deadline) {
                     Ok((status, answer)) => s.judge(status, &answer),
                     Err(e) => Err(e.to_string()),
                 };

@@ -79,7 +79,49 @@ pub(crate) fn sha256_rate() -> f64 {
     n as f64 / t.elapsed().as_secs_f64()
 }
 
-/// Run the three measurements and print a Markdown table.
+/// What the ledger's admission pays per receipt on one core, in µs: the
+/// COSE parse, the receipt decode (strict, canonical), the whole parse of a
+/// signed receipt, and its `verify_strict`. The receipt is the examples'
+/// receipt 9 (every optional block present), signed by the example gate.
+pub(crate) fn receipt_costs() -> Vec<(&'static str, f64)> {
+    use cairn_api::cose::Sign1;
+    use cairn_api::receipt::{RECEIPT_CONTENT_TYPE, Receipt, SignedReceipt};
+    let bytes = examples::signed_receipt(9);
+    let payload = examples::receipt(9).to_cbor();
+    let gate = examples::gate_key().verifier();
+    let parsed = SignedReceipt::parse(&bytes).expect("the example receipt parses");
+    let per_call = |f: &dyn Fn() -> bool| {
+        let t = Instant::now();
+        let mut n = 0u64;
+        while t.elapsed() < RUN / 3 {
+            for _ in 0..100 {
+                assert!(std::hint::black_box(f()));
+            }
+            n += 100;
+        }
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    };
+    vec![
+        (
+            "COSE_Sign1 parse",
+            per_call(&|| Sign1::parse(&bytes, RECEIPT_CONTENT_TYPE).is_ok()),
+        ),
+        (
+            "receipt decode (Receipt::from_cbor)",
+            per_call(&|| Receipt::from_cbor(&payload).is_ok()),
+        ),
+        (
+            "signed receipt parse (both)",
+            per_call(&|| SignedReceipt::parse(&bytes).is_ok()),
+        ),
+        (
+            "verify_strict of the receipt",
+            per_call(&|| parsed.verify(&gate).is_ok()),
+        ),
+    ]
+}
+
+/// Run the measurements and print a Markdown table.
 pub fn run(dir: &Path) -> std::process::ExitCode {
     let (threads, verify) = verify_rate();
     let sync = fdatasync_rate(dir);
@@ -89,5 +131,14 @@ pub fn run(dir: &Path) -> std::process::ExitCode {
     println!("| Ed25519 verify_strict, 1,300-byte message, {threads} threads | {verify:.0} |");
     println!("| fdatasync of a 4 KiB write in {} | {sync:.0} |", dir.display());
     println!("| SHA-256 leaf hash of a 1,300-byte entry, one core | {hash:.0} |");
+    println!();
+    println!(
+        "| per receipt, one core ({} bytes signed) | µs |",
+        examples::signed_receipt(9).len()
+    );
+    println!("|---|---|");
+    for (what, us) in receipt_costs() {
+        println!("| {what} | {us:.1} |");
+    }
     std::process::ExitCode::SUCCESS
 }

@@ -9,6 +9,9 @@
 //! mapping differs only at the typed paths of [`VIEW`] (times and digests).
 //! `docs/spec.md` §Receipt is the normative description.
 
+mod decode;
+#[cfg(test)]
+mod decode_tests;
 #[cfg(test)]
 mod tests;
 mod types;
@@ -220,7 +223,29 @@ impl Receipt {
     /// Decode a receipt payload: deterministic CBOR of at most
     /// [`MAX_RECEIPT_BYTES`], the closed schema, every validation rule, and
     /// canonical form (re-encoding gives the same bytes).
+    ///
+    /// Valid payloads are read straight into the typed fields (the `decode`
+    /// module); anything that path does not accept is decoded again by
+    /// [`Receipt::from_cbor_reference`], whose verdict and error are
+    /// returned. The result is always the reference decoder's.
     pub fn from_cbor(bytes: &[u8]) -> Result<Self, ReceiptError> {
+        if bytes.len() <= MAX_RECEIPT_BYTES
+            && let Ok(parts) = decode::parts(bytes)
+        {
+            validate::receipt(&parts)?;
+            return Ok(Receipt {
+                parts,
+                cbor: bytes.to_vec(),
+            });
+        }
+        Self::from_cbor_reference(bytes)
+    }
+
+    /// The reference decoder: the payload decoded to its JSON view, read by
+    /// serde, validated, encoded again and compared with the input. Slower
+    /// than [`Receipt::from_cbor`], which it is the oracle of (in a
+    /// differential test and a fuzz target) and whose errors it gives.
+    pub fn from_cbor_reference(bytes: &[u8]) -> Result<Self, ReceiptError> {
         let json = view::decode(bytes, &VIEW, MAX_RECEIPT_BYTES)?;
         let r = Self::from_json_value(json)?;
         if r.cbor != bytes {

@@ -119,6 +119,7 @@ pub struct Results {
     pub threads: usize,
     pub fdatasync: f64,
     pub sha256: f64,
+    pub receipt_costs: Vec<(&'static str, f64)>,
     pub policy: Vec<policy::Row>,
     pub ingest: Vec<IngestRow>,
     pub ingest_rss_kb: u64,
@@ -500,8 +501,8 @@ fn suite(root: &Path, o: &Opts, args: &[String]) -> Result<Results, String> {
     let bins = procs::build(root)?;
     eprintln!("bench: machine limits");
     let (threads, verify_limit) = crate::limits::verify_rate();
-    let fdatasync = crate::limits::fdatasync_rate(&work);
-    let sha256 = crate::limits::sha256_rate();
+    let (fdatasync, sha256) = (crate::limits::fdatasync_rate(&work), crate::limits::sha256_rate());
+    let receipt_costs = crate::limits::receipt_costs();
     eprintln!("bench: policy decisions");
     let policy = policy::rates(root, o.reps, Duration::from_secs(1))?;
     let (ingest, ingest_rss_kb) = ingest(&bins, o, &work)?;
@@ -531,6 +532,7 @@ fn suite(root: &Path, o: &Opts, args: &[String]) -> Result<Results, String> {
         threads,
         fdatasync,
         sha256,
+        receipt_costs,
         policy,
         ingest,
         ingest_rss_kb,

@@ -101,6 +101,13 @@ pub fn render(r: &Results) -> String {
         int(r.fdatasync),
         int(r.sha256)
     );
+    o.push_str(
+        "\nWhat admission pays per receipt on one core, besides I/O (the example receipt 9, every optional \
+         block present, signed by the example gate):\n\n| step | µs |\n|---|---|\n",
+    );
+    for (step, us) in &r.receipt_costs {
+        let _ = writeln!(o, "| {step} | {us:.1} |");
+    }
     o.push_str("\n### Policy decisions per second (one core)\n\n| bundle | engine | decisions/s | per decision |\n|---|---|---|---|\n");
     for p in &r.policy {
         let _ = writeln!(
