@@ -166,6 +166,78 @@ pub(crate) fn header(bytes: &[u8], pos: &mut usize) -> Result<(u8, u8, u64), Cbo
     Ok((major, info, arg))
 }
 
+/// Write an item header in shortest form: the one deterministic encoding
+/// of `(major type, argument)`.
+pub(crate) fn write_header(out: &mut Vec<u8>, major: u8, arg: u64) {
+    let m = major << 5;
+    if arg < 24 {
+        out.push(m | arg as u8);
+    } else if arg <= 0xff {
+        out.extend_from_slice(&[m | 24, arg as u8]);
+    } else if arg <= 0xffff {
+        out.push(m | 25);
+        out.extend_from_slice(&(arg as u16).to_be_bytes());
+    } else if arg <= 0xffff_ffff {
+        out.push(m | 26);
+        out.extend_from_slice(&(arg as u32).to_be_bytes());
+    } else {
+        out.push(m | 27);
+        out.extend_from_slice(&arg.to_be_bytes());
+    }
+}
+
+/// A cursor over deterministic CBOR for the typed fast-path decoders
+/// (receipts, COSE_Sign1, entries): item headers under the rules of
+/// [`header`], and content bytes that must all be there.
+#[derive(Debug)]
+pub(crate) struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Cursor { bytes, pos: 0 }
+    }
+
+    /// The next item's (major type, additional information, argument).
+    pub(crate) fn head(&mut self) -> Result<(u8, u8, u64), CborError> {
+        header(self.bytes, &mut self.pos)
+    }
+
+    /// The next `n` bytes.
+    pub(crate) fn take(&mut self, n: u64) -> Result<&'a [u8], CborError> {
+        let n = usize::try_from(n).map_err(|_| CborError::Truncated)?;
+        let end = self.pos.checked_add(n).ok_or(CborError::Truncated)?;
+        let s = self.bytes.get(self.pos..end).ok_or(CborError::Truncated)?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    /// The next item if it is a byte string.
+    pub(crate) fn bytes(&mut self) -> Option<&'a [u8]> {
+        match self.head().ok()? {
+            (2, _, n) => self.take(n).ok(),
+            _ => None,
+        }
+    }
+
+    /// Where the cursor is.
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// The bytes from `start` to the cursor.
+    pub(crate) fn since(&self, start: usize) -> &'a [u8] {
+        self.bytes.get(start..self.pos).unwrap_or_default()
+    }
+
+    /// Bytes not read yet.
+    pub(crate) fn remaining(&self) -> usize {
+        self.bytes.len() - self.pos
+    }
+}
+
 /// Walk the headers of the first item without recursion. Returns the offset
 /// just past it. Checks depth, lengths against the input, definite lengths
 /// and shortest-form arguments.

@@ -123,9 +123,79 @@ fn check_kid(kid: &[u8]) -> Result<String, CoseError> {
     Ok(kid.to_owned())
 }
 
+/// The canonical layout [`sign`] writes, read field by field: tag 18, an
+/// array of four, the protected header `{1: -8, 3: content type, 4: kid}`,
+/// an empty unprotected map, the payload, a 64-byte signature, nothing
+/// after. Every header in shortest form. `None` for anything else.
+fn parse_canonical(bytes: &[u8], content_type: &str) -> Option<Sign1> {
+    if bytes.len() > MAX_COSE_BYTES {
+        return None;
+    }
+    let mut c = cbor::Cursor::new(bytes);
+    let expect = |c: &mut cbor::Cursor<'_>, want: (u8, u64)| match c.head() {
+        Ok((major, _, arg)) if (major, arg) == want => Some(()),
+        _ => None,
+    };
+    expect(&mut c, (6, 18))?;
+    expect(&mut c, (4, 4))?;
+    let protected = c.bytes()?;
+    let mut p = cbor::Cursor::new(protected);
+    expect(&mut p, (5, 3))?;
+    expect(&mut p, (0, 1))?;
+    expect(&mut p, (1, 7))?;
+    expect(&mut p, (0, 3))?;
+    let ct = match p.head().ok()? {
+        (3, _, n) => p.take(n).ok()?,
+        _ => return None,
+    };
+    expect(&mut p, (0, 4))?;
+    let kid = p.bytes()?;
+    if p.remaining() != 0 || ct != content_type.as_bytes() {
+        return None;
+    }
+    let kid = check_kid(kid).ok()?;
+    expect(&mut c, (5, 0))?;
+    let payload = c.bytes()?;
+    let signature = <[u8; 64]>::try_from(c.bytes()?).ok()?;
+    if c.remaining() != 0 {
+        return None;
+    }
+    // RFC 9052 Sig_structure: ["Signature1", protected, h'', payload].
+    let mut tbs = Vec::with_capacity(protected.len() + payload.len() + 24);
+    tbs.extend_from_slice(b"\x84\x6aSignature1");
+    cbor::write_header(&mut tbs, 2, protected.len() as u64);
+    tbs.extend_from_slice(protected);
+    tbs.push(0x40);
+    cbor::write_header(&mut tbs, 2, payload.len() as u64);
+    tbs.extend_from_slice(payload);
+    Some(Sign1 {
+        kid,
+        content_type: content_type.to_owned(),
+        payload: payload.to_vec(),
+        signature,
+        tbs,
+    })
+}
+
 impl Sign1 {
     /// Parse a tagged COSE_Sign1 whose content type must be `content_type`.
+    ///
+    /// A message in the canonical layout is read field by field; anything
+    /// else is parsed again by [`Sign1::parse_reference`], whose verdict
+    /// and error are returned, so the result is always the reference
+    /// parser's.
     pub fn parse(bytes: &[u8], content_type: &str) -> Result<Self, CoseError> {
+        match parse_canonical(bytes, content_type) {
+            Some(msg) => Ok(msg),
+            None => Self::parse_reference(bytes, content_type),
+        }
+    }
+
+    /// The reference parser: deterministic CBOR decoded in full, the
+    /// message read by `coset`, every header checked, then encoded again
+    /// by [`sign`]'s rules and compared with the input. The oracle of
+    /// [`Sign1::parse`] (a differential test, the `cose` fuzz target).
+    pub fn parse_reference(bytes: &[u8], content_type: &str) -> Result<Self, CoseError> {
         cbor::decode_with_limit(bytes, MAX_COSE_BYTES)?;
         let msg = CoseSign1::from_tagged_slice(bytes).map_err(|e| CoseError::Malformed(format!("{e:?}")))?;
         let h = &msg.protected.header;
@@ -297,5 +367,37 @@ mod tests {
         // A cosignature key cannot sign or verify receipts.
         let w = SignerKey::from_seed("w", KeyType::Cosignature, &[3; 32]).unwrap();
         assert!(matches!(sign(b"p", CT, &w), Err(CoseError::WrongKeyType(_))));
+    }
+
+    /// The field-by-field parser and the reference parser agree on every
+    /// one-bit mutation and truncation of a signed receipt, and under the
+    /// wrong content type; the fast path reads every valid message.
+    #[test]
+    fn fast_parse_agrees_with_the_reference() {
+        let rct = crate::receipt::RECEIPT_CONTENT_TYPE;
+        let bytes = crate::examples::signed_receipt(9);
+        assert!(parse_canonical(&bytes, rct).is_some());
+        assert_eq!(Sign1::parse(&bytes, rct), Sign1::parse_reference(&bytes, rct));
+        assert!(Sign1::parse(&bytes, CT).is_err());
+        assert_eq!(Sign1::parse(&bytes, CT), Sign1::parse_reference(&bytes, CT));
+        let mut accepted = 0;
+        for bit in 0..bytes.len() * 8 {
+            let mut b = bytes.clone();
+            b[bit / 8] ^= 1 << (bit % 8);
+            let fast = Sign1::parse(&b, rct);
+            assert_eq!(fast, Sign1::parse_reference(&b, rct), "bit {bit}");
+            if fast.is_ok() {
+                assert!(parse_canonical(&b, rct).is_some(), "bit {bit}: the fast path missed it");
+                accepted += 1;
+            }
+        }
+        // Flips in the payload and the signature stay well-formed.
+        assert!(accepted > 8 * 1000, "{accepted}");
+        for cut in 0..bytes.len() {
+            assert_eq!(
+                Sign1::parse(&bytes[..cut], rct),
+                Sign1::parse_reference(&bytes[..cut], rct)
+            );
+        }
     }
 }

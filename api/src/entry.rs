@@ -152,17 +152,54 @@ impl Entry {
         &self.body
     }
 
-    /// The canonical bytes: what the leaf hash covers.
+    /// The canonical bytes: what the leaf hash covers. The array
+    /// `[type, integrated_at, body]` written directly (a test holds it to
+    /// `dcbor`'s encoding of the same value).
     pub fn to_cbor(&self) -> Vec<u8> {
-        cbor::encode(&CBOR::from(vec![
-            CBOR::from(self.kind.as_str()),
-            CBOR::from(self.integrated_at.millis()),
-            CBOR::to_byte_string(&self.body),
-        ]))
+        let kind = self.kind.as_str();
+        let mut out = Vec::with_capacity(self.body.len() + kind.len() + 16);
+        out.push(0x83);
+        cbor::write_header(&mut out, 3, kind.len() as u64);
+        out.extend_from_slice(kind.as_bytes());
+        cbor::write_header(&mut out, 0, self.integrated_at.millis());
+        cbor::write_header(&mut out, 2, self.body.len() as u64);
+        out.extend_from_slice(&self.body);
+        out
     }
 
-    /// Decode strictly.
+    /// Decode strictly. An entry in its canonical layout (`[type,
+    /// integrated_at, body]`, every header in shortest form, nothing
+    /// after) is read field by field; anything else is decoded again by
+    /// [`Entry::from_cbor_reference`], whose verdict and error are returned.
     pub fn from_cbor(bytes: &[u8]) -> Result<Self, EntryError> {
+        match Self::canonical_parts(bytes) {
+            Some((kind, at, body)) => Entry::new(kind, at, body.to_vec()),
+            None => Self::from_cbor_reference(bytes),
+        }
+    }
+
+    fn canonical_parts(bytes: &[u8]) -> Option<(EntryKind, Timestamp, &[u8])> {
+        if bytes.len() > MAX_ENTRY_BYTES {
+            return None;
+        }
+        let mut c = cbor::Cursor::new(bytes);
+        let (4, _, 3) = c.head().ok()? else { return None };
+        let kind = match c.head().ok()? {
+            (3, _, n) => EntryKind::parse(std::str::from_utf8(c.take(n).ok()?).ok()?).ok()?,
+            _ => return None,
+        };
+        let at = match c.head().ok()? {
+            (0, _, ms) => Timestamp::from_millis(ms).ok()?,
+            _ => return None,
+        };
+        let body = c.bytes()?;
+        (c.remaining() == 0).then_some((kind, at, body))
+    }
+
+    /// The reference decoder: deterministic CBOR decoded in full by
+    /// `dcbor`, then read field by field. The oracle of
+    /// [`Entry::from_cbor`] (a differential test, the `entry` fuzz target).
+    pub fn from_cbor_reference(bytes: &[u8]) -> Result<Self, EntryError> {
         let c = cbor::decode_with_limit(bytes, MAX_ENTRY_BYTES)?;
         let items = cbor::array(&c, "entry")?;
         let [kind, at, body] = items else {
@@ -340,6 +377,53 @@ mod tests {
         Timestamp::from_millis(ms).unwrap()
     }
 
+    /// `dcbor`'s encoding of an entry, which `to_cbor` must equal.
+    fn by_dcbor(e: &Entry) -> Vec<u8> {
+        cbor::encode(&CBOR::from(vec![
+            CBOR::from(e.kind().as_str()),
+            CBOR::from(e.integrated_at().millis()),
+            CBOR::to_byte_string(e.body()),
+        ]))
+    }
+
+    /// The field-by-field decoder and the reference decoder agree on every
+    /// one-bit mutation and truncation of an entry; the fast path reads
+    /// every valid entry.
+    #[test]
+    fn fast_decode_agrees_with_the_reference() {
+        let e = Entry::new(
+            EntryKind::Receipt,
+            at(examples::EXAMPLE_NOW_MS),
+            examples::signed_receipt(9),
+        )
+        .unwrap();
+        let bytes = e.to_cbor();
+        assert_eq!(bytes, by_dcbor(&e));
+        assert!(Entry::canonical_parts(&bytes).is_some());
+        assert_eq!(Entry::from_cbor(&bytes).unwrap(), e);
+        let mut accepted = 0;
+        for bit in 0..bytes.len() * 8 {
+            let mut b = bytes.clone();
+            b[bit / 8] ^= 1 << (bit % 8);
+            let fast = Entry::from_cbor(&b);
+            assert_eq!(fast, Entry::from_cbor_reference(&b), "bit {bit}");
+            if fast.is_ok() {
+                assert!(
+                    Entry::canonical_parts(&b).is_some(),
+                    "bit {bit}: the fast path missed it"
+                );
+                accepted += 1;
+            }
+        }
+        assert!(accepted > 8 * 1000, "{accepted}");
+        for cut in 0..bytes.len() {
+            assert_eq!(
+                Entry::from_cbor(&bytes[..cut]),
+                Entry::from_cbor_reference(&bytes[..cut])
+            );
+        }
+    }
+
     #[test]
     fn receipt_entries_round_trip_and_hash_their_encoding() {
         let body = examples::signed_receipt(3);
@@ -363,8 +447,11 @@ mod tests {
         let key = SignerKey::from_seed(&"g".repeat(MAX_KEY_NAME_BYTES), KeyType::Ed25519, &[9; 32]).unwrap();
         let body = cose::sign(&vec![0x41; MAX_RECEIPT_BYTES], RECEIPT_CONTENT_TYPE, &key).unwrap();
         assert!(body.len() <= MAX_ENTRY_BODY_BYTES, "{}", body.len());
-        let e = Entry::new(EntryKind::Receipt, Timestamp::MAX, body).unwrap();
+        let e = Entry::new(EntryKind::Receipt, Timestamp::MAX, body.clone()).unwrap();
         assert!(e.to_cbor().len() <= MAX_ENTRY_BYTES);
+        assert_eq!(e.to_cbor(), by_dcbor(&e));
+        let first = Entry::new(EntryKind::Receipt, Timestamp::EPOCH, body).unwrap();
+        assert_eq!(first.to_cbor(), by_dcbor(&first));
         // One byte over the body limit is refused.
         let big = cose::sign(&vec![0x41; MAX_ENTRY_BODY_BYTES], RECEIPT_CONTENT_TYPE, &key).unwrap();
         assert!(matches!(

@@ -24,7 +24,7 @@
 use serde_json::Value as Json;
 use unicode_normalization::is_nfc;
 
-use crate::cbor::{CborError, MAX_DEPTH};
+use crate::cbor::{CborError, MAX_DEPTH, write_header as header};
 use crate::timestamp::Timestamp;
 
 /// Which paths of a format are times and which are bytes.
@@ -85,24 +85,6 @@ fn push_items(path: &mut String) -> usize {
 
 // ---------------------------------------------------------------------------
 // Encoding
-
-fn header(out: &mut Vec<u8>, major: u8, arg: u64) {
-    let m = major << 5;
-    if arg < 24 {
-        out.push(m | arg as u8);
-    } else if arg <= 0xff {
-        out.extend_from_slice(&[m | 24, arg as u8]);
-    } else if arg <= 0xffff {
-        out.push(m | 25);
-        out.extend_from_slice(&(arg as u16).to_be_bytes());
-    } else if arg <= 0xffff_ffff {
-        out.push(m | 26);
-        out.extend_from_slice(&(arg as u32).to_be_bytes());
-    } else {
-        out.push(m | 27);
-        out.extend_from_slice(&arg.to_be_bytes());
-    }
-}
 
 fn text(out: &mut Vec<u8>, s: &str, path: &str) -> Result<(), ViewError> {
     if !is_nfc(s) {

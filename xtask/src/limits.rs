@@ -81,15 +81,25 @@ pub(crate) fn sha256_rate() -> f64 {
 
 /// What the ledger's admission pays per receipt on one core, in µs: the
 /// COSE parse, the receipt decode (strict, canonical), the whole parse of a
-/// signed receipt, and its `verify_strict`. The receipt is the examples'
+/// signed receipt, the decode of a log entry holding it (what an audit
+/// reads), and its `verify_strict`. The receipt is the examples'
 /// receipt 9 (every optional block present), signed by the example gate.
 pub(crate) fn receipt_costs() -> Vec<(&'static str, f64)> {
     use cairn_api::cose::Sign1;
+    use cairn_api::entry::{Entry, EntryKind};
     use cairn_api::receipt::{RECEIPT_CONTENT_TYPE, Receipt, SignedReceipt};
+    use cairn_api::timestamp::Timestamp;
     let bytes = examples::signed_receipt(9);
     let payload = examples::receipt(9).to_cbor();
     let gate = examples::gate_key().verifier();
     let parsed = SignedReceipt::parse(&bytes).expect("the example receipt parses");
+    let entry = Entry::new(
+        EntryKind::Receipt,
+        Timestamp::from_millis(examples::EXAMPLE_NOW_MS).expect("in range"),
+        bytes.clone(),
+    )
+    .expect("the example receipt makes an entry")
+    .to_cbor();
     let per_call = |f: &dyn Fn() -> bool| {
         let t = Instant::now();
         let mut n = 0u64;
@@ -113,6 +123,10 @@ pub(crate) fn receipt_costs() -> Vec<(&'static str, f64)> {
         (
             "signed receipt parse (both)",
             per_call(&|| SignedReceipt::parse(&bytes).is_ok()),
+        ),
+        (
+            "log entry decode (`Entry::from_cbor`, its COSE checked)",
+            per_call(&|| Entry::from_cbor(&entry).is_ok()),
         ),
         (
             "verify_strict of the receipt",

@@ -26,7 +26,7 @@ use serde_json::{Map, Value};
 use unicode_normalization::is_nfc;
 
 use super::types::*;
-use crate::cbor::MAX_DEPTH;
+use crate::cbor::{Cursor, MAX_DEPTH};
 use crate::merkle::Hash;
 use crate::timestamp::Timestamp;
 
@@ -38,9 +38,9 @@ type R<T> = Result<T, Miss>;
 
 /// Read a receipt payload into its parts (validation is the caller's).
 pub(super) fn parts(bytes: &[u8]) -> R<ReceiptParts> {
-    let mut d = Dec { b: bytes, pos: 0 };
+    let mut d = Dec { c: Cursor::new(bytes) };
     let parts = receipt(&mut d)?;
-    if d.pos != bytes.len() {
+    if d.c.remaining() != 0 {
         return Err(Miss);
     }
     Ok(parts)
@@ -48,31 +48,23 @@ pub(super) fn parts(bytes: &[u8]) -> R<ReceiptParts> {
 
 /// A cursor over the payload.
 struct Dec<'a> {
-    b: &'a [u8],
-    pos: usize,
+    c: Cursor<'a>,
 }
 
 impl<'a> Dec<'a> {
     /// The next item's (major type, additional information, argument).
     fn head(&mut self) -> R<(u8, u8, u64)> {
-        crate::cbor::header(self.b, &mut self.pos).map_err(|_| Miss)
+        self.c.head().map_err(|_| Miss)
     }
 
     /// `n` bytes of content, which must all be there.
     fn take(&mut self, n: u64) -> R<&'a [u8]> {
-        let n = usize::try_from(n).map_err(|_| Miss)?;
-        let end = self.pos.checked_add(n).ok_or(Miss)?;
-        let s = self.b.get(self.pos..end).ok_or(Miss)?;
-        self.pos = end;
-        Ok(s)
+        self.c.take(n).map_err(|_| Miss)
     }
 
     /// A count of `n` items, each at least one byte: at most what is left.
     fn count(&self, n: u64) -> R<usize> {
-        usize::try_from(n)
-            .ok()
-            .filter(|&n| n <= self.b.len() - self.pos)
-            .ok_or(Miss)
+        usize::try_from(n).ok().filter(|&n| n <= self.c.remaining()).ok_or(Miss)
     }
 
     fn text_of(&mut self, arg: u64) -> R<&'a str> {
@@ -137,9 +129,9 @@ impl<'a> Dec<'a> {
         let n = self.count(n.checked_mul(2).ok_or(Miss)?)? / 2;
         let mut prev: Option<&[u8]> = None;
         for _ in 0..n {
-            let start = self.pos;
+            let start = self.c.pos();
             let key = self.text()?;
-            let encoded = &self.b[start..self.pos];
+            let encoded = self.c.since(start);
             // Sorted by encoding and unique: strictly increasing.
             if prev.is_some_and(|p| p >= encoded) {
                 return Err(Miss);

@@ -268,7 +268,7 @@ impl Sequencer {
             .limiter
             .check(&kid, std::time::Instant::now())
             .map_err(|retry_after| SubmitError::RateLimited { retry_after })?;
-        let receipt = signed.verify(&key)?.clone();
+        let receipt = signed.verify(&key)?;
         let bundle_hash = receipt.parts().policy.bundle_hash;
         // The common case reads nothing from the store here: the bundle's
         // manifest is in memory and every check passes, and the writer
@@ -280,7 +280,7 @@ impl Sequencer {
             .shared
             .bundles
             .get(&bundle_hash)
-            .map(|m| self.check_receipt(&kid, &receipt, &m));
+            .map(|m| self.check_receipt(&kid, receipt, &m));
         let (operator_key, now) = match fast {
             Some(Ok(admitted)) => admitted,
             other => {
@@ -315,7 +315,7 @@ impl Sequencer {
                         let store = self.shared.store.clone();
                         let m = blocking(move || bundles::read_manifest(store.as_ref(), at)).await?;
                         self.shared.bundles.insert(bundle_hash, m.clone());
-                        self.check_receipt(&kid, &receipt, &m)?
+                        self.check_receipt(&kid, receipt, &m)?
                     }
                 }
             }

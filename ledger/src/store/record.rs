@@ -4,7 +4,7 @@
 
 use cairn_api::entry::{Entry, EntryError, EntryKind, KeyAction, KeyRole, KeyStatement};
 use cairn_api::keys::VerifierKey;
-use cairn_api::merkle::Hash;
+use cairn_api::merkle::{Hash, MerkleHasher, Sha256};
 use cairn_api::policy::{Bundle, BundleError};
 use cairn_api::receipt::ReceiptParts;
 
@@ -103,9 +103,10 @@ impl ReceiptIndex {
 
 impl EntryRecord {
     fn bare(entry: &Entry) -> Self {
+        let bytes = entry.to_cbor();
         EntryRecord {
-            bytes: entry.to_cbor(),
-            leaf_hash: entry.leaf_hash(),
+            leaf_hash: Sha256::hash_leaf(&bytes),
+            bytes,
             receipt: None,
             key: None,
             bundle: None,
