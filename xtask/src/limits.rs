@@ -83,7 +83,8 @@ pub(crate) fn sha256_rate() -> f64 {
 /// COSE parse, the receipt decode (strict, canonical), the whole parse of a
 /// signed receipt, the decode of a log entry holding it (what an audit
 /// reads), and its `verify_strict`. The receipt is the examples'
-/// receipt 9 (every optional block present), signed by the example gate.
+/// receipt 9 (a break-glass decision with its delegation lineage), signed
+/// by the example gate.
 pub(crate) fn receipt_costs() -> Vec<(&'static str, f64)> {
     use cairn_api::cose::Sign1;
     use cairn_api::entry::{Entry, EntryKind};

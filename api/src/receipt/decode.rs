@@ -105,10 +105,8 @@ impl<'a> Dec<'a> {
 
     /// A bytes path of exactly `N` bytes.
     fn fixed<const N: usize>(&mut self) -> R<[u8; N]> {
-        match self.head()? {
-            (2, _, n) => <[u8; N]>::try_from(self.take(n)?).map_err(|_| Miss),
-            _ => Err(Miss),
-        }
+        let bytes = self.c.bytes().ok_or(Miss)?;
+        <[u8; N]>::try_from(bytes).map_err(|_| Miss)
     }
 
     fn hash(&mut self) -> R<Hash> {

@@ -102,8 +102,8 @@ pub fn render(r: &Results) -> String {
         int(r.sha256)
     );
     o.push_str(
-        "\nWhat admission pays per receipt on one core, besides I/O (the example receipt 9, every optional \
-         block present, signed by the example gate):\n\n| step | µs |\n|---|---|\n",
+        "\nWhat admission pays per receipt on one core, besides I/O (the example receipt 9, a break-glass \
+         decision, signed by the example gate):\n\n| step | µs |\n|---|---|\n",
     );
     for (step, us) in &r.receipt_costs {
         let _ = writeln!(o, "| {step} | {us:.1} |");
