@@ -73,7 +73,10 @@ fn main() {
     rt.block_on(async {
         let ledger = Ledger::start(
             open_redb(&dir.join(DB_FILE)).unwrap(),
-            LedgerConfig::new(examples::log_key(), vec![examples::authority_key().verifier()]),
+            LedgerConfig {
+                query_index: Some(dir.join(cairn_ledger::query_index::INDEX_FILE)),
+                ..LedgerConfig::new(examples::log_key(), vec![examples::authority_key().verifier()])
+            },
         )
         .await
         .unwrap();

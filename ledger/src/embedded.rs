@@ -88,7 +88,12 @@ impl EmbeddedLedger {
             };
             rt.block_on(async move {
                 let started = async {
-                    let ledger = Ledger::start(open_redb(&setup.db)?, setup.config).await?;
+                    let mut config = setup.config;
+                    // The query index beside the database, unless placed.
+                    config
+                        .query_index
+                        .get_or_insert_with(|| setup.db.with_file_name(crate::query_index::INDEX_FILE));
+                    let ledger = Ledger::start(open_redb(&setup.db)?, config).await?;
                     let listener =
                         tokio::net::TcpListener::bind(setup.listen)
                             .await

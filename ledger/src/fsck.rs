@@ -8,6 +8,9 @@
 //! and the key events) and compares them with the stored ones; and at
 //! every stored checkpoint's size compares its root and verifies its
 //! signature under the log key (read a page of checkpoint sizes at a time).
+//! Given the query index, it re-derives the rows of every entry below the
+//! index's cursor, finds each, and compares the index's row counts with
+//! the derived ones (so the index holds no row an entry does not give).
 //! Memory stays flat whatever the size of the log (the key events, one per
 //! key statement, are the only list held). Stops at the first
 //! inconsistency.
@@ -17,6 +20,7 @@ use cairn_api::keys::VerifierKey;
 use cairn_api::merkle::{Frontier, Sha256};
 use cairn_api::note::Checkpoint;
 
+use crate::query_index::{QueryIndex, RowCounts, Rows};
 use crate::store::{CheckpointCursor, EntryRecord, KeyEvent, Store, StoreError};
 
 /// What `fsck` found.
@@ -36,6 +40,9 @@ pub struct FsckReport {
     pub key_events: u64,
     /// Bundle index rows re-derived and found.
     pub bundles: u64,
+    /// Query index rows re-derived and found, and the entries the index
+    /// covers; `None`: the query index was not checked.
+    pub query_index: Option<(u64, u64)>,
 }
 
 /// The first inconsistency.
@@ -64,16 +71,17 @@ fn bad(at: impl Into<String>, what: impl Into<String>) -> FsckError {
 
 /// Check a store. `log_key` verifies checkpoint signatures.
 pub fn fsck(store: &dyn Store, log_key: &VerifierKey) -> Result<FsckReport, FsckError> {
-    fsck_with_progress(store, log_key, |_, _| {})
+    fsck_with_progress(store, None, log_key, |_, _| {})
 }
 
 /// Entries between two calls of [`fsck_with_progress`]'s `progress`.
 pub const PROGRESS_EVERY: u64 = 1024;
 
-/// [`fsck`], telling `progress` (entries checked, entries in all) every
-/// [`PROGRESS_EVERY`] entries.
+/// [`fsck`], and the query index when given, telling `progress` (entries
+/// checked, entries in all) every [`PROGRESS_EVERY`] entries.
 pub fn fsck_with_progress(
     store: &dyn Store,
+    query_index: Option<&QueryIndex>,
     log_key: &VerifierKey,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<FsckReport, FsckError> {
@@ -90,7 +98,16 @@ pub fn fsck_with_progress(
         idempotency_index: 0,
         key_events: 0,
         bundles: 0,
+        query_index: None,
     };
+    let indexed = query_index.map_or(0, QueryIndex::indexed);
+    if indexed > size {
+        return Err(bad(
+            "query index",
+            format!("it covers {indexed} entries, the log has {size}"),
+        ));
+    }
+    let mut derived = RowCounts::default();
     let mut key_events: Vec<(u64, KeyEvent)> = Vec::new();
     let mut node_error: Option<FsckError> = None;
     for index in 0..size {
@@ -127,6 +144,18 @@ pub fn fsck_with_progress(
                 ));
             }
             report.bundles += 1;
+        }
+        if let Some(ix) = query_index
+            && index < indexed
+        {
+            check_rows(ix, index, &record.receipt)?;
+            derived.add(RowCounts::of(&record.receipt));
+            if index + 1 == indexed && ix.tip()? != Some(leaf) {
+                return Err(bad(
+                    "query index",
+                    format!("its tip is not the leaf hash of entry {index}: it was derived from another log"),
+                ));
+            }
         }
         if let Some(ev) = record.key {
             key_events.push((index, ev));
@@ -194,7 +223,43 @@ pub fn fsck_with_progress(
         ));
     }
     report.key_events = key_events.len() as u64;
+    if let Some(ix) = query_index {
+        let stored = ix.counts()?;
+        if stored != derived {
+            return Err(bad(
+                "query index",
+                format!(
+                    "it holds {} field and {} break-glass rows, the entries it covers give {} and {}",
+                    stored.fields, stored.break_glass, derived.fields, derived.break_glass
+                ),
+            ));
+        }
+        report.query_index = Some((derived.fields + derived.break_glass, indexed));
+    }
     Ok(report)
+}
+
+/// Every query index row of entry `index` is there, and it is marked
+/// break-glass exactly when it is.
+fn check_rows(ix: &QueryIndex, index: u64, rows: &Rows) -> Result<(), FsckError> {
+    let (fields, break_glass) = rows
+        .as_ref()
+        .map_or((&[][..], false), |r| (r.fields.as_slice(), r.break_glass));
+    for (field, value) in fields {
+        if !ix.has(*field, value, index)? {
+            return Err(bad(
+                format!("entry {index}"),
+                format!("the query index lacks its {} row", field.name()),
+            ));
+        }
+    }
+    if ix.has_break_glass(index)? != break_glass {
+        return Err(bad(
+            format!("entry {index}"),
+            "the query index's break-glass row does not match the entry",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -312,5 +377,61 @@ mod tests {
         b.entries[0].key.as_mut().unwrap().registered = false;
         s.commit(&b).unwrap();
         assert!(at(fsck(&s, &log()).unwrap_err()).starts_with("key events"));
+    }
+
+    #[test]
+    fn the_query_index_is_re_derived_row_by_row_and_counted() {
+        use crate::query_index::follower::rows_of;
+        use cairn_api::merkle::MerkleHasher as _;
+        let s = MemoryStore::new();
+        s.commit(&batch(&s.state().unwrap(), &entries(0..12))).unwrap();
+        let check = |ix: &QueryIndex| fsck_with_progress(&s, Some(ix), &log(), |_, _| {});
+        let (rows, _) = rows_of(&s, 0, 12).unwrap();
+        let tip = |n: usize| cairn_api::merkle::Sha256::hash_leaf(&s.entry(n as u64 - 1).unwrap().unwrap());
+        // Caught up, or behind (the rows past its cursor are not looked for).
+        for covered in [12, 7, 0] {
+            let ix = QueryIndex::in_memory().unwrap();
+            if covered > 0 {
+                ix.apply(0, &rows[..covered], &tip(covered), false).unwrap();
+            }
+            let rep = check(&ix).unwrap();
+            let expected: u64 = rows[..covered]
+                .iter()
+                .map(|r| {
+                    let c = RowCounts::of(r);
+                    c.fields + c.break_glass
+                })
+                .sum();
+            assert_eq!(rep.query_index, Some((expected, covered as u64)));
+        }
+        // A row missing: receipt 3's rows left out of the index.
+        let mut missing = rows.clone();
+        missing[3] = None;
+        let ix = QueryIndex::in_memory().unwrap();
+        ix.apply(0, &missing, &tip(12), false).unwrap();
+        assert_eq!(at(check(&ix).unwrap_err()), "entry 3");
+        // A row no entry gives: receipt 9 is break-glass, receipt 2 is not;
+        // giving receipt 2 receipt 9's rows adds rows the entries do not.
+        let mut extra = rows.clone();
+        extra[2] = rows[9].clone();
+        let ix = QueryIndex::in_memory().unwrap();
+        ix.apply(0, &extra, &tip(12), false).unwrap();
+        assert!(check(&ix).is_err());
+        let mut more = rows.clone();
+        let mut r = more[5].clone().unwrap();
+        r.fields.push((crate::store::Field::Subject, "someone-else".into()));
+        more[5] = Some(r);
+        let ix = QueryIndex::in_memory().unwrap();
+        ix.apply(0, &more, &tip(12), false).unwrap();
+        assert_eq!(at(check(&ix).unwrap_err()), "query index");
+        // An index past the log.
+        let ix = QueryIndex::in_memory().unwrap();
+        ix.apply(0, &[rows.clone(), vec![None]].concat(), &tip(12), false)
+            .unwrap();
+        assert_eq!(at(check(&ix).unwrap_err()), "query index");
+        // The right rows, but the tip of another log.
+        let ix = QueryIndex::in_memory().unwrap();
+        ix.apply(0, &rows, &tip(11), false).unwrap();
+        assert_eq!(at(check(&ix).unwrap_err()), "query index");
     }
 }

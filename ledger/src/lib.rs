@@ -8,6 +8,8 @@
 //!   two-phase commit), in-memory, and a fault-injecting wrapper; index rows
 //!   ([`store::record`]), integration ([`store::integrate`]), proof reads
 //!   ([`store::proofs`]).
+//! - [`query_index`]: the incident-query rows, derived from the committed
+//!   entries after the acknowledgement, in a database of their own.
 //! - [`sequencer`]: admission checks ([`sequencer::admission`]), the key
 //!   registry ([`sequencer::keys`]) and the single writer: one task owns
 //!   every write; group commit; an acknowledgement only after a durable
@@ -32,6 +34,7 @@ pub mod export_tiles;
 pub mod fsck;
 pub mod http;
 pub mod metrics;
+pub mod query_index;
 pub mod ratelimit;
 pub mod sequencer;
 pub mod serve;

@@ -33,9 +33,10 @@ use cairn_host::log::LogArgs;
 use cairn_host::outln;
 use cairn_host::progress::Progress;
 use cairn_ledger::config::{FileConfig, FileHttp, FileSequencer, FileWitnessing, ServeConfig, TlsFiles};
+use cairn_ledger::query_index::{INDEX_FILE, QueryIndex};
 use cairn_ledger::serve;
 use cairn_ledger::start::DB_FILE;
-use cairn_ledger::store::{RedbStore, Store as _};
+use cairn_ledger::store::{RedbStore, Store as _, StoreError};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -269,6 +270,32 @@ fn log_public_key(dir: &std::path::Path) -> Result<cairn_api::keys::VerifierKey,
     Ok(keyfile::read_key(&dir.join(keyfile::LOG_KEY_FILE))?.verifier())
 }
 
+/// The query index beside the database, open for reading, when there is
+/// one that fsck can read without writing. One that was not closed
+/// cleanly is not checked (the ledger recovers it when it starts, and
+/// derives again what it lost); one that cannot be read is an error.
+fn query_index_for_fsck(dir: &std::path::Path) -> Result<Option<QueryIndex>, Fail> {
+    let path = dir.join(INDEX_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    match QueryIndex::open_read_only(&path) {
+        Ok(ix) => Ok(Some(ix)),
+        Err(StoreError::NeedsRecovery(_)) => {
+            eprintln!(
+                "cairn-ledger fsck: {} was not closed cleanly and is not checked: `cairn-ledger recover` or a \
+                 start recovers it",
+                path.display()
+            );
+            Ok(None)
+        }
+        Err(e) => Err(Fail(format!(
+            "{}: {e} (the query index is derived from the entries: remove it and the ledger rebuilds it when it starts)",
+            path.display()
+        ))),
+    }
+}
+
 /// Print a JSON result on stdout.
 fn print_json(v: &serde_json::Value) {
     outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
@@ -344,6 +371,11 @@ fn main() -> ExitCode {
             let size = store.size()?;
             drop(store);
             outln!("recovered {}: {size} entries; run fsck to check it", path.display());
+            let index = data_dir.join(INDEX_FILE);
+            if index.exists() {
+                let ix = QueryIndex::open_or_rebuild(&index)?;
+                outln!("recovered {}: it covers {} entries", index.display(), ix.indexed());
+            }
             Ok(())
         })(),
         Command::ExportTiles { data_dir, out, json } => (|| {
@@ -376,7 +408,9 @@ fn main() -> ExitCode {
             let store = RedbStore::open_read_only(&data_dir.join(DB_FILE))?;
             let total = store.size()?;
             let mut progress = Progress::new("fsck", "entries", Some(total), json);
-            let rep = cairn_ledger::fsck::fsck_with_progress(&store, &key, |done, _| progress.set(done));
+            let index = query_index_for_fsck(&data_dir)?;
+            let rep =
+                cairn_ledger::fsck::fsck_with_progress(&store, index.as_ref(), &key, |done, _| progress.set(done));
             progress.finish();
             let rep = rep?;
             if json {
@@ -391,6 +425,8 @@ fn main() -> ExitCode {
                     "idempotency_index": rep.idempotency_index,
                     "key_events": rep.key_events,
                     "bundles": rep.bundles,
+                    "query_index_rows": rep.query_index.map(|q| q.0),
+                    "query_index_entries": rep.query_index.map(|q| q.1),
                 }));
                 return Ok(());
             }
@@ -405,6 +441,13 @@ fn main() -> ExitCode {
                 rep.key_events,
                 rep.bundles
             );
+            match rep.query_index {
+                Some((rows, entries)) => outln!(
+                    "fsck: the query index covers {entries} of {} entries; its {rows} rows re-derived and equal",
+                    rep.entries
+                ),
+                None => outln!("fsck: the query index was not checked"),
+            }
             Ok(())
         })(),
         Command::Keygen {

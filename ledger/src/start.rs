@@ -3,7 +3,7 @@
 //! here, so that what runs in a test is what runs in production.
 
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +11,8 @@ use axum::Router;
 use cairn_api::keys::{SignerKey, VerifierKey};
 
 use crate::http::{AppState, DEFAULT_BODY_DEADLINE, Limits, router};
+use crate::query_index::QueryIndex;
+use crate::query_index::follower::{self, Follower};
 use crate::sequencer::{Sequencer, SequencerConfig};
 use crate::store::{RedbStore, Store, StoreError};
 use crate::witnessing::{Published, WitnessingConfig};
@@ -42,6 +44,10 @@ pub struct LedgerConfig {
     /// Submissions and submission body bytes in flight at most (beyond
     /// them: 503 busy before the body is read).
     pub in_flight: (usize, usize),
+    /// The incident-query index's file ([`crate::query_index::INDEX_FILE`]
+    /// in the data directory); `None`: held in memory and derived from the
+    /// entries at every start.
+    pub query_index: Option<PathBuf>,
 }
 
 impl LedgerConfig {
@@ -61,6 +67,7 @@ impl LedgerConfig {
                 crate::http::in_flight::MAX_IN_FLIGHT,
                 crate::http::in_flight::MAX_IN_FLIGHT_BYTES,
             ),
+            query_index: None,
         }
     }
 }
@@ -76,6 +83,7 @@ pub struct Ledger {
     state: AppState,
     task: tokio::task::JoinHandle<()>,
     witnessing: Option<tokio::task::JoinHandle<()>>,
+    follower: Follower,
     conn: crate::accept::ConnRules,
 }
 
@@ -86,8 +94,26 @@ impl Ledger {
         // Every entry read that serves evidence is checked against the tree.
         let store: Arc<dyn Store> = Arc::new(crate::store::CheckedStore::new(store));
         let log_vkey = config.log_key.verifier();
-        let (sequencer, task) =
-            Sequencer::start(store.clone(), config.log_key, config.authorities, config.sequencer).await?;
+        let index = Arc::new(match &config.query_index {
+            Some(path) => {
+                let (path, s) = (path.clone(), store.clone());
+                tokio::task::spawn_blocking(move || QueryIndex::open_for(&path, s.as_ref()))
+                    .await
+                    .unwrap_or_else(|e| Err(StoreError::backend("open the query index", e)))?
+            }
+            None => QueryIndex::in_memory()?,
+        });
+        let (feed, feed_rx) = follower::feed();
+        let (sequencer, task) = Sequencer::start(
+            store.clone(),
+            config.log_key,
+            config.authorities,
+            config.sequencer,
+            Some(feed),
+        )
+        .await?;
+        let follower = follower::spawn(feed_rx, index.clone(), &store, sequencer.metrics())
+            .map_err(|e| StoreError::backend("start the query index", e))?;
         let published = Arc::new(Published::default());
         let witnessing = config
             .witnessing
@@ -95,6 +121,7 @@ impl Ledger {
         let state = AppState {
             sequencer,
             store,
+            index,
             admin_token: config.admin_token,
             body_deadline: config.body_deadline,
             limits: config.limits,
@@ -105,6 +132,7 @@ impl Ledger {
             state,
             task,
             witnessing,
+            follower,
             conn: config.conn,
         })
     }
@@ -142,6 +170,7 @@ impl Ledger {
             state,
             task,
             witnessing,
+            follower,
             conn,
         } = self;
         drop(state);
@@ -152,6 +181,7 @@ impl Ledger {
             w.abort();
         }
         let _ = tokio::time::timeout(STOP_TIMEOUT, task).await;
+        stop_follower(follower).await;
         served
     }
 
@@ -162,6 +192,7 @@ impl Ledger {
             state,
             task,
             witnessing,
+            follower,
             ..
         } = self;
         drop(state);
@@ -169,5 +200,13 @@ impl Ledger {
             w.abort();
         }
         let _ = tokio::time::timeout(STOP_TIMEOUT, task).await;
+        stop_follower(follower).await;
     }
+}
+
+/// Stop the query index's follower: it makes what it indexed durable and
+/// lets go of the index file (a ledger started again in this process opens
+/// it).
+async fn stop_follower(follower: Follower) {
+    let _ = tokio::time::timeout(STOP_TIMEOUT, tokio::task::spawn_blocking(move || follower.stop())).await;
 }

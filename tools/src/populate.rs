@@ -76,7 +76,10 @@ async fn run_async(args: &Args) -> Result<(), String> {
     let db = args.data_dir.join(DB_FILE);
     let started_ledger = Ledger::start(
         open_redb(&db).map_err(|e| e.to_string())?,
-        LedgerConfig::new(log.clone(), vec![authority.verifier()]),
+        LedgerConfig {
+            query_index: Some(args.data_dir.join(cairn_ledger::query_index::INDEX_FILE)),
+            ..LedgerConfig::new(log.clone(), vec![authority.verifier()])
+        },
     )
     .await
     .map_err(|e| e.to_string())?;

@@ -308,6 +308,12 @@ pub struct QueryPage {
     pub receipts: Vec<QueryHit>,
     /// Where the next page starts, if the search is not over.
     pub next_cursor: Option<String>,
+    /// How many entries the ledger's query index covered when the page was
+    /// read. The index is derived after each acknowledgement and may lag
+    /// the log; the entries past it were read one by one, so the page is
+    /// complete either way (only slower).
+    #[serde(default)]
+    pub indexed_size: u64,
 }
 
 #[cfg(test)]

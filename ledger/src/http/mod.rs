@@ -85,6 +85,8 @@ pub struct AppState {
     pub sequencer: Sequencer,
     /// The read path.
     pub store: Arc<dyn Store>,
+    /// The incident-query index.
+    pub index: Arc<crate::query_index::QueryIndex>,
     /// The admin bearer credential; `None` disables admin routes.
     pub admin_token: Option<Arc<str>>,
     /// The longest a client may take to send a request body: a client

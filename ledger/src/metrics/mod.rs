@@ -14,6 +14,9 @@
 //! - `cairn_shed_total`: submissions answered 503 `busy` (queue wait,
 //!   in-flight bound or full queue);
 //! - `cairn_tree_size`: entries in the log;
+//! - `cairn_query_index_entries`: entries the incident-query index covers
+//!   (queries read the entries past it directly; the gap to
+//!   `cairn_tree_size` is how far the index is behind);
 //! - `cairn_witness_cosignatures_total{witness}`: cosignatures collected
 //!   (and verified);
 //! - `cairn_witness_refusals_total{witness, reason}`: rounds a witness did
@@ -53,6 +56,7 @@ pub struct Metrics {
     /// Submissions waiting for the sequencer.
     pub queue_depth: Gauge,
     tree_size: Gauge,
+    query_indexed: Gauge,
     witness_cosignatures: Family<Labels, Counter>,
     witness_refusals: Family<Labels, Counter>,
     cosigned_size: Gauge,
@@ -102,6 +106,12 @@ impl Metrics {
             queue_depth.clone(),
         );
         registry.register("cairn_tree_size", "Entries in the log", tree_size.clone());
+        let query_indexed = Gauge::default();
+        registry.register(
+            "cairn_query_index_entries",
+            "Entries the incident-query index covers (queries read the entries past it directly)",
+            query_indexed.clone(),
+        );
         let witness_cosignatures = Family::<Labels, Counter>::default();
         let witness_refusals = Family::<Labels, Counter>::default();
         let cosigned_size = Gauge::default();
@@ -169,6 +179,7 @@ impl Metrics {
             batch_entries,
             queue_depth,
             tree_size,
+            query_indexed,
             witness_cosignatures,
             witness_refusals,
             cosigned_size,
@@ -254,6 +265,11 @@ impl Metrics {
                 self.break_glass.get_or_create(&vec![("gate".into(), gate)]).inc();
             }
         }
+    }
+
+    /// Set how many entries the query index covers.
+    pub fn set_query_indexed(&self, size: u64) {
+        self.query_indexed.set(i64::try_from(size).unwrap_or(i64::MAX));
     }
 
     /// Set the tree size (at start-up).

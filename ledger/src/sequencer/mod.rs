@@ -165,6 +165,8 @@ struct Shared {
     authorities: Vec<VerifierKey>,
     config: SequencerConfig,
     queue_wait: queue_wait::QueueWait,
+    /// Where committed batches' query-index rows are offered.
+    index_feed: Option<crate::query_index::follower::IndexFeed>,
 }
 
 /// The handle submitters use.
@@ -198,6 +200,7 @@ impl Sequencer {
         log_key: SignerKey,
         authorities: Vec<VerifierKey>,
         config: SequencerConfig,
+        index_feed: Option<crate::query_index::follower::IndexFeed>,
     ) -> Result<(Self, tokio::task::JoinHandle<()>), StoreError> {
         let s = store.clone();
         let (state, events) = blocking(move || Ok((s.state()?, s.key_events()?))).await?;
@@ -218,6 +221,7 @@ impl Sequencer {
             authorities,
             config: config.clone(),
             queue_wait: queue_wait::QueueWait::default(),
+            index_feed,
         });
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let task = tokio::spawn(writer::run(shared.clone(), state, log_key, rx));

@@ -15,6 +15,7 @@ use cairn_api::receipt::SignedReceipt;
 use tokio::sync::mpsc;
 
 use super::{Ack, Job, Shared, SubmitError, blocking, late_by_ms};
+use crate::query_index::follower::IndexBatch;
 use crate::store::{BatchNodes, CommitBatch, EntryRecord, LogState, Lookup, Store, StoreError, prefetched};
 
 /// The acknowledgement of an entry already in the log, proven under the
@@ -184,7 +185,7 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
     };
     let store = shared.store.clone();
     let started = std::time::Instant::now();
-    let batch = match blocking(move || store.commit(&batch).map(|()| batch)).await {
+    let mut batch = match blocking(move || store.commit(&batch).map(|()| batch)).await {
         Ok(b) => b,
         Err(e) => return fail_all(shared, state, jobs, e).await,
     };
@@ -207,6 +208,17 @@ async fn commit_batch(shared: &Arc<Shared>, state: LogState, log_key: &SignerKey
         frontier,
         checkpoint: Some(batch.checkpoint.clone()),
     };
+    // The incident-query rows are derived data: offered to the query
+    // index's follower now that the entries are durable.
+    let entries = std::mem::take(&mut batch.entries);
+    if let (Some(feed), Some(last)) = (&shared.index_feed, entries.last()) {
+        let tip = last.leaf_hash;
+        feed.offer(IndexBatch {
+            first: batch.first_index,
+            rows: entries.into_iter().map(|e| e.receipt).collect(),
+            tip,
+        });
+    }
     // The batch is durable: its proofs are computed and its submitters
     // answered on another task while the next batch is gathered and
     // committed.
@@ -225,7 +237,7 @@ fn answer(shared: &Arc<Shared>, jobs: Vec<Job>, slots: Vec<Slot>, committed: Opt
         if let Some((batch, accepted)) = committed {
             let store = shared.store.clone();
             let (first, size) = (batch.first_index, batch.size);
-            let n = batch.entries.len() as u64;
+            let n = accepted.len() as u64;
             let nodes = batch.nodes;
             // Proofs for every new entry: from the nodes just committed and
             // the older ones read back from storage.

@@ -7,18 +7,20 @@
 //! every write until an operator acts (restore from a backup; `fsck` names
 //! every damaged part).
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use cairn_api::merkle::{Hash, MerkleHasher, NodeId, Sha256};
 
-use super::{CommitBatch, Field, KeyEvent, LogState, Store, StoreError};
+use super::{CommitBatch, KeyEvent, LogState, Store, StoreError};
 
 /// A store whose entry reads are checked against the tree.
 pub struct CheckedStore {
     inner: Arc<dyn Store>,
-    /// Damaged entries found (0: none; writes stop at the first).
-    damaged: AtomicU64,
+    /// The damaged entries found (none: writes go on; they stop at the
+    /// first). Each is counted once, however often it is read.
+    damaged: Mutex<BTreeSet<u64>>,
     /// The first damaged index found, plus one (0: none).
     first: AtomicU64,
 }
@@ -26,7 +28,7 @@ pub struct CheckedStore {
 impl std::fmt::Debug for CheckedStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CheckedStore")
-            .field("damaged", &self.damaged.load(Ordering::Relaxed))
+            .field("damaged", &self.damaged())
             .finish_non_exhaustive()
     }
 }
@@ -36,7 +38,7 @@ impl CheckedStore {
     pub fn new(inner: Arc<dyn Store>) -> Self {
         CheckedStore {
             inner,
-            damaged: AtomicU64::new(0),
+            damaged: Mutex::new(BTreeSet::new()),
             first: AtomicU64::new(0),
         }
     }
@@ -46,16 +48,22 @@ impl CheckedStore {
     }
 
     fn damage(&self, index: u64, detail: String) -> StoreError {
-        self.damaged.fetch_add(1, Ordering::SeqCst);
+        let first_time = self
+            .damaged
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(index);
         let _ = self
             .first
             .compare_exchange(0, index + 1, Ordering::SeqCst, Ordering::SeqCst);
-        tracing::error!(
-            index,
-            %detail,
-            "a stored entry does not match its leaf hash: refusing to serve it and stopping writes \
-             (restore the database from a backup; cairn-ledger fsck names the damage)"
-        );
+        if first_time {
+            tracing::error!(
+                index,
+                %detail,
+                "a stored entry does not match its leaf hash: refusing to serve it and stopping writes \
+                 (restore the database from a backup; cairn-ledger fsck names the damage)"
+            );
+        }
         StoreError::Damaged { index, detail }
     }
 }
@@ -89,7 +97,10 @@ impl Store for CheckedStore {
         }
     }
     fn damaged(&self) -> u64 {
-        self.damaged.load(Ordering::SeqCst)
+        self.damaged
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len() as u64
     }
     fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(bytes) = self.inner.entry(index)? else {
@@ -131,20 +142,5 @@ impl Store for CheckedStore {
     }
     fn bundle_index(&self, hash: &Hash) -> Result<Option<u64>, StoreError> {
         self.inner.bundle_index(hash)
-    }
-    fn scan(&self, field: Field, value: &str, after: Option<u64>, limit: usize) -> Result<Vec<u64>, StoreError> {
-        self.inner.scan(field, value, after, limit)
-    }
-    fn scan_time(
-        &self,
-        since: u64,
-        until: u64,
-        after: Option<(u64, u64)>,
-        limit: usize,
-    ) -> Result<Vec<(u64, u64)>, StoreError> {
-        self.inner.scan_time(since, until, after, limit)
-    }
-    fn scan_break_glass(&self, after: Option<u64>, limit: usize) -> Result<Vec<u64>, StoreError> {
-        self.inner.scan_break_glass(after, limit)
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use cairn_api::merkle::{Hash, NodeId};
 
-use super::{CommitBatch, Field, KeyEvent, LogState, Store, StoreError};
+use super::{CommitBatch, KeyEvent, LogState, Store, StoreError};
 
 /// When the next commit fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,23 +181,5 @@ impl<S: Store> Store for FaultyStore<S> {
     fn bundle_index(&self, hash: &Hash) -> Result<Option<u64>, StoreError> {
         self.read()?;
         self.inner.bundle_index(hash)
-    }
-    fn scan(&self, field: Field, value: &str, after: Option<u64>, limit: usize) -> Result<Vec<u64>, StoreError> {
-        self.read()?;
-        self.inner.scan(field, value, after, limit)
-    }
-    fn scan_time(
-        &self,
-        since: u64,
-        until: u64,
-        after: Option<(u64, u64)>,
-        limit: usize,
-    ) -> Result<Vec<(u64, u64)>, StoreError> {
-        self.read()?;
-        self.inner.scan_time(since, until, after, limit)
-    }
-    fn scan_break_glass(&self, after: Option<u64>, limit: usize) -> Result<Vec<u64>, StoreError> {
-        self.read()?;
-        self.inner.scan_break_glass(after, limit)
     }
 }

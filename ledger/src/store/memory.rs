@@ -1,11 +1,11 @@
 //! An in-memory store, for tests and tools. Not durable.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use cairn_api::merkle::{Hash, NodeId};
 
-use super::{CommitBatch, Field, KeyEvent, LogState, Store, StoreError, check_batch, frontier_from};
+use super::{CommitBatch, KeyEvent, LogState, Store, StoreError, check_batch, frontier_from};
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -16,9 +16,6 @@ struct Inner {
     idempotency: HashMap<(String, String), u64>,
     keys: Vec<(u64, KeyEvent)>,
     bundles: HashMap<Hash, u64>,
-    fields: BTreeSet<(u8, String, u64)>,
-    times: BTreeSet<(u64, u64)>,
-    break_glass: BTreeSet<u64>,
 }
 
 /// Everything in memory behind one mutex.
@@ -65,13 +62,6 @@ impl Store for MemoryStore {
             g.leaves.insert(e.leaf_hash, index);
             if let Some(r) = &e.receipt {
                 g.idempotency.insert(r.idempotency.clone(), index);
-                for (f, v) in &r.fields {
-                    g.fields.insert((f.tag(), v.clone(), index));
-                }
-                g.times.insert((r.decided_at, index));
-                if r.break_glass {
-                    g.break_glass.insert(index);
-                }
             }
             if let Some(k) = &e.key {
                 g.keys.push((index, k.clone()));
@@ -128,39 +118,5 @@ impl Store for MemoryStore {
 
     fn bundle_index(&self, hash: &Hash) -> Result<Option<u64>, StoreError> {
         Ok(self.lock().bundles.get(hash).copied())
-    }
-
-    fn scan(&self, field: Field, value: &str, after: Option<u64>, limit: usize) -> Result<Vec<u64>, StoreError> {
-        let start = after.map_or(0, |a| a.saturating_add(1));
-        let lo = (field.tag(), value.to_owned(), start);
-        let hi = (field.tag(), value.to_owned(), u64::MAX);
-        Ok(self
-            .lock()
-            .fields
-            .range(lo..=hi)
-            .map(|(_, _, i)| *i)
-            .take(limit)
-            .collect())
-    }
-
-    fn scan_time(
-        &self,
-        since: u64,
-        until: u64,
-        after: Option<(u64, u64)>,
-        limit: usize,
-    ) -> Result<Vec<(u64, u64)>, StoreError> {
-        let g = self.lock();
-        Ok(g.times
-            .range((since, 0)..(until, 0))
-            .filter(|k| after.is_none_or(|a| **k > a))
-            .take(limit)
-            .copied()
-            .collect())
-    }
-
-    fn scan_break_glass(&self, after: Option<u64>, limit: usize) -> Result<Vec<u64>, StoreError> {
-        let start = after.map_or(0, |a| a.saturating_add(1));
-        Ok(self.lock().break_glass.range(start..).take(limit).copied().collect())
     }
 }

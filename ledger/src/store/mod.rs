@@ -4,9 +4,10 @@
 //! index; the completed tree nodes, so appends cost O(log n) and proofs are
 //! read, never rebuilt; every signed checkpoint by tree size; leaf hash →
 //! index; (gate, idempotency key) → index; key events by key reference;
-//! policy bundles by hash; and query indexes (subject, surface, action,
-//! target, decision, decided_at, break-glass). Only the frontier of the tree
-//! is held in memory ([`LogState`]), so memory does not grow with the log.
+//! policy bundles by hash. The incident-query rows are derived data kept
+//! outside the commit ([`crate::query_index`]). Only the frontier of the
+//! tree is held in memory ([`LogState`]), so memory does not grow with the
+//! log.
 //!
 //! - this file: the [`Store`] trait, its error, and what it is asked for;
 //! - [`record`]: what one entry writes besides its bytes (index rows);
@@ -185,18 +186,4 @@ pub trait Store: Send + Sync {
     fn key_events(&self) -> Result<Vec<(u64, KeyEvent)>, StoreError>;
     /// The index of the policy entry archiving this bundle.
     fn bundle_index(&self, hash: &Hash) -> Result<Option<u64>, StoreError>;
-    /// Indexes of receipts with `field == value`, ascending, after `after`
-    /// (exclusive), at most `limit`.
-    fn scan(&self, field: Field, value: &str, after: Option<u64>, limit: usize) -> Result<Vec<u64>, StoreError>;
-    /// Indexes of receipts decided in `[since, until)`, ascending by time
-    /// then index, after the (time, index) cursor, at most `limit`.
-    fn scan_time(
-        &self,
-        since: u64,
-        until: u64,
-        after: Option<(u64, u64)>,
-        limit: usize,
-    ) -> Result<Vec<(u64, u64)>, StoreError>;
-    /// Indexes of break-glass receipts after `after`, at most `limit`.
-    fn scan_break_glass(&self, after: Option<u64>, limit: usize) -> Result<Vec<u64>, StoreError>;
 }

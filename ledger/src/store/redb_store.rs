@@ -11,7 +11,7 @@ use cairn_api::entry::KeyRole;
 use cairn_api::keys::VerifierKey;
 
 use super::redb_handle::Handle;
-use super::{CommitBatch, Field, KeyEvent, LogState, Store, StoreError, check_batch, frontier_from};
+use super::{CommitBatch, KeyEvent, LogState, Store, StoreError, check_batch, frontier_from};
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
@@ -21,9 +21,10 @@ const LEAVES: TableDefinition<&[u8], u64> = TableDefinition::new("leaves");
 const IDEMPOTENCY: TableDefinition<(&str, &str), u64> = TableDefinition::new("idempotency");
 const KEYS: TableDefinition<u64, &str> = TableDefinition::new("keys");
 const BUNDLES: TableDefinition<&[u8], u64> = TableDefinition::new("bundles");
-const FIELDS: TableDefinition<(u8, &str, u64), ()> = TableDefinition::new("fields");
-const TIMES: TableDefinition<(u64, u64), ()> = TableDefinition::new("times");
-const BREAK_GLASS: TableDefinition<u64, ()> = TableDefinition::new("break_glass");
+/// Tables of earlier versions that held the incident-query rows inside the
+/// durable commit; they live in the query index now and are dropped when
+/// the database is opened for writing.
+const RETIRED: [&str; 3] = ["fields", "times", "break_glass"];
 
 const SIZE: &str = "size";
 
@@ -163,9 +164,11 @@ pub(super) fn create_db(path: &Path, cache_bytes: usize) -> Result<Database, Sto
         tx.open_table(IDEMPOTENCY).map_err(b("open"))?;
         tx.open_table(KEYS).map_err(b("open"))?;
         tx.open_table(BUNDLES).map_err(b("open"))?;
-        tx.open_table(FIELDS).map_err(b("open"))?;
-        tx.open_table(TIMES).map_err(b("open"))?;
-        tx.open_table(BREAK_GLASS).map_err(b("open"))?;
+        for name in RETIRED {
+            // By name: redb deletes a table whatever its key and value types.
+            tx.delete_table(TableDefinition::<(), ()>::new(name))
+                .map_err(b("open"))?;
+        }
     }
     tx.commit().map_err(b("open"))?;
     Ok(db)
@@ -215,9 +218,6 @@ impl Store for RedbStore {
                     let mut idem = tx.open_table(IDEMPOTENCY).map_err(b("commit"))?;
                     let mut keys = tx.open_table(KEYS).map_err(b("commit"))?;
                     let mut bundles = tx.open_table(BUNDLES).map_err(b("commit"))?;
-                    let mut fields = tx.open_table(FIELDS).map_err(b("commit"))?;
-                    let mut times = tx.open_table(TIMES).map_err(b("commit"))?;
-                    let mut bg = tx.open_table(BREAK_GLASS).map_err(b("commit"))?;
                     for (i, e) in batch.entries.iter().enumerate() {
                         let index = batch.first_index + i as u64;
                         entries.insert(index, e.bytes.as_slice()).map_err(b("commit"))?;
@@ -225,13 +225,6 @@ impl Store for RedbStore {
                         if let Some(r) = &e.receipt {
                             idem.insert((r.idempotency.0.as_str(), r.idempotency.1.as_str()), index)
                                 .map_err(b("commit"))?;
-                            for (f, v) in &r.fields {
-                                fields.insert((f.tag(), v.as_str(), index), ()).map_err(b("commit"))?;
-                            }
-                            times.insert((r.decided_at, index), ()).map_err(b("commit"))?;
-                            if r.break_glass {
-                                bg.insert(index, ()).map_err(b("commit"))?;
-                            }
                         }
                         if let Some(k) = &e.key {
                             keys.insert(index, encode_key(k).as_str()).map_err(b("commit"))?;
@@ -439,70 +432,6 @@ impl Store for RedbStore {
                 let tx = self.db.begin_read()?;
                 let t = tx.open_table(BUNDLES).map_err(b("read"))?;
                 Ok(t.get(hash.0.as_slice()).map_err(b("read"))?.map(|v| v.value()))
-            },
-        )
-    }
-
-    fn scan(&self, field: Field, value: &str, after: Option<u64>, limit: usize) -> Result<Vec<u64>, StoreError> {
-        guarded(
-            || format!("the {field:?} index"),
-            || {
-                let start = after.map_or(0, |a| a.saturating_add(1));
-                let tx = self.db.begin_read()?;
-                let t = tx.open_table(FIELDS).map_err(b("read"))?;
-                let mut out = Vec::new();
-                for row in t
-                    .range((field.tag(), value, start)..=(field.tag(), value, u64::MAX))
-                    .map_err(b("read"))?
-                    .take(limit)
-                {
-                    out.push(row.map_err(b("read"))?.0.value().2);
-                }
-                Ok(out)
-            },
-        )
-    }
-
-    fn scan_time(
-        &self,
-        since: u64,
-        until: u64,
-        after: Option<(u64, u64)>,
-        limit: usize,
-    ) -> Result<Vec<(u64, u64)>, StoreError> {
-        guarded(
-            || "the time index".to_owned(),
-            || {
-                if since >= until {
-                    return Ok(vec![]);
-                }
-                let lo = match after {
-                    Some((t, i)) if (t, i) >= (since, 0) => (t, i.saturating_add(1)),
-                    _ => (since, 0),
-                };
-                let tx = self.db.begin_read()?;
-                let t = tx.open_table(TIMES).map_err(b("read"))?;
-                let mut out = Vec::new();
-                for row in t.range(lo..(until, 0)).map_err(b("read"))?.take(limit) {
-                    out.push(row.map_err(b("read"))?.0.value());
-                }
-                Ok(out)
-            },
-        )
-    }
-
-    fn scan_break_glass(&self, after: Option<u64>, limit: usize) -> Result<Vec<u64>, StoreError> {
-        guarded(
-            || "the break-glass index".to_owned(),
-            || {
-                let start = after.map_or(0, |a| a.saturating_add(1));
-                let tx = self.db.begin_read()?;
-                let t = tx.open_table(BREAK_GLASS).map_err(b("read"))?;
-                let mut out = Vec::new();
-                for row in t.range(start..).map_err(b("read"))?.take(limit) {
-                    out.push(row.map_err(b("read"))?.0.value());
-                }
-                Ok(out)
             },
         )
     }
