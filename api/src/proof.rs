@@ -186,8 +186,29 @@ impl TlogProof {
         witnesses: &[VerifierKey],
     ) -> Result<(Checkpoint, Vec<VerifiedSignature>), ProofError> {
         let (cp, _, cosigs) = Checkpoint::verify(self.checkpoint.to_text().as_bytes(), log_key, witnesses)?;
-        verify_inclusion::<Sha256>(leaf_hash, self.index, cp.size, &self.hashes, &cp.root.0)?;
+        self.verify_inclusion_under(leaf_hash, &cp)?;
         Ok((cp, cosigs))
+    }
+
+    /// Verify only the inclusion of `leaf_hash` at [`TlogProof::index`]
+    /// under `cp`, which must be this proof's own checkpoint, already
+    /// verified by the caller (a client checking many proofs under one
+    /// checkpoint verifies its signature once; [`TlogProof::verify`] does
+    /// both).
+    pub fn verify_inclusion_under(&self, leaf_hash: &Hash, cp: &Checkpoint) -> Result<(), ProofError> {
+        verify_inclusion::<Sha256>(leaf_hash, self.index, cp.size, &self.hashes, &cp.root.0)?;
+        Ok(())
+    }
+
+    /// The entry this proof is for: its header from the extra line, its
+    /// body the COSE `body` (for example a gate's signed receipt).
+    pub fn entry_for(&self, body: &[u8]) -> Result<Entry, ProofError> {
+        let extra = self
+            .extra
+            .as_deref()
+            .ok_or(ProofError::Malformed("no extra line with the entry header"))?;
+        let (kind, at) = parse_entry_header(extra)?;
+        Ok(Entry::new(kind, at, body.to_vec())?)
     }
 
     /// Rebuild the entry from `extra` and the COSE `body` (for example a
@@ -198,12 +219,7 @@ impl TlogProof {
         log_key: &VerifierKey,
         witnesses: &[VerifierKey],
     ) -> Result<(Entry, Checkpoint, Vec<VerifiedSignature>), ProofError> {
-        let extra = self
-            .extra
-            .as_deref()
-            .ok_or(ProofError::Malformed("no extra line with the entry header"))?;
-        let (kind, at) = parse_entry_header(extra)?;
-        let entry = Entry::new(kind, at, body.to_vec())?;
+        let entry = self.entry_for(body)?;
         let (cp, cosigs) = self.verify(&entry.leaf_hash(), log_key, witnesses)?;
         Ok((entry, cp, cosigs))
     }

@@ -19,6 +19,7 @@ pub mod flood;
 pub mod flood_report;
 pub mod generated;
 pub mod load;
+pub mod load_check;
 pub mod load_client;
 pub mod populate;
 pub mod rawhttp;

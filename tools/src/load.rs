@@ -21,6 +21,7 @@ use cairn_host::progress::Progress;
 use cairn_host::{keyfile, outln};
 
 use crate::fail::{Fail, now};
+use crate::load_check::AckCheck;
 use crate::load_client;
 use crate::scenarios::requests;
 use rayon::prelude::*;
@@ -51,6 +52,12 @@ pub struct Args {
     /// Receipts per POST: 1 is `POST /v1/receipts`, more is `POST /v1/receipts/batch`.
     #[arg(long, default_value_t = 1)]
     batch: usize,
+    /// The log's verifier key (`@FILE` or the key): check every
+    /// acknowledgement as a gate does (the receipt's inclusion under a
+    /// checkpoint signed by this key; each checkpoint's signature once).
+    /// Without it only the answers' status is checked.
+    #[arg(long)]
+    log_key: Option<String>,
     #[command(flatten)]
     signer: Signer,
     /// Print the result as JSON.
@@ -168,11 +175,18 @@ pub fn run(a: &Args) -> Result<(), Fail> {
     if a.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
         return Err(Fail(4, "--rate must be a positive number".into()));
     }
+    let check = a
+        .log_key
+        .as_deref()
+        .map(|k| keyfile::read_vkey_arg(k).map_err(|e| Fail(3, format!("--log-key: {e}"))))
+        .transpose()?
+        .map(AckCheck::new);
     let gate = a.signer.prepare(&a.ledger)?;
     let started_signing = Instant::now();
     let bodies = sign_all(a.receipts, &gate)?;
     let signing = started_signing.elapsed();
     // Requests: single receipts, or CBOR arrays of byte strings.
+    let receipts = check.is_some().then(|| bodies.clone());
     let requests: Vec<Vec<u8>> = if a.batch == 1 {
         bodies
     } else {
@@ -192,7 +206,11 @@ pub fn run(a: &Args) -> Result<(), Fail> {
         None => requests,
     };
     let cpu_before = load_client::cpu_seconds();
-    let shared = Arc::new(load_client::Shared::new(requests, a.batch, interval));
+    let mut shared = load_client::Shared::new(requests, a.batch, interval);
+    if let (Some(check), Some(receipts)) = (check, receipts) {
+        shared = shared.checked(check, receipts);
+    }
+    let shared = Arc::new(shared);
     let started = shared.started;
     let sender = {
         let (s, url, c) = (shared.clone(), a.ledger.url.clone(), a.concurrency);
@@ -234,12 +252,13 @@ pub fn run(a: &Args) -> Result<(), Fail> {
         "signing_seconds": signing.as_secs_f64(),
         "client": if raw.is_some() { "raw HTTP/1.1, one thread" } else { "the gate's HTTP client, a thread per connection" },
         "client_cpu_us_per_request": client_cpu,
+        "acknowledgements_checked": if shared.checks_proofs() { "every proof verified under the log key" } else { "status only" },
     });
     if a.json {
         outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
         outln!(
-            "load: {receipts} receipts in {} requests (batch {}, concurrency {}{}) in {:.2} s: {:.0} receipts/s; latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {failed} failed (signed beforehand in {:.1} s)",
+            "load: {receipts} receipts in {} requests (batch {}, concurrency {}{}) in {:.2} s: {:.0} receipts/s; latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {failed} failed (signed beforehand in {:.1} s; {})",
             lat.len(),
             a.batch,
             a.concurrency,
@@ -250,7 +269,12 @@ pub fn run(a: &Args) -> Result<(), Fail> {
             ms(pct(&lat, 0.9)),
             ms(pct(&lat, 0.99)),
             ms(pct(&lat, 1.0)),
-            signing.as_secs_f64()
+            signing.as_secs_f64(),
+            if shared.checks_proofs() {
+                "every acknowledgement's proof verified"
+            } else {
+                "answers' status checked, proofs not: give --log-key"
+            }
         );
     }
     if failed > 0 {

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use cairn_gate::client::{Http, problem};
 
 use crate::fail::Fail;
+use crate::load_check::AckCheck;
 use crate::rawhttp::{self, Conn};
 
 /// Connections opened from one loopback source address (the ledger caps
@@ -39,6 +40,9 @@ pub struct Shared {
     /// Requests answered (or failed) so far.
     pub done: AtomicU64,
     first_failure: std::sync::Mutex<Option<String>>,
+    /// Checks every acknowledgement as a gate does, when the log key is
+    /// known; the receipts each request carried, in order.
+    check: Option<(AckCheck, Vec<Vec<u8>>)>,
 }
 
 impl Shared {
@@ -53,7 +57,21 @@ impl Shared {
             failed: AtomicU64::new(0),
             done: AtomicU64::new(0),
             first_failure: std::sync::Mutex::new(None),
+            check: None,
         }
+    }
+
+    /// Check every acknowledgement with `check`; `receipts` are the
+    /// receipts the requests carry, `batch` to a request, in order.
+    #[must_use]
+    pub fn checked(mut self, check: AckCheck, receipts: Vec<Vec<u8>>) -> Self {
+        self.check = Some((check, receipts));
+        self
+    }
+
+    /// Whether acknowledgements are checked (else only their status).
+    pub fn checks_proofs(&self) -> bool {
+        self.check.is_some()
     }
 
     /// The next request and when it was due, or `None` when all are taken.
@@ -91,12 +109,24 @@ impl Shared {
         (self.failed.load(Ordering::Relaxed), first)
     }
 
-    /// Whether an answer acknowledges the request.
-    fn judge(&self, status: u16, answer: &[u8]) -> Result<(), String> {
+    /// Whether an answer acknowledges request `i` (and, when checked, its
+    /// proofs verify).
+    fn judge(&self, i: usize, status: u16, answer: &[u8]) -> Result<(), String> {
         match (self.batch, status) {
-            (1, 200 | 201) => Ok(()),
-            (_, 200) if self.batch > 1 => batch_ok(answer),
-            _ => Err(problem(status, answer).to_string()),
+            (1, 200 | 201) => {}
+            (_, 200) if self.batch > 1 => batch_ok(answer)?,
+            _ => return Err(problem(status, answer).to_string()),
+        }
+        let Some((check, receipts)) = &self.check else {
+            return Ok(());
+        };
+        let start = i.saturating_mul(self.batch);
+        let carried = receipts
+            .get(start..receipts.len().min(start.saturating_add(self.batch)))
+            .unwrap_or_default();
+        match carried {
+            [one] if self.batch == 1 => check.single(one, answer),
+            several => check.batch(several, answer),
         }
     }
 }
@@ -175,7 +205,7 @@ pub fn run_raw(s: &Arc<Shared>, server: SocketAddr, concurrency: usize) -> Resul
                     }
                     let deadline = Duration::from_secs(if s.batch == 1 { 30 } else { 60 });
                     let outcome = match tokio::time::timeout(deadline, conn.send(&s.requests[i])).await {
-                        Ok(Ok(a)) => s.judge(a.status, &a.body),
+                        Ok(Ok(a)) => s.judge(i, a.status, &a.body),
                         Ok(Err(e)) => Err(e.to_string()),
                         Err(_) => {
                             conn = Conn::new(server, source);
@@ -212,7 +242,7 @@ pub fn run_threads(s: &Arc<Shared>, url: &str, concurrency: usize) -> Result<Vec
                 let deadline = Duration::from_secs(if s.batch == 1 { 30 } else { 60 });
                 let (path, content_type) = route(s.batch);
                 let outcome = match http.post(path, content_type, &[], &s.requests[i], deadline) {
-                    Ok((status, answer)) => s.judge(status, &answer),
+                    Ok((status, answer)) => s.judge(i, status, &answer),
                     Err(e) => Err(e.to_string()),
                 };
                 lat.push(due.elapsed());
@@ -247,12 +277,16 @@ mod tests {
     #[test]
     fn answers_are_judged_by_kind_of_request() {
         let single = Shared::new(vec![], 1, None);
-        assert!(single.judge(201, b"").is_ok() && single.judge(200, b"").is_ok());
-        assert!(single.judge(503, br#"{"detail":"busy"}"#).is_err());
+        assert!(single.judge(0, 201, b"").is_ok() && single.judge(0, 200, b"").is_ok());
+        assert!(single.judge(0, 503, br#"{"detail":"busy"}"#).is_err());
         let batch = Shared::new(vec![], 64, None);
-        assert!(batch.judge(200, br#"{"results":[]}"#).is_ok());
-        assert!(batch.judge(200, b"not json").is_err());
-        assert!(batch.judge(201, b"").is_err());
+        assert!(batch.judge(0, 200, br#"{"results":[]}"#).is_ok());
+        assert!(batch.judge(0, 200, b"not json").is_err());
+        assert!(batch.judge(0, 201, b"").is_err());
+        // Checked: a status alone is not enough.
+        let key = cairn_api::examples::log_key().verifier();
+        let checked = Shared::new(vec![vec![]], 1, None).checked(AckCheck::new(key), vec![vec![1]]);
+        assert!(checked.checks_proofs() && checked.judge(0, 201, b"").is_err());
         assert!(cpu_seconds().is_some_and(|s| s >= 0.0));
     }
 

@@ -34,10 +34,14 @@ fn load_sends_single_and_batch_posts() {
     let auth_file = d.0.join("auth.key");
     keyfile::write_secret(&auth_file, &authority.to_private_string()).unwrap();
     let log = keyfile::new_key("load.example/log", KeyType::Ed25519).unwrap();
-    let ledger = EmbeddedLedger::start(
-        LedgerSetup::new(&d.0.join("ledger.redb"), log, vec![authority.verifier()]).admin_token("load-token"),
-    )
-    .unwrap();
+    let log_vkey = log.verifier().to_string();
+    let mut setup =
+        LedgerSetup::new(&d.0.join("ledger.redb"), log, vec![authority.verifier()]).admin_token("load-token");
+    // This test is about what load sends and checks, not about shedding: a
+    // debug build on a busy machine can keep batches queued past the
+    // default bound, and a shed request would fail the run.
+    setup.config.sequencer.max_queue_wait = std::time::Duration::ZERO;
+    let ledger = EmbeddedLedger::start(setup).unwrap();
     let url = ledger.url();
     let auth = auth_file.to_str().unwrap();
     // Without --setup-with (or a registered --gate-key) every request is
@@ -59,6 +63,8 @@ fn load_sends_single_and_batch_posts() {
             "--json",
             "--setup-with",
             auth,
+            "--log-key",
+            &log_vkey,
         ],
         &url,
     );
@@ -66,6 +72,7 @@ fn load_sends_single_and_batch_posts() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["failed_requests"], 0);
     assert_eq!(v["requests"], 200);
+    assert_eq!(v["acknowledgements_checked"], "every proof verified under the log key");
     let o = tools(
         &[
             "load",
@@ -76,12 +83,33 @@ fn load_sends_single_and_batch_posts() {
             "--batch",
             "64",
             "--json",
+            "--log-key",
+            &log_vkey,
         ],
         &url,
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["requests"], 5);
+    assert_eq!(v["failed_requests"], 0);
+    // Checked under a key that is not the log's: every answer is refused.
+    let stranger = keyfile::new_key("load.example/log", KeyType::Ed25519).unwrap();
+    let o = tools(
+        &[
+            "load",
+            "--receipts",
+            "10",
+            "--log-key",
+            &stranger.verifier().to_string(),
+        ],
+        &url,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("10 requests failed") && text(&o).contains("does not verify"),
+        "{}",
+        text(&o)
+    );
     assert_eq!(tools(&["load", "--batch", "0"], &url).status.code(), Some(4));
     ledger.stop();
 }

@@ -24,7 +24,6 @@ const SPECS: [(&str, usize, usize, f64); 4] = [
 ];
 
 struct Side {
-    bins: Bins,
     served: Served,
     setup: Option<std::path::PathBuf>,
 }
@@ -51,13 +50,12 @@ fn build_rev(root: &Path, work: &Path, rev: &str) -> Result<Bins, String> {
     procs::build_into(&src, &work.join("ab-target"))
 }
 
-fn start(bins: Bins, dir: &Path) -> Result<Side, String> {
+fn start(bins: &Bins, dir: &Path) -> Result<Side, String> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let (key, vkey) = authority(&bins, dir)?;
-    let served = Served::start(&bins, &dir.join("data"), Some(&vkey))?;
+    let (key, vkey) = authority(bins, dir)?;
+    let served = Served::start(bins, &dir.join("data"), Some(&vkey))?;
     Ok(Side {
-        bins,
         served,
         setup: Some(key),
     })
@@ -70,7 +68,13 @@ pub fn ab(root: &Path, o: &Opts, rev: &str) -> Result<String, String> {
     eprintln!("bench: building {rev} (before) and the working tree (after)");
     let before = build_rev(root, &work, rev)?;
     let after = procs::build(root)?;
-    let mut sides = [start(before, &work.join("before"))?, start(after, &work.join("after"))?];
+    // One client for both sides (the working tree's load generator, which
+    // checks every proof): what differs is the server.
+    let client = after.tools.clone();
+    let mut sides = [
+        start(&before, &work.join("before"))?,
+        start(&after, &work.join("after"))?,
+    ];
     let ticks = procs::clock_ticks();
     let mut out = format!(
         "Before: {rev}; after: the working tree. Each cell is the median of {} runs of {} s, with their range.\n\n\
@@ -100,7 +104,7 @@ pub fn ab(root: &Path, o: &Opts, rev: &str) -> Result<String, String> {
                     rep + 1
                 );
                 let t0 = side.served.cpu_ticks()?;
-                let v = load_json(&side.bins, &side.served.url, &args)?;
+                let v = load_json(&client, &side.served, &args)?;
                 let cpu = (side.served.cpu_ticks()? - t0) as f64 / ticks;
                 let rps = f(&v, &["receipts_per_second"]);
                 guesses[k] = rps;

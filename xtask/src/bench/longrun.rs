@@ -132,8 +132,8 @@ pub fn run(bins: &Bins, work: &Path, o: &LongOpts, command: &str) -> Result<Stri
     );
     let n = (3_000 * o.sustained_s).to_string();
     let v = super::load_json(
-        bins,
-        &served.url,
+        &bins.tools,
+        &served,
         &[
             "--receipts",
             &n,

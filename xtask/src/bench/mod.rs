@@ -129,10 +129,14 @@ pub struct Results {
     pub witnessing: Option<witnessing::WitnessRow>,
 }
 
-fn load_json(bins: &Bins, url: &str, args: &[String]) -> Result<serde_json::Value, String> {
-    let mut cmd = Command::new(&bins.tools);
+/// `cairn-tools load` (the binary `tools`) against `served`, checking every
+/// acknowledgement's proof under the log key as a gate does.
+fn load_json(tools: &Path, served: &Served, args: &[String]) -> Result<serde_json::Value, String> {
+    let mut cmd = Command::new(tools);
     cmd.arg("load")
-        .args(["--url", url, "--json"])
+        .args(["--url", &served.url, "--json"])
+        .arg("--log-key")
+        .arg(format!("@{}", served.log_vkey.display()))
         .args(args)
         .env("CAIRN_ADMIN_TOKEN", ADMIN_TOKEN);
     let out = cmd.output().map_err(|e| format!("cairn-tools load: {e}"))?;
@@ -219,7 +223,7 @@ fn ingest(bins: &Bins, o: &Opts, work: &Path) -> Result<(Vec<IngestRow>, u64), S
                 rep + 1
             );
             let before = served.cpu_ticks()?;
-            let v = load_json(bins, &served.url, &args)?;
+            let v = load_json(&bins.tools, &served, &args)?;
             let cpu = (served.cpu_ticks()? - before) as f64 / ticks;
             let rps = f(&v, &["receipts_per_second"]);
             if rate.is_none() {

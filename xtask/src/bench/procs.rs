@@ -141,6 +141,9 @@ pub fn clock_ticks() -> f64 {
 pub struct Served {
     child: Child,
     pub url: String,
+    /// The log's verifier key file (`DATA_DIR/log.vkey`), which the load
+    /// generator checks every acknowledgement against.
+    pub log_vkey: PathBuf,
 }
 
 impl Served {
@@ -193,7 +196,11 @@ impl Served {
             }
         });
         match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(url) => Ok(Served { child, url }),
+            Ok(url) => Ok(Served {
+                child,
+                url,
+                log_vkey: data_dir.join("log.vkey"),
+            }),
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();

@@ -126,7 +126,8 @@ pub fn render(r: &Results) -> String {
          `Durability::Immediate` redb commit. Server CPU is the ledger process's user + system time per receipt. \
          The load generator shares the {} cores. Ledger peak RSS over the whole ingest run: {:.0} MiB.\n\n\
          Client CPU is the load generator's own user + system time per request (it sends pre-built requests \
-         and checks each answer's status, not its proof).\n\n\
+         and checks every acknowledgement as a gate does: the receipt's inclusion at its index under the \
+         checkpoint, and each distinct checkpoint's signature under the log key).\n\n\
          | run | concurrency | receipts | receipts/s | of `verify_strict` limit | p50 | p99 | max | server CPU per receipt | client CPU per request |\n\
          |---|---|---|---|---|---|---|---|---|---|",
         r.threads,

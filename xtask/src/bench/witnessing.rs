@@ -128,7 +128,7 @@ pub fn compare(bins: &Bins, o: &Opts, work: &Path) -> Result<WitnessRow, String>
                 "bench: single POSTs, concurrency 64, {n} receipts, {label} witnesses (repetition {})",
                 rep + 1
             );
-            let v = load_json(bins, &served.url, &args)?;
+            let v = load_json(&bins.tools, served, &args)?;
             let rps = f(&v, &["receipts_per_second"]);
             guess = rps.max(100.0);
             out.push(rps);
