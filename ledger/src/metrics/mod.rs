@@ -9,8 +9,8 @@
 //! - `cairn_batch_entries`: entries per group commit;
 //! - `cairn_queue_depth`: submissions waiting for the sequencer;
 //! - `cairn_queue_wait_seconds`: how long the oldest submission of the
-//!   last batch waited in the queue (above `sequencer.max_queue_wait_ms`,
-//!   new submissions are shed);
+//!   last batch waited in the queue, 0 once the queue is empty (above
+//!   `sequencer.max_queue_wait_ms`, new submissions are shed);
 //! - `cairn_shed_total`: submissions answered 503 `busy` (queue wait,
 //!   in-flight bound or full queue);
 //! - `cairn_tree_size`: entries in the log;

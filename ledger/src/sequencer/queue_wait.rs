@@ -9,7 +9,9 @@
 //! answered 503 `busy` before their body is read (the rule of CoDel: act
 //! on the time spent queued, not on the queue's length). When the
 //! overload ends, the writer reaches submissions that waited less and the
-//! ledger admits again.
+//! ledger admits again; and when the writer finds the queue empty after a
+//! batch, the signal is reset (nothing waits any more), so a burst after
+//! an overload is not shed for the overload's wait.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

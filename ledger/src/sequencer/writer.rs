@@ -67,6 +67,13 @@ pub(super) async fn run(shared: Arc<Shared>, mut state: LogState, log_key: Signe
             }
         }
         state = commit_batch(&shared, state, &log_key, jobs).await;
+        if rx.is_empty() {
+            // Nothing waits: whatever the last batch waited, the next one
+            // waits at most a commit, so the overload signal ends here (or
+            // a burst after an overload would be shed for the old wait).
+            shared.queue_wait.observe(std::time::Duration::ZERO);
+            shared.metrics.set_queue_wait(std::time::Duration::ZERO);
+        }
     }
 }
 
