@@ -214,6 +214,47 @@ impl Served {
         }
     }
 
+    /// Wait until the served ledger's query index covers the whole log (a
+    /// ledger written before the index had its own file derives it when it
+    /// starts; reads measured meanwhile would measure that too), at most
+    /// `timeout`; how long it took.
+    pub fn wait_indexed(&self, timeout: Duration) -> Result<Duration, String> {
+        let http = cairn_gate::client::Http::new(&self.url);
+        let started = std::time::Instant::now();
+        let mut said = false;
+        loop {
+            let (status, body) = http
+                .get("/metrics", 1 << 20, Duration::from_secs(10))
+                .map_err(|e| format!("{}/metrics: {e}", self.url))?;
+            let text = String::from_utf8_lossy(&body);
+            let value = |name: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok())
+            };
+            if let (200, Some(indexed), Some(size)) = (
+                status,
+                value("cairn_query_index_entries"),
+                value("cairn_tree_size"),
+            ) {
+                if indexed >= size {
+                    return Ok(started.elapsed());
+                }
+                if !said {
+                    eprintln!("bench: waiting for the query index ({indexed} of {size} entries)");
+                    said = true;
+                }
+            }
+            if started.elapsed() > timeout {
+                return Err(format!(
+                    "the query index of {} did not catch up within {} s",
+                    self.url,
+                    timeout.as_secs()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
     /// The server's process ID.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -221,7 +221,7 @@ pub fn render(r: &Results) -> String {
         }
         let _ = writeln!(
             o,
-            "| database on disk | {} bytes = {} B per entry (limit 1.5 × {} + 200 = {} B) |\n\
+            "| databases on disk (the log and its query index) | {} bytes = {} B per entry (limit 1.5 × {} + 200 = {} B) |\n\
              | export | {} bytes in {:.1} s |\n\
              | full audit | {:.1} s = {} receipts/s = {:.0} % of the `verify_strict` limit; peak RSS {:.0} MiB; {} |\n\
              | inclusion proofs served | {}/s, p99 {} |\n\
