@@ -47,7 +47,8 @@ pub struct EmbeddedLedger {
 /// What an embedded ledger needs.
 #[derive(Debug, Clone)]
 pub struct LedgerSetup {
-    /// The redb file.
+    /// The redb file (its query index beside it, unless the config places
+    /// it: [`crate::query_index::path_for`]).
     pub db: PathBuf,
     /// Where to listen (port 0: any free port).
     pub listen: SocketAddr,
@@ -92,7 +93,7 @@ impl EmbeddedLedger {
                     // The query index beside the database, unless placed.
                     config
                         .query_index
-                        .get_or_insert_with(|| setup.db.with_file_name(crate::query_index::INDEX_FILE));
+                        .get_or_insert_with(|| crate::query_index::path_for(&setup.db));
                     let ledger = Ledger::start(open_redb(&setup.db)?, config).await?;
                     let listener =
                         tokio::net::TcpListener::bind(setup.listen)

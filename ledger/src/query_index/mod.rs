@@ -30,8 +30,19 @@ use cairn_api::merkle::{Hash, MerkleHasher, Sha256};
 
 use crate::store::{Field, ReceiptIndex, Store, StoreError};
 
-/// The index's file name in a data directory.
+/// The index's file name in a data directory (beside `ledger.redb`).
 pub const INDEX_FILE: &str = "index.redb";
+
+/// Where the query index of the database file `db` lives: `index.redb`
+/// beside a data directory's `ledger.redb`, else `<name>.index` beside
+/// `db` (so that two databases in one directory have two indexes).
+pub fn path_for(db: &Path) -> std::path::PathBuf {
+    match db.file_name().and_then(|n| n.to_str()) {
+        Some(crate::start::DB_FILE) => db.with_file_name(INDEX_FILE),
+        Some(name) => db.with_file_name(format!("{name}.index")),
+        None => db.with_file_name(INDEX_FILE),
+    }
+}
 /// The index database's page cache: the right edge of each field's rows.
 pub const INDEX_CACHE_BYTES: usize = 16 << 20;
 

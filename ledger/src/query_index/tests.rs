@@ -213,3 +213,12 @@ fn an_index_of_another_log_or_ahead_of_the_log_is_rebuilt() {
         "rebuilt"
     );
 }
+
+#[test]
+fn each_database_file_has_its_own_index_file() {
+    use std::path::Path;
+    let dir = Path::new("/data");
+    assert_eq!(path_for(&dir.join("ledger.redb")), dir.join("index.redb"));
+    assert_eq!(path_for(&dir.join("a.redb")), dir.join("a.redb.index"));
+    assert_ne!(path_for(&dir.join("a.redb")), path_for(&dir.join("b.redb")));
+}

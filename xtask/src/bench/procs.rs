@@ -231,11 +231,9 @@ impl Served {
                 text.lines()
                     .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok())
             };
-            if let (200, Some(indexed), Some(size)) = (
-                status,
-                value("cairn_query_index_entries"),
-                value("cairn_tree_size"),
-            ) {
+            if let (200, Some(indexed), Some(size)) =
+                (status, value("cairn_query_index_entries"), value("cairn_tree_size"))
+            {
                 if indexed >= size {
                     return Ok(started.elapsed());
                 }
