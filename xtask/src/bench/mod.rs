@@ -100,6 +100,11 @@ pub struct ScaleRow {
     pub audit_secs: f64,
     pub audit_rss_kb: u64,
     pub audit_verdict: String,
+    /// The same audit read over the served ledger's tiles (`audit --url`):
+    /// seconds, peak RSS (KiB) and verdict.
+    pub tiles_audit_secs: f64,
+    pub tiles_audit_rss_kb: u64,
+    pub tiles_audit_verdict: String,
     pub inclusion: Stat,
     pub inclusion_p99: Stat,
     pub consistency: Stat,
@@ -342,6 +347,10 @@ fn scale(bins: &Bins, o: &Opts, work: &Path, n: u64) -> Result<ScaleRow, String>
     });
     let (populated, populated_earlier) = if let Some(p) = earlier {
         eprintln!("bench: reusing the ledger of {n} receipts in {}", dir.display());
+        // A run stopped midway (or one before the served ledger was stopped
+        // with SIGTERM) leaves the databases not closed cleanly, and export
+        // refuses such a file: recover first, as the error tells an operator.
+        procs::output(Command::new(&bins.ledger).args(["recover", "--data-dir"]).arg(&data))?;
         (Some(p), true)
     } else {
         let _ = std::fs::remove_dir_all(&dir);
@@ -399,18 +408,20 @@ fn scale(bins: &Bins, o: &Opts, work: &Path, n: u64) -> Result<ScaleRow, String>
         ],
         &dir,
     )?;
-    let audit_verdict = audit_out
-        .lines()
-        .filter(|l| l.contains("receipts valid") || l.starts_with("Result:"))
-        .map(str::trim)
-        .collect::<Vec<_>>()
-        .join("; ");
+    let audit_verdict = verdict_lines(&audit_out);
     let _ = std::fs::remove_file(&export);
     let served = Served::start(bins, &data, Some(&keys.join("authority.vkey")))?;
     let caught_up = served.wait_indexed(Duration::from_secs(3600))?;
     if caught_up > Duration::from_secs(1) {
         eprintln!("bench: the query index caught up in {:.0} s", caught_up.as_secs_f64());
     }
+    eprintln!("bench: audit over tiles at {n}");
+    let (tiles_out, tiles_audit_secs, tiles_audit_rss_kb) = procs::timed(
+        &bins.verify,
+        &["audit", "--url", &served.url, "--trust", &trust.display().to_string()],
+        &dir,
+    )?;
+    let tiles_audit_verdict = verdict_lines(&tiles_out);
     let mut m: [Vec<f64>; 5] = Default::default();
     let mut entries = 0;
     for rep in 0..o.reps {
@@ -447,6 +458,9 @@ fn scale(bins: &Bins, o: &Opts, work: &Path, n: u64) -> Result<ScaleRow, String>
         audit_secs,
         audit_rss_kb,
         audit_verdict,
+        tiles_audit_secs,
+        tiles_audit_rss_kb,
+        tiles_audit_verdict,
         inclusion: Stat::of(&m[0]),
         inclusion_p99: Stat::of(&m[1]),
         consistency: Stat::of(&m[2]),
@@ -454,6 +468,16 @@ fn scale(bins: &Bins, o: &Opts, work: &Path, n: u64) -> Result<ScaleRow, String>
         query_p99: Stat::of(&m[4]),
         serve_rss_kb,
     })
+}
+
+/// The lines of an audit's output that give its verdict.
+fn verdict_lines(audit_out: &str) -> String {
+    audit_out
+        .lines()
+        .filter(|l| l.contains("receipts valid") || l.starts_with("Result:"))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn machine(pg: Option<&String>) -> Vec<(String, String)> {

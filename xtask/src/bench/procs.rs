@@ -284,8 +284,29 @@ impl Served {
     }
 }
 
+/// How long a served ledger has to stop after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(120);
+
 impl Drop for Served {
+    /// Stop it as an operator would (SIGTERM): it closes its databases
+    /// cleanly, so a ledger at scale kept for the next run opens without
+    /// recovery. SIGKILL only if it has not stopped after [`STOP_GRACE`].
     fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        if Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            let deadline = std::time::Instant::now() + STOP_GRACE;
+            while std::time::Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            eprintln!("bench: cairn-ledger serve (pid {pid}) did not stop within {STOP_GRACE:?}; killing it");
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -191,7 +191,8 @@ pub fn render(r: &Results) -> String {
             "\n### Ledgers at scale\n\nEach ledger holds N receipts written by `cairn-tools populate` (decided by the \
          devops-staging policy, signed, submitted through the durable sequencer), plus its key statement and \
          policy bundle. The audit is one full `cairn-verify audit --export` (every signature, the tree, every \
-         checkpoint); proofs are `cairn-tools read-load` with 16 clients against `cairn-ledger serve`; \
+         checkpoint); the audit over tiles is the same audit read from the served ledger's C2SP \
+         tlog-tiles (`cairn-verify audit --url`, the verifier and the ledger on the same two cores); proofs are `cairn-tools read-load` with 16 clients against `cairn-ledger serve`; \
          the incident query (`subject=agent:other&action=delete_pod&decision=DENY&limit=100`, the first page \
          of 100 receipts, each decoded and returned as JSON) is asked by one client, one query at a time.\n\n",
         );
@@ -199,6 +200,7 @@ pub fn render(r: &Results) -> String {
     for s in &r.scales {
         let (per, limit) = disk_per_entry(s);
         let audit_rps = s.receipts as f64 / s.audit_secs.max(1e-9);
+        let tiles_rps = s.receipts as f64 / s.tiles_audit_secs.max(1e-9);
         let _ = writeln!(
             o,
             "#### {} receipts ({} entries)\n\n| measure | result |\n|---|---|",
@@ -224,6 +226,7 @@ pub fn render(r: &Results) -> String {
             "| databases on disk (the log and its query index) | {} bytes = {} B per entry (limit 1.5 × {} + 200 = {} B) |\n\
              | export | {} bytes in {:.1} s |\n\
              | full audit | {:.1} s = {} receipts/s = {:.0} % of the `verify_strict` limit; peak RSS {:.0} MiB; {} |\n\
+             | full audit over tiles | {:.1} s = {} receipts/s = {:.0} % of the `verify_strict` limit; peak RSS {:.0} MiB; {} |\n\
              | inclusion proofs served | {}/s, p99 {} |\n\
              | consistency proofs served | {}/s |\n\
              | incident query (first page) | p50 {}, p99 {} |\n\
@@ -239,6 +242,11 @@ pub fn render(r: &Results) -> String {
             100.0 * audit_rps / r.verify_limit,
             mib(s.audit_rss_kb),
             s.audit_verdict,
+            s.tiles_audit_secs,
+            int(tiles_rps),
+            100.0 * tiles_rps / r.verify_limit,
+            mib(s.tiles_audit_rss_kb),
+            s.tiles_audit_verdict,
             si(s.inclusion),
             sms(s.inclusion_p99),
             si(s.consistency),
