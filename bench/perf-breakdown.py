@@ -26,13 +26,17 @@ PARTS = [
     ("entry, leaf hash and tree (SHA-256)", [r"Entry::new", r"sha2::", r"merkle::"]),
     ("acknowledgement (proofs, checkpoint, JSON body)", [r"writer::answer", r"proof_text", r"to_wire", r"serde_json::ser"]),
     ("redb writes of the batch before its commit (entries, nodes, checkpoint, admission indexes)", [r"redb::"]),
-    ("sequencer and admission (queue, batching, checks)", [r"cairn_ledger::sequencer", r"cairn_ledger::admission", r"cairn_ledger::writer"]),
+    ("sequencer and admission (queue, batching, checks)", [r"cairn_ledger::sequencer"]),
     ("HTTP: hyper, axum and the socket calls they make", [r"hyper::", r"axum::", r"tower::", r"httparse", r"tcp_", r"sock_", r"__sys_sendto", r"__sys_recvfrom"]),
     ("scheduler, futex, epoll and thread wake-ups", [r"futex", r"schedule", r"epoll", r"park", r"try_to_wake_up"]),
 ]
 # perf truncates the thread name to 15 bytes.
 FOLLOWER_THREAD = "cairn-query-ind"
-ALLOC = re.compile(r"malloc|free|realloc|calloc|_int_|alloc::raw_vec|cfree")
+# glibc's allocator entry points and internals, and Vec growth.
+ALLOC = re.compile(
+    r"\b(__libc_malloc|__libc_free|__libc_realloc|__libc_calloc|malloc|free|realloc|calloc|cfree"
+    r"|_int_malloc|_int_free|_int_realloc|malloc_consolidate|unlink_chunk)\b|alloc::raw_vec::"
+)
 
 
 def samples(lines):

@@ -33,7 +33,7 @@ use cairn_host::log::LogArgs;
 use cairn_host::outln;
 use cairn_host::progress::Progress;
 use cairn_ledger::config::{FileConfig, FileHttp, FileSequencer, FileWitnessing, ServeConfig, TlsFiles};
-use cairn_ledger::query_index::{INDEX_FILE, QueryIndex};
+use cairn_ledger::query_index::{self, QueryIndex};
 use cairn_ledger::serve;
 use cairn_ledger::start::DB_FILE;
 use cairn_ledger::store::{RedbStore, Store as _, StoreError};
@@ -275,7 +275,7 @@ fn log_public_key(dir: &std::path::Path) -> Result<cairn_api::keys::VerifierKey,
 /// cleanly is not checked (the ledger recovers it when it starts, and
 /// derives again what it lost); one that cannot be read is an error.
 fn query_index_for_fsck(dir: &std::path::Path) -> Result<Option<QueryIndex>, Fail> {
-    let path = dir.join(INDEX_FILE);
+    let path = query_index::path_for(&dir.join(DB_FILE));
     if !path.exists() {
         return Ok(None);
     }
@@ -371,7 +371,7 @@ fn main() -> ExitCode {
             let size = store.size()?;
             drop(store);
             outln!("recovered {}: {size} entries; run fsck to check it", path.display());
-            let index = data_dir.join(INDEX_FILE);
+            let index = query_index::path_for(&path);
             if index.exists() {
                 let ix = QueryIndex::open_or_rebuild(&index)?;
                 outln!("recovered {}: it covers {} entries", index.display(), ix.indexed());

@@ -164,7 +164,7 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
             // As many submissions in flight as the queue holds: more could
             // only wait for a slot, so they are refused before their work.
             in_flight: (cfg.sequencer.queue, crate::http::in_flight::MAX_IN_FLIGHT_BYTES),
-            query_index: Some(cfg.data_dir.join(crate::query_index::INDEX_FILE)),
+            query_index: Some(crate::query_index::path_for(&cfg.data_dir.join(crate::start::DB_FILE))),
         },
     )
     .await?;
