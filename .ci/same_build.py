@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 BASE = "cairn-tools"
-PACKAGES = ["cairn-ledger", "cairn-gate", "cairn-verify", "cairn-witness", "xtask"]
+PACKAGES = ["cairn-ledger", "cairn-gate-server", "cairn-verify", "cairn-witness", "xtask"]
 
 
 def graph(pkg):

@@ -11,10 +11,14 @@ use cairn_api::entry::Entry;
 use cairn_api::keys::VerifierKey;
 use cairn_api::proof::TlogProof;
 use cairn_api::receipt::SignedReceipt;
-use cairn_api::wire::{Ack, Problem, ProblemType};
+use cairn_api::wire::{Ack, BatchResponse, Problem, ProblemType};
 
-/// Largest acknowledgement read from a ledger, in bytes.
-pub const MAX_ACK_BYTES: u64 = 256 * 1024;
+/// Largest acknowledgement read from a ledger, in bytes (a batch answer
+/// of [`MAX_BATCH`] acknowledgements fits).
+pub const MAX_ACK_BYTES: u64 = 4 * 1024 * 1024;
+/// Most receipts [`HttpLedger::submit_batch`] sends in one request (the
+/// ledger's default limit, `CAIRN_MAX_BATCH`, is 256).
+pub const MAX_BATCH: usize = 256;
 
 /// A durable acknowledgement, checked.
 #[derive(Debug, Clone)]
@@ -232,16 +236,11 @@ pub fn problem(status: u16, body: &[u8]) -> LedgerError {
     }
 }
 
-impl Ledger for HttpLedger {
-    fn submit(&self, body: &[u8], deadline: Duration) -> Result<Acknowledged, LedgerError> {
-        let (status, bytes) = self
-            .http
-            .post("/v1/receipts", "application/cose", &[], body, deadline)?;
-        if status != 200 && status != 201 {
-            return Err(problem(status, &bytes));
-        }
-        let ack: Ack = serde_json::from_slice(&bytes)
-            .map_err(|e| LedgerError::BadAcknowledgement(format!("not an acknowledgement: {e}")))?;
+impl HttpLedger {
+    /// Believe `ack` for `body` only when its proof verifies under the log
+    /// key (or, for a retry answered with the first receipt, when that
+    /// receipt is proven and is the same gate's for the same key).
+    fn check(&self, body: &[u8], status: u16, ack: Ack, deadline: Duration) -> Result<Acknowledged, LedgerError> {
         let proof =
             TlogProof::parse(ack.tlog_proof.as_bytes()).map_err(|e| LedgerError::BadAcknowledgement(e.to_string()))?;
         let existing = ack.existing;
@@ -265,5 +264,68 @@ impl Ledger for HttpLedger {
                 signed_by(&proof.checkpoint)
             ))),
         }
+    }
+
+    /// Submit several receipts in one `POST /v1/receipts/batch` (at most
+    /// [`MAX_BATCH`]): one result per body, in order, each checked as
+    /// [`Ledger::submit`] checks one. `Err` when the batch as a whole has no
+    /// answer (then none of them is acknowledged).
+    pub fn submit_batch(
+        &self,
+        bodies: &[&[u8]],
+        deadline: Duration,
+    ) -> Result<Vec<Result<Acknowledged, LedgerError>>, LedgerError> {
+        use cairn_api::cbor::CBOR;
+        if bodies.is_empty() || bodies.len() > MAX_BATCH {
+            return Err(LedgerError::Unavailable(format!(
+                "a batch holds 1 to {MAX_BATCH} receipts, not {}",
+                bodies.len()
+            )));
+        }
+        let array = CBOR::from(bodies.iter().map(|b| CBOR::to_byte_string(*b)).collect::<Vec<_>>());
+        let payload = cairn_api::cbor::encode(&array);
+        let (status, bytes) = self
+            .http
+            .post("/v1/receipts/batch", "application/cbor", &[], &payload, deadline)?;
+        if status != 200 {
+            return Err(problem(status, &bytes));
+        }
+        let answer: BatchResponse = serde_json::from_slice(&bytes)
+            .map_err(|e| LedgerError::BadAcknowledgement(format!("not a batch answer: {e}")))?;
+        if answer.results.len() != bodies.len() {
+            return Err(LedgerError::BadAcknowledgement(format!(
+                "the batch answer has {} results for {} receipts",
+                answer.results.len(),
+                bodies.len()
+            )));
+        }
+        Ok(bodies
+            .iter()
+            .zip(answer.results)
+            .map(|(body, r)| match (r.status, r.ack, r.problem) {
+                (200 | 201, Some(ack), _) => self.check(body, r.status, ack, deadline),
+                (200 | 201, None, _) => Err(LedgerError::BadAcknowledgement(
+                    "a batch item answered 2xx without an acknowledgement".into(),
+                )),
+                (status, _, p) => Err(problem(
+                    status,
+                    &p.and_then(|p| serde_json::to_vec(&p).ok()).unwrap_or_default(),
+                )),
+            })
+            .collect())
+    }
+}
+
+impl Ledger for HttpLedger {
+    fn submit(&self, body: &[u8], deadline: Duration) -> Result<Acknowledged, LedgerError> {
+        let (status, bytes) = self
+            .http
+            .post("/v1/receipts", "application/cose", &[], body, deadline)?;
+        if status != 200 && status != 201 {
+            return Err(problem(status, &bytes));
+        }
+        let ack: Ack = serde_json::from_slice(&bytes)
+            .map_err(|e| LedgerError::BadAcknowledgement(format!("not an acknowledgement: {e}")))?;
+        self.check(body, status, ack, deadline)
     }
 }

@@ -11,8 +11,9 @@
 //! - [`admin`]: key statements and policy bundles posted to the ledger's
 //!   admin API; [`policy_dir`]: packing bundles from directories.
 //!
-//! The demo, `populate`, the load generators and the seed scenarios are in
-//! `cairn-tools`.
+//! The `cairn-gate` binary (its CLI, and `serve`: the AuthZEN decision
+//! point) is `cairn-gate-server`. The demo, `populate`, the load
+//! generators and the seed scenarios are in `cairn-tools`.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 

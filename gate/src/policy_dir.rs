@@ -136,6 +136,19 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> Result<
     Ok(())
 }
 
+/// A bundle file, or a policy directory packed: what every command that
+/// takes a policy accepts.
+pub fn load(path: &Path) -> Result<Bundle, PackError> {
+    if path.is_dir() {
+        return pack_dir(path);
+    }
+    let bytes = read_bounded(path, MAX_BUNDLE_BYTES as u64)?;
+    Bundle::from_bytes(&bytes).map_err(|e| PackError::Meta {
+        path: path.to_owned(),
+        problem: format!("not a policy bundle: {e}"),
+    })
+}
+
 /// Pack `dir` into a bundle.
 pub fn pack_dir(dir: &Path) -> Result<Bundle, PackError> {
     let meta_path = dir.join(BUNDLE_META);

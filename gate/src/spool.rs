@@ -77,6 +77,11 @@ impl Spool {
         Ok(Spool { dir: dir.to_owned() })
     }
 
+    /// The spool's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The spooled receipts' files, oldest name first.
     pub fn pending(&self) -> Result<Vec<PathBuf>, SpoolError> {
         let mut out = Vec::new();

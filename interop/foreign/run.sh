@@ -25,7 +25,7 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/pip" install -q --disable-pip-version-check -r interop/foreign/requirements.txt
-cargo build --quiet --locked -p cairn-ledger -p cairn-gate -p cairn-verify -p cairn-tools -p cairn-witness -p cairn-interop
+cargo build --quiet --locked -p cairn-ledger -p cairn-gate-server -p cairn-verify -p cairn-tools -p cairn-witness -p cairn-interop
 bin=$root/target/debug
 
 work=$(mktemp -d)

@@ -14,7 +14,6 @@
 
 use std::path::{Path, PathBuf};
 
-use cairn_api::policy::bundle::MAX_BUNDLE_BYTES;
 use cairn_api::policy::{Bundle, DecisionInput, Policy};
 use cairn_gate::policy_dir::{PackError, pack_dir};
 use cairn_host::file::read_bounded;
@@ -72,11 +71,7 @@ fn pack_error(e: PackError) -> Failure {
 }
 
 fn load(path: &Path) -> Result<Bundle, Failure> {
-    if path.is_dir() {
-        return pack_dir(path).map_err(pack_error);
-    }
-    let bytes = read_bounded(path, MAX_BUNDLE_BYTES as u64).map_err(|e| Failure::Io(e.to_string()))?;
-    Bundle::from_bytes(&bytes).map_err(|e| Failure::Bad(format!("{}: {e}", path.display())))
+    cairn_gate::policy_dir::load(path).map_err(pack_error)
 }
 
 /// A bundle file or a policy directory, for the other commands.

@@ -3,6 +3,7 @@
 //! - `keygen`, `register`, `publish`, `decide`, `proofs refresh`: a gate's operations against
 //!   a ledger (`ops.rs`).
 //! - `policy pack|hash|eval|check`: tools for policy authors (`policy_cli.rs`).
+//! - `serve`: the AuthZEN decision point (`cairn_gate_server`).
 //!
 //! The demo, `populate` and the load generators are `cairn-tools`.
 //!
@@ -11,6 +12,7 @@
 //! refresh`: some proofs still wait for the witness quorum; 3 a file could not be read or written, or the ledger could
 //! not be reached; 4 usage. A closed stdout is a normal end.
 
+mod mcp_cli;
 mod ops;
 mod policy_cli;
 mod proofs_cli;
@@ -19,7 +21,9 @@ use std::process::ExitCode;
 
 use cairn_api::entry::KeyRole;
 use cairn_gate::admin::LedgerArgs;
+use cairn_gate_server::config::Settings;
 use cairn_host::log::LogArgs;
+use cairn_host::outln;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
@@ -108,6 +112,66 @@ enum Command {
     /// Policy bundles: pack, hash, eval, check.
     #[command(subcommand)]
     Policy(policy_cli::Command),
+    /// Serve the AuthZEN 1.0 Authorization API: every decision signed,
+    /// durably logged (or denied and spooled), answered.
+    Serve {
+        /// The TOML settings file (gate-server/cairn-gate.example.toml).
+        #[arg(long, env = "CAIRN_GATE_CONFIG")]
+        config: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Stand between an agent and an MCP server (stdio): every tools/call
+    /// decided, logged, and forwarded only on a durable PERMIT.
+    Mcp {
+        /// The TOML settings file (as for serve).
+        #[arg(long, env = "CAIRN_GATE_CONFIG")]
+        config: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        settings: Settings,
+        #[command(flatten)]
+        mcp: mcp_cli::McpArgs,
+        /// The MCP server's command and its arguments, after `--`.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+}
+
+fn serve(config: Option<&std::path::Path>, flags: Settings) -> ExitCode {
+    let fail = |code: u8, msg: String| {
+        eprintln!("cairn-gate serve: {msg}");
+        ExitCode::from(code)
+    };
+    let file = match config.map(Settings::load).transpose() {
+        Ok(f) => f.unwrap_or_default(),
+        Err(e) => return fail(4, e.to_string()),
+    };
+    let cfg = match file.overlay(flags).resolve() {
+        Ok(c) => c,
+        Err(e) => return fail(4, e.to_string()),
+    };
+    if cfg.callers.is_none() {
+        return fail(
+            4,
+            "missing setting `callers` (a flag, its CAIRN_GATE_ variable, or the config file)".into(),
+        );
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(1, format!("the runtime: {e}")),
+    };
+    let ready = |addr: std::net::SocketAddr| {
+        outln!("cairn-gate: AuthZEN decision point on http://{addr}");
+        cairn_host::out::flush();
+    };
+    match rt.block_on(cairn_gate_server::serve::serve(
+        cfg,
+        ready,
+        cairn_gate_server::serve::shutdown_signal(),
+    )) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e.exit_code(), e.to_string()),
+    }
 }
 
 fn main() -> ExitCode {
@@ -115,7 +179,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    cli.log.init("warn");
+    // A served gate logs what it decides; a one-off command only warnings.
+    cli.log.init(if matches!(cli.command, Command::Serve { .. }) {
+        "info"
+    } else {
+        "warn"
+    });
     let ops = |r: Result<(), ops::Fail>, what: &str| match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(ops::Fail(code, msg)) => {
@@ -151,6 +220,13 @@ fn main() -> ExitCode {
                 ExitCode::from(code)
             }
         },
+        Command::Serve { config, settings } => serve(config.as_deref(), settings),
+        Command::Mcp {
+            config,
+            settings,
+            mcp,
+            command,
+        } => mcp_cli::mcp(config.as_deref(), settings, mcp, &command),
         Command::Decide(args) => match ops::decide(&args) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::from(1),

@@ -1,0 +1,172 @@
+//! `cairn-gate serve`: load the key, the bundles and the callers, start
+//! the submitter and the spool's delivery, and serve the AuthZEN API until
+//! SIGTERM or Ctrl-C (in-flight decisions finish first).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use cairn_api::receipt::Mode;
+use cairn_gate::approval::{Approver, WebhookApprover};
+use cairn_gate::client::{HttpLedger, Ledger};
+use cairn_gate::gate::{Gate, GateConfig};
+use cairn_gate::spool::Spool;
+use cairn_host::keyfile;
+
+use crate::auth::Callers;
+use crate::config::ServeConfig;
+use crate::delivery::Delivery;
+use crate::http::{AppState, router};
+use crate::pdp::Pdp;
+use crate::submitter::Batcher;
+
+/// Why the gate could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// A key, bundle, credential or spool could not be loaded (the
+    /// operator's files; exit 3).
+    #[error("{0}")]
+    Load(String),
+    /// The listen address could not be bound, or serving failed (exit 1).
+    #[error("{0}")]
+    Io(String),
+}
+
+impl ServeError {
+    /// The process's exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ServeError::Load(_) => 3,
+            ServeError::Io(_) => 1,
+        }
+    }
+}
+
+/// A gate's decision point and the background work that lives as long
+/// as it: what `serve` and `mcp` share.
+#[derive(Debug)]
+pub struct Gates {
+    /// The decision point.
+    pub pdp: Arc<Pdp>,
+    /// The submitter (its counters).
+    pub batcher: Arc<Batcher>,
+    _delivery: Delivery,
+}
+
+/// The running parts of a served gate: its state for the router, and the
+/// background work that lives as long as it.
+#[derive(Debug)]
+pub struct Running {
+    /// The router's state.
+    pub state: AppState,
+    /// The submitter (its counters).
+    pub batcher: Arc<Batcher>,
+    _gates: Gates,
+}
+
+/// Load the key and the bundles, start the submitter and the spool's
+/// delivery.
+pub fn gates(cfg: &ServeConfig) -> Result<Gates, ServeError> {
+    let load = |e: String| ServeError::Load(e);
+    let key = keyfile::read_key(&cfg.gate_key).map_err(|e| load(e.to_string()))?;
+    let log_key = keyfile::read_vkey_arg(&cfg.log_key).map_err(|e| load(format!("log_key: {e}")))?;
+    let spool = Spool::open(&cfg.spool).map_err(|e| load(e.to_string()))?;
+    let batcher = Arc::new(
+        Batcher::start(HttpLedger::new(&cfg.ledger, log_key), cfg.batch)
+            .map_err(|e| ServeError::Io(format!("the submitter's threads: {e}")))?,
+    );
+    let ledger: Arc<dyn Ledger> = batcher.clone();
+    let approver: Option<Arc<dyn Approver>> = cfg
+        .approver
+        .as_deref()
+        .and_then(|a| a.strip_prefix("webhook:"))
+        .map(|url| Arc::new(WebhookApprover::new(url)) as Arc<dyn Approver>);
+    let config = GateConfig {
+        mode: if cfg.shadow { Mode::Shadow } else { Mode::Enforce },
+        submit_deadline: cfg.deadline,
+        approval_deadline: cfg.approval,
+    };
+    let gate = |path: &std::path::Path| -> Result<Arc<Gate>, ServeError> {
+        let bundle = cairn_gate::policy_dir::load(path).map_err(|e| load(e.to_string()))?;
+        Gate::new(
+            key.clone(),
+            bundle,
+            ledger.clone(),
+            spool.clone(),
+            approver.clone(),
+            config.clone(),
+        )
+        .map(Arc::new)
+        .map_err(|e| load(format!("{}: {e}", path.display())))
+    };
+    let default = cfg.bundle.as_deref().map(gate).transpose()?;
+    let mut by_surface = BTreeMap::new();
+    for (surface, path) in &cfg.surfaces {
+        by_surface.insert(surface.clone(), gate(path)?);
+    }
+    let pdp = Arc::new(Pdp::new(default, by_surface));
+    let delivery = Delivery::start(pdp.clone(), cfg.spool_interval)
+        .map_err(|e| ServeError::Io(format!("the spool's delivery thread: {e}")))?;
+    Ok(Gates {
+        pdp,
+        batcher,
+        _delivery: delivery,
+    })
+}
+
+/// Build a gate server's state from its settings (`callers` required).
+pub fn start(cfg: &ServeConfig) -> Result<Running, ServeError> {
+    let path = cfg
+        .callers
+        .as_deref()
+        .ok_or_else(|| ServeError::Load("missing setting `callers`: serving needs caller credentials".into()))?;
+    let callers = Callers::load(path).map_err(|e| ServeError::Load(e.to_string()))?;
+    let gates = gates(cfg)?;
+    Ok(Running {
+        state: AppState {
+            pdp: gates.pdp.clone(),
+            callers: Arc::new(callers),
+            public_url: cfg.public_url.clone(),
+        },
+        batcher: gates.batcher.clone(),
+        _gates: gates,
+    })
+}
+
+/// Serve `cfg` until `shutdown` completes. `ready` is called with the
+/// bound address once the gate listens.
+pub async fn serve(
+    cfg: ServeConfig,
+    ready: impl FnOnce(std::net::SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let running = tokio::task::block_in_place(|| start(&cfg))?;
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| ServeError::Io(format!("{}: {e}", cfg.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServeError::Io(format!("{}: {e}", cfg.listen)))?;
+    ready(addr);
+    axum::serve(listener, router(running.state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| ServeError::Io(e.to_string()))
+}
+
+/// SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
