@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use cairn_api::entry::Entry;
 use cairn_api::keys::VerifierKey;
+use cairn_api::note::Checkpoint;
 use cairn_api::proof::TlogProof;
 use cairn_api::receipt::SignedReceipt;
 use cairn_api::wire::{Ack, BatchResponse, Problem, ProblemType};
@@ -240,12 +241,33 @@ impl HttpLedger {
     /// Believe `ack` for `body` only when its proof verifies under the log
     /// key (or, for a retry answered with the first receipt, when that
     /// receipt is proven and is the same gate's for the same key).
-    fn check(&self, body: &[u8], status: u16, ack: Ack, deadline: Duration) -> Result<Acknowledged, LedgerError> {
+    ///
+    /// `verified` remembers the last checkpoint whose signature verified,
+    /// so that the acknowledgements of one batch, which share their
+    /// checkpoint, verify its signature once; each inclusion proof is
+    /// still checked against it.
+    fn check(
+        &self,
+        body: &[u8],
+        status: u16,
+        ack: Ack,
+        deadline: Duration,
+        verified: &mut Option<(String, Checkpoint)>,
+    ) -> Result<Acknowledged, LedgerError> {
         let proof =
             TlogProof::parse(ack.tlog_proof.as_bytes()).map_err(|e| LedgerError::BadAcknowledgement(e.to_string()))?;
         let existing = ack.existing;
-        match proof.verify_body(body, &self.log_key, &[]) {
-            Ok(_) => Ok(Acknowledged {
+        let note = proof.checkpoint.to_text();
+        let holds = match verified.as_ref().filter(|(text, _)| *text == note) {
+            Some((_, cp)) => proof
+                .entry_for(body)
+                .and_then(|e| proof.verify_inclusion_under(&e.leaf_hash(), cp)),
+            None => proof.verify_body(body, &self.log_key, &[]).map(|(_, cp, _)| {
+                *verified = Some((note, cp));
+            }),
+        };
+        match holds {
+            Ok(()) => Ok(Acknowledged {
                 index: proof.index,
                 existing,
                 proof,
@@ -299,11 +321,12 @@ impl HttpLedger {
                 bodies.len()
             )));
         }
+        let mut verified = None;
         Ok(bodies
             .iter()
             .zip(answer.results)
             .map(|(body, r)| match (r.status, r.ack, r.problem) {
-                (200 | 201, Some(ack), _) => self.check(body, r.status, ack, deadline),
+                (200 | 201, Some(ack), _) => self.check(body, r.status, ack, deadline, &mut verified),
                 (200 | 201, None, _) => Err(LedgerError::BadAcknowledgement(
                     "a batch item answered 2xx without an acknowledgement".into(),
                 )),
@@ -326,6 +349,6 @@ impl Ledger for HttpLedger {
         }
         let ack: Ack = serde_json::from_slice(&bytes)
             .map_err(|e| LedgerError::BadAcknowledgement(format!("not an acknowledgement: {e}")))?;
-        self.check(body, status, ack, deadline)
+        self.check(body, status, ack, deadline, &mut None)
     }
 }

@@ -17,6 +17,7 @@ pub mod demo_witnesses;
 pub mod fail;
 pub mod flood;
 pub mod flood_report;
+pub mod gate_load;
 pub mod generated;
 pub mod load;
 pub mod load_check;

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use cairn_host::log::LogArgs;
 use cairn_tools::fail::Fail;
-use cairn_tools::{demo, flood, load, populate, readload};
+use cairn_tools::{demo, flood, gate_load, load, populate, readload};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -37,6 +37,8 @@ enum Command {
     Flood(flood::Args),
     /// The read side under load: inclusion or consistency proofs, or a query, for a fixed time.
     ReadLoad(readload::Args),
+    /// AuthZEN evaluations against a running `cairn-gate serve`, end to end.
+    GateLoad(gate_load::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Load(a) => ("load", load::run(&a)),
         Command::Flood(a) => ("flood", flood::run(&a)),
         Command::ReadLoad(a) => ("read-load", readload::run(&a)),
+        Command::GateLoad(a) => ("gate-load", gate_load::run(&a)),
     };
     cairn_host::out::flush();
     match result {

@@ -17,6 +17,7 @@
 //! runs the long runs instead (`longrun`: sustained rate, soak, overload).
 
 mod ab;
+mod gate;
 mod longrun;
 mod opts;
 mod pg;
@@ -132,6 +133,7 @@ pub struct Results {
     pub pg_version: Option<String>,
     pub scales: Vec<ScaleRow>,
     pub witnessing: Option<witnessing::WitnessRow>,
+    pub gate: Option<gate::GateRow>,
 }
 
 /// `cairn-tools load` (the binary `tools`) against `served`, checking every
@@ -544,6 +546,8 @@ fn suite(root: &Path, o: &Opts, args: &[String]) -> Result<Results, String> {
     let (ingest, ingest_rss_kb) = ingest(&bins, o, &work)?;
     eprintln!("bench: ingest with and without two witnesses");
     let witnessing = Some(witnessing::compare(&bins, o, &work)?);
+    eprintln!("bench: the served gate (AuthZEN end to end, the MCP proxy)");
+    let gate = Some(gate::measure(root, if o.quick { 3_000 } else { 20_000 })?);
     let (pg, pg_version) = if o.pg {
         let body = cairn_api::examples::signed_receipt(4);
         let (rows, v) = postgres(o, &body)?;
@@ -576,6 +580,7 @@ fn suite(root: &Path, o: &Opts, args: &[String]) -> Result<Results, String> {
         pg_version,
         scales,
         witnessing,
+        gate,
     })
 }
 

@@ -43,6 +43,8 @@ pub fn build_into(root: &Path, dir: &Path) -> Result<Bins, String> {
             "cairn-verify",
             "-p",
             "cairn-witness",
+            "-p",
+            "cairn-gate-server",
         ])
         .status()
         .map_err(|e| format!("cargo build: {e}"))?;

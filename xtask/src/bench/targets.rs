@@ -1,4 +1,5 @@
 //! The report's targets table: each target of the performance issue (#16)
+//! and of the served gate (#17)
 //! with its measured value and a verdict, or "not measured" when this run
 //! did not measure it (never a verdict without a measurement).
 
@@ -121,6 +122,41 @@ pub fn targets(r: &Results, out: &mut String) {
             "cairn-rules ≥ 1,000,000 decisions/s per core on a 100-rule bundle",
             format!("{}/s", si(p.per_second)),
             verdict(p.per_second.median >= 1_000_000.0),
+        );
+    }
+    if let Some(g) = &r.gate {
+        let (p50, p99, failed) = g.at_1000;
+        row(
+            out,
+            "served gate: p99 ≤ 5 ms for `POST /access/v1/evaluation` end to end (decision, durable log, proof checked) at 1,000/s offered (issue 17)",
+            format!(
+                "p50 {p50:.2} ms, p99 {p99:.2} ms, {failed} failed (the ledger alone, same run: p50 {:.2}, p99 {:.2})",
+                g.ledger_at_1000.0, g.ledger_at_1000.1
+            ),
+            verdict(p99 <= 5.0 && failed == 0),
+        );
+        row(
+            out,
+            "served gate: the most decisions/s one gate process sustains, 64 clients (issue 17; no target)",
+            format!(
+                "{:.0} decisions/s; the ledger's own single POSTs {:.0}/s at 64 clients",
+                g.max_per_s, g.ledger_per_s
+            ),
+            "measured",
+        );
+        row(
+            out,
+            "MCP proxy: added latency per tool call (issue 17; no target)",
+            format!(
+                "p50 +{:.2} ms ({:.2} → {:.2}), p99 +{:.2} ms ({:.2} → {:.2})",
+                g.mcp_proxied.0 - g.mcp_direct.0,
+                g.mcp_direct.0,
+                g.mcp_proxied.0,
+                g.mcp_proxied.1 - g.mcp_direct.1,
+                g.mcp_direct.1,
+                g.mcp_proxied.1
+            ),
+            "measured",
         );
     }
 }
