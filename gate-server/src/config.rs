@@ -206,6 +206,13 @@ impl Settings {
         Settings::parse(&text, path)
     }
 
+    /// The final settings of a command: the file at `config` (if any)
+    /// under `flags` (flags and environment), resolved.
+    pub fn from_sources(config: Option<&Path>, flags: Settings) -> Result<ServeConfig, ConfigError> {
+        let file = config.map(Settings::load).transpose()?.unwrap_or_default();
+        file.overlay(flags).resolve()
+    }
+
     /// Lay `over` (flags and environment) on top of `self` (the file).
     #[must_use]
     pub fn overlay(self, over: Settings) -> Settings {

@@ -142,18 +142,14 @@ fn serve(config: Option<&std::path::Path>, flags: Settings) -> ExitCode {
         eprintln!("cairn-gate serve: {msg}");
         ExitCode::from(code)
     };
-    let file = match config.map(Settings::load).transpose() {
-        Ok(f) => f.unwrap_or_default(),
-        Err(e) => return fail(4, e.to_string()),
-    };
-    let cfg = match file.overlay(flags).resolve() {
+    let cfg = match Settings::from_sources(config, flags) {
         Ok(c) => c,
         Err(e) => return fail(4, e.to_string()),
     };
     if cfg.callers.is_none() {
         return fail(
             4,
-            "missing setting `callers` (a flag, its CAIRN_GATE_ variable, or the config file)".into(),
+            cairn_gate_server::config::ConfigError::Missing("callers").to_string(),
         );
     }
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

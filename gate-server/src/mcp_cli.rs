@@ -41,11 +41,7 @@ pub fn mcp(config: Option<&std::path::Path>, flags: Settings, args: McpArgs, com
         eprintln!("cairn-gate mcp: {msg}");
         ExitCode::from(code)
     };
-    let file = match config.map(Settings::load).transpose() {
-        Ok(f) => f.unwrap_or_default(),
-        Err(e) => return fail(4, e.to_string()),
-    };
-    let cfg = match file.overlay(flags).resolve() {
+    let cfg = match Settings::from_sources(config, flags) {
         Ok(c) => c,
         Err(e) => return fail(4, e.to_string()),
     };
