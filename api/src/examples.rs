@@ -239,6 +239,29 @@ pub fn receipt(n: u64) -> Receipt {
     }
 }
 
+/// Example receipt 1 with what AuthZEN allows and JSON-minded encoders
+/// stumble on: numbers with a fraction (recorded as decimal fractions),
+/// an empty subject id, an empty key and an empty value.
+pub fn authzen_edge_receipt() -> Receipt {
+    let mut p = receipt_parts(1);
+    p.request.subject.id = String::new();
+    let ctx = p.request.context.get_or_insert_default();
+    for (k, v) in [
+        ("ratio", json!(0.5)),
+        ("one", json!(1.0)),
+        ("tiny", json!(-2.5e-8)),
+        ("huge", json!(1e300)),
+        ("", json!("")),
+        ("list", json!([0.1, 2, {"": 3.25}])),
+    ] {
+        ctx.insert(k.into(), v);
+    }
+    match Receipt::new(p) {
+        Ok(r) => r,
+        Err(e) => unreachable!("the AuthZEN edge receipt is invalid: {e}"),
+    }
+}
+
 /// Example receipt `n`, signed by [`gate_key`] as a COSE_Sign1.
 pub fn signed_receipt(n: u64) -> Vec<u8> {
     match crate::cose::sign(&receipt(n).to_cbor(), RECEIPT_CONTENT_TYPE, &gate_key()) {

@@ -26,6 +26,7 @@
 
 pub mod cbor;
 pub mod cose;
+pub mod decimal;
 pub mod entry;
 #[doc(hidden)]
 pub mod examples;

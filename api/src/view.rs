@@ -9,8 +9,10 @@
 //!   JSON RFC 3339 string (see [`crate::timestamp`]);
 //! - **bytes** paths: CBOR byte string ↔ JSON lowercase hex string.
 //!
-//! Anywhere else a byte string, a tag, a float or a negative integer below
-//! -2^63 has no JSON view and is refused. Paths are dotted keys with `[]`
+//! A JSON number with a fraction or an exponent is a CBOR decimal fraction
+//! (tag 4) holding its shortest decimal ([`crate::decimal`]). Anywhere else
+//! a byte string, another tag, a float or a negative integer below -2^63
+//! has no JSON view and is refused. Paths are dotted keys with `[]`
 //! for "every element of an array" (`lineage[].token_hash`).
 //!
 //! [`decode`] enforces the same deterministic-encoding rules as
@@ -25,6 +27,7 @@ use serde_json::Value as Json;
 use unicode_normalization::is_nfc;
 
 use crate::cbor::{CborError, MAX_DEPTH, write_header as header};
+use crate::decimal;
 use crate::timestamp::Timestamp;
 
 /// Which paths of a format are times and which are bytes.
@@ -95,6 +98,14 @@ fn text(out: &mut Vec<u8>, s: &str, path: &str) -> Result<(), ViewError> {
     Ok(())
 }
 
+fn int(out: &mut Vec<u8>, i: i64) {
+    match u64::try_from(i) {
+        Ok(u) => header(out, 0, u),
+        // CBOR stores -1 - i for a negative i.
+        Err(_) => header(out, 1, (-1 - i) as u64),
+    }
+}
+
 /// JSON view → deterministic CBOR bytes.
 pub fn encode(v: &Json, schema: &ViewSchema) -> Result<Vec<u8>, ViewError> {
     let mut out = Vec::with_capacity(1024);
@@ -132,10 +143,16 @@ fn enc(v: &Json, path: &mut String, s: &ViewSchema, out: &mut Vec<u8>, depth: us
             if let Some(u) = n.as_u64() {
                 header(out, 0, u);
             } else if let Some(i) = n.as_i64() {
-                // i < 0 here: CBOR stores -1 - i.
-                header(out, 1, (-1 - i) as u64);
+                int(out, i);
             } else {
-                return Err(err(path, "numbers must be integers (no floats)"));
+                let (exponent, mantissa) = n
+                    .as_f64()
+                    .and_then(decimal::shortest)
+                    .ok_or_else(|| err(path, "a number must be finite"))?;
+                header(out, 6, decimal::DECIMAL_FRACTION_TAG);
+                header(out, 4, 2);
+                int(out, exponent);
+                int(out, mantissa);
             }
         }
         Json::String(t) => text(out, t, path)?,
@@ -257,7 +274,12 @@ fn dec(r: &mut Reader<'_>, path: &mut String, s: &ViewSchema, depth: usize) -> R
             return Err(err(path, "byte strings appear only at typed paths"));
         }
         3 => Json::String(dec_text(r, arg)?),
-        4 | 5 if depth >= MAX_DEPTH => return Err(CborError::TooDeep { limit: MAX_DEPTH }.into()),
+        // A tag nests like a container, and a decimal fraction's array one
+        // level further (as crate::cbor counts depth).
+        4..=6 if depth >= MAX_DEPTH => return Err(CborError::TooDeep { limit: MAX_DEPTH }.into()),
+        6 if arg == decimal::DECIMAL_FRACTION_TAG && depth + 1 >= MAX_DEPTH => {
+            return Err(CborError::TooDeep { limit: MAX_DEPTH }.into());
+        }
         4 => {
             // Every item takes at least one byte.
             let n = r.len(arg)?;
@@ -296,7 +318,7 @@ fn dec(r: &mut Reader<'_>, path: &mut String, s: &ViewSchema, depth: usize) -> R
             }
             Json::Object(out)
         }
-        6 => return Err(err(path, "tags are not used in cairn formats")),
+        6 => dec_decimal(r, path, arg)?,
         _ => match (info, arg) {
             (20, _) => Json::Bool(false),
             (21, _) => Json::Bool(true),
@@ -304,6 +326,34 @@ fn dec(r: &mut Reader<'_>, path: &mut String, s: &ViewSchema, depth: usize) -> R
             _ => return Err(CborError::Malformed("simple value other than false, true, null").into()),
         },
     })
+}
+
+/// The content of a tag: only a canonical decimal fraction has a view.
+/// Its faults are the value's (unmappable), not the encoding's: dcbor reads
+/// any tag.
+fn dec_decimal(r: &mut Reader<'_>, path: &str, tag: u64) -> Result<Json, ViewError> {
+    if tag != decimal::DECIMAL_FRACTION_TAG {
+        return Err(err(path, "the only tag in cairn formats is 4 (a decimal fraction)"));
+    }
+    let shape = || err(path, "a decimal fraction is [exponent, mantissa], two integers");
+    let (major, _, arg) = r.header()?;
+    if major != 4 || arg != 2 {
+        return Err(shape());
+    }
+    let mut parts = [0i64; 2];
+    for p in &mut parts {
+        let (major, _, arg) = r.header()?;
+        let n = i64::try_from(arg).map_err(|_| shape())?;
+        *p = match major {
+            0 => n,
+            1 => -1 - n,
+            _ => return Err(shape()),
+        };
+    }
+    decimal::value(parts[0], parts[1])
+        .and_then(serde_json::Number::from_f64)
+        .map(Json::Number)
+        .ok_or_else(|| err(path, "a decimal fraction must be the shortest decimal of a binary64"))
 }
 
 #[cfg(test)]
@@ -333,7 +383,6 @@ mod tests {
     #[test]
     fn unmappable_values_are_refused_with_their_path() {
         let e = |j: serde_json::Value| encode(&j, &S).unwrap_err();
-        assert!(matches!(e(serde_json::json!({"x": 1.5})), ViewError::Unmappable { path, .. } if path == "x"));
         assert!(matches!(e(serde_json::json!({"h": "ZZ"})), ViewError::Unmappable { path, .. } if path == "h"));
         assert!(matches!(
             e(serde_json::json!({"h": "AB"})),
@@ -351,6 +400,45 @@ mod tests {
             decode(&float, &S, 100),
             Err(ViewError::Encoding(CborError::Unsupported("floating-point numbers")))
         );
+    }
+
+    #[test]
+    fn fractions_are_decimal_fractions() {
+        let j = serde_json::json!({"x": [1.5, 1.0, -2.5e-8, 0.1, 1e300, 0, -1]});
+        let bytes = encode(&j, &S).unwrap();
+        // 1.5 is 4([-1, 15]): c4 82 20 0f.
+        assert!(bytes.windows(4).any(|w| w == [0xc4, 0x82, 0x20, 0x0f]));
+        let back = decode(&bytes, &S, 1 << 20).unwrap();
+        assert_eq!(back, j);
+        // The JSON view keeps a fraction a fraction: 1.0 is not 1.
+        assert_eq!(back["x"][1].as_f64(), Some(1.0));
+        assert!(back["x"][1].as_u64().is_none());
+        // dcbor agrees that the bytes are canonical CBOR.
+        assert_eq!(cbor::encode(&cbor::decode(&bytes).unwrap()), bytes);
+
+        let unmappable = |hex_bytes: &str| match decode(&hex::decode(hex_bytes).unwrap(), &S, 100) {
+            Err(ViewError::Unmappable { path, .. }) => path,
+            other => panic!("{hex_bytes}: {other:?}"),
+        };
+        // 0.5 as 50e-2, and as 5e-1 with a second tag; 1.0 as 10e-1.
+        assert_eq!(unmappable("a16178c482211832"), "x");
+        assert_eq!(unmappable("a16178c482200a"), "x");
+        // A bignum (tag 2), a decimal of three items, one holding text.
+        assert_eq!(unmappable("a16178c24101"), "x");
+        assert_eq!(unmappable("a16178c483200500"), "x");
+        assert_eq!(unmappable("a16178c482206135"), "x");
+        assert_eq!(
+            decode(&hex::decode("c4822005").unwrap(), &S, 100).unwrap(),
+            serde_json::json!(0.5)
+        );
+        // A decimal fraction nests two levels, as dcbor counts them: at the
+        // depth limit both refuse it.
+        for arrays in [MAX_DEPTH - 2, MAX_DEPTH - 1, MAX_DEPTH] {
+            let mut b = vec![0x81u8; arrays];
+            b.extend_from_slice(&hex::decode("c4822005").unwrap());
+            let (ours, theirs) = (decode(&b, &S, 1 << 20), cbor::decode(&b));
+            assert_eq!(ours.is_ok(), theirs.is_ok(), "{arrays} arrays: {ours:?} / {theirs:?}");
+        }
     }
 
     /// The codec's verdicts agree with dcbor's on every single-bit mutation

@@ -26,6 +26,8 @@ fn receipts_match_the_cddl() {
         let payload = examples::receipt(n).to_cbor();
         cddl_ok(&doc, "receipt", &payload).unwrap_or_else(|e| panic!("receipt {n}: {e}"));
     }
+    let edges = examples::authzen_edge_receipt().to_cbor();
+    cddl_ok(&doc, "receipt", &edges).unwrap_or_else(|e| panic!("AuthZEN edges: {e}"));
     // The invalid-receipt vectors that are structurally wrong fail the CDDL too.
     let vectors = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testvectors/receipt-invalid");
     for name in [
@@ -34,7 +36,8 @@ fn receipts_match_the_cddl() {
         "missing-decision",
         "bad-decision",
         "uuid-v4",
-        "empty-subject-id",
+        "long-subject-id",
+        "float-in-context",
     ] {
         let case: serde_json::Value =
             serde_json::from_slice(&std::fs::read(vectors.join(format!("{name}.json"))).unwrap()).unwrap();
@@ -84,8 +87,11 @@ fn receipt_json_views_match_the_json_schema() {
     let mut bad = examples::receipt(1).to_json();
     bad["decision"] = "ALLOW".into();
     assert!(!validator.is_valid(&bad));
+    let edges = examples::authzen_edge_receipt().to_json();
+    let errors: Vec<String> = validator.iter_errors(&edges).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "AuthZEN edges: {errors:?}");
     let mut bad = examples::receipt(1).to_json();
-    bad["request"]["context"]["ratio"] = serde_json::json!(0.5);
+    bad["request"]["subject"]["id"] = "i".repeat(257).into();
     assert!(!validator.is_valid(&bad));
     let mut bad = examples::receipt(1).to_json();
     bad["policy"]["bundle_hash"] = "ABC".into();

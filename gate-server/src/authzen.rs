@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use cairn_api::receipt::{ReceiptError, Request, check_request};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -63,6 +64,32 @@ pub struct EvaluationRequest {
     /// In what circumstances.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<Map<String, Value>>,
+}
+
+/// The receipt's request for an AuthZEN request read from JSON, the one
+/// way `serve`, `mcp`, `decide` and `policy eval` read a request: members
+/// AuthZEN lets a receiver ignore are dropped, and a request no receipt
+/// could record is refused here, before any policy runs (docs/spec.md,
+/// "The gate's AuthZEN API"), so that all of them accept and refuse the
+/// same requests.
+pub fn recordable_request(v: Value) -> Result<Request, RequestError> {
+    let r: EvaluationRequest = serde_json::from_value(v).map_err(|e| RequestError::NotAuthzen(e.to_string()))?;
+    let r = crate::pdp::to_request(r);
+    check_request(&r)?;
+    Ok(r)
+}
+
+/// A request that is not one, or that no receipt can record. The caller's
+/// fault, always.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// Not an AuthZEN access evaluation request.
+    #[error("not an AuthZEN access evaluation request: {0}")]
+    NotAuthzen(String),
+    /// Valid AuthZEN, outside the receipt's rules (a limit, text not in NFC).
+    #[error("the request cannot be recorded: {0}")]
+    Unrecordable(#[from] ReceiptError),
 }
 
 /// One item of an Access Evaluations request: any member missing is

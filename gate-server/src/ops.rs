@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use cairn_api::entry::{KeyAction, KeyRole, KeyStatement, POLICY_CONTENT_TYPE};
 use cairn_api::keys::{KeyType, VerifierKey};
-use cairn_api::receipt::{Approval, Initiator, LineageLink, Mode, Request};
+use cairn_api::receipt::{Approval, Initiator, LineageLink, Mode};
 use cairn_gate::admin::{AdminError, LedgerArgs};
 use cairn_gate::approval::{Approver, TerminalApprover, WebhookApprover};
 use cairn_gate::client::{HttpLedger, Ledger, LedgerError};
@@ -198,7 +198,8 @@ pub struct DecideArgs {
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DecideInput {
-    request: Request,
+    /// Read by [`cairn_gate_server::authzen::recordable_request`], as `serve` reads it.
+    request: serde_json::Value,
     #[serde(default)]
     lineage: Vec<LineageLink>,
     #[serde(default)]
@@ -220,6 +221,8 @@ pub fn decide(a: &DecideArgs) -> Result<bool, Fail> {
             a.request.display()
         );
     }
+    let request = cairn_gate_server::authzen::recordable_request(input.request)
+        .map_err(|e| Fail(4, format!("{}: {e}", a.request.display())))?;
     let key = keyfile::read_key(&a.gate_key).map_err(io)?;
     let bundle = crate::policy_cli::load_bundle(&a.bundle).map_err(|e| Fail(1, e))?;
     let approver: Option<Arc<dyn Approver>> = match a.approver.as_deref() {
@@ -246,7 +249,7 @@ pub fn decide(a: &DecideArgs) -> Result<bool, Fail> {
     // Whatever waits in the spool goes first.
     let delivered = gate.deliver_spool();
     let call = ToolCall {
-        request: input.request,
+        request,
         lineage: input.lineage,
         initiator: input.initiator,
         idempotency_key: match &a.idempotency_key {

@@ -10,7 +10,9 @@
 //!   ALLOW rules shadowed by a DENY, and globs outside the vocabulary.
 //!
 //! Exit codes: 0 done (for `check`: no findings); 1 the bundle is bad or
-//! `check` has findings; 3 a file could not be read or written; 4 usage.
+//! `check` has findings; 3 a file could not be read or written; 4 usage, or
+//! a decision input that is not one (or whose request no receipt could
+//! record: `decide` and `serve` refuse it too).
 
 use std::path::{Path, PathBuf};
 
@@ -61,6 +63,27 @@ pub enum Command {
 enum Failure {
     Bad(String),
     Io(String),
+    /// The decision input is not one (exit 4).
+    Input(String),
+}
+
+/// A decision input file: `{request, approval?, lineage?, nd_inputs}`, its
+/// request read as `serve` and `decide` read one
+/// ([`cairn_gate_server::authzen::recordable_request`]).
+fn decision_input(raw: &[u8]) -> Result<DecisionInput, String> {
+    let mut v: serde_json::Value = serde_json::from_slice(raw).map_err(|e| format!("not JSON: {e}"))?;
+    let request = v
+        .as_object_mut()
+        .and_then(|o| o.remove("request"))
+        .ok_or("not a decision input: no request")?;
+    let request = cairn_gate_server::authzen::recordable_request(request).map_err(|e| e.to_string())?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "request".into(),
+            serde_json::to_value(&request).map_err(|e| e.to_string())?,
+        );
+    }
+    serde_json::from_value(v).map_err(|e| format!("not a decision input: {e}"))
 }
 
 fn pack_error(e: PackError) -> Failure {
@@ -77,7 +100,7 @@ fn load(path: &Path) -> Result<Bundle, Failure> {
 /// A bundle file or a policy directory, for the other commands.
 pub(crate) fn load_bundle(path: &Path) -> Result<Bundle, String> {
     load(path).map_err(|f| match f {
-        Failure::Bad(m) | Failure::Io(m) => m,
+        Failure::Bad(m) | Failure::Io(m) | Failure::Input(m) => m,
     })
 }
 
@@ -125,8 +148,7 @@ fn run_inner(cmd: &Command) -> Result<u8, Failure> {
             let b = load(bundle)?;
             let policy = compile(&b, bundle)?;
             let raw = read_bounded(request, MAX_REQUEST_BYTES).map_err(|e| Failure::Io(e.to_string()))?;
-            let input: DecisionInput = serde_json::from_slice(&raw)
-                .map_err(|e| Failure::Bad(format!("{}: not a decision input: {e}", request.display())))?;
+            let input = decision_input(&raw).map_err(|e| Failure::Input(format!("{}: {e}", request.display())))?;
             let d = policy.decide(&input);
             if *json {
                 let out = serde_json::json!({ "bundle_hash": b.hash(), "decision": d });
@@ -204,6 +226,10 @@ pub fn run(cmd: &Command) -> u8 {
         Err(Failure::Io(msg)) => {
             eprintln!("cairn-gate policy: {msg}");
             3
+        }
+        Err(Failure::Input(msg)) => {
+            eprintln!("cairn-gate policy: {msg}");
+            4
         }
     }
 }

@@ -88,6 +88,31 @@ async fn unknown_members_are_ignored_and_not_recorded() {
     assert!(recorded.get("page").is_none(), "{recorded}");
 }
 
+/// Numbers with a fraction, empty identifiers, empty keys and values: all
+/// AuthZEN-valid, decided and recorded exactly (docs/spec.md section 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fractions_and_empty_strings_are_decided_and_recorded_exactly() {
+    let s = Served::new("edges");
+    let mut r = request("get_pods", "production:web");
+    r["subject"]["properties"] = json!({"": "", "trust": 0.75});
+    r["context"] = json!({"ratio": 0.5, "one": 1.0, "tiny": -2.5e-8, "huge": 1e300, "n": 3, "list": [0.1, {"": 3.25}]});
+    let a = post(&s.app, "/access/v1/evaluation", &r, &[]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.json);
+    assert_eq!(a.json["decision"], true, "{}", a.json);
+    let logged = s.logged(a.json["context"]["cairn"]["log_index"].as_u64().unwrap());
+    let recorded = serde_json::to_value(&logged.parts().request).unwrap();
+    assert_eq!(recorded["context"], r["context"]);
+    assert_eq!(recorded["subject"]["properties"], r["subject"]["properties"]);
+    assert!(recorded["context"]["one"].is_f64(), "1.0 stays 1.0: {recorded}");
+    // An empty subject id is AuthZEN-valid too.
+    let mut r = request("get_pods", "production:web");
+    r["subject"]["id"] = json!("");
+    let a = post(&s.app, "/access/v1/evaluation", &r, &[]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.json);
+    let logged = s.logged(a.json["context"]["cairn"]["log_index"].as_u64().unwrap());
+    assert_eq!(logged.parts().request.subject.id, "");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_with_the_same_idempotency_key_gets_the_first_decision() {
     let s = Served::new("retry");
@@ -106,12 +131,18 @@ async fn a_retry_with_the_same_idempotency_key_gets_the_first_decision() {
     .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.json);
     assert_eq!(bad.json["type"], "https://cairn.dev/problems/unrecordable-request");
-    // AuthZEN-valid, but a receipt carries no number with a fraction yet.
-    let mut frac = request("get_pods", "staging:web");
-    frac["context"]["ratio"] = json!(0.5);
-    let bad = post(&s.app, "/access/v1/evaluation", &frac, &[]).await;
+    // AuthZEN-valid, but text not in Unicode NFC has no deterministic
+    // encoding (docs/spec.md section 2): refused before deciding.
+    let mut nfd = request("get_pods", "staging:web");
+    nfd["context"]["note"] = json!("cafe\u{301}");
+    let bad = post(&s.app, "/access/v1/evaluation", &nfd, &[]).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.json);
     assert_eq!(bad.json["type"], "https://cairn.dev/problems/unrecordable-request");
+    assert!(
+        bad.json["detail"].as_str().unwrap().contains("request.context.note"),
+        "{}",
+        bad.json
+    );
     assert_eq!(
         s.running.batcher.receipts(),
         2,

@@ -3,30 +3,12 @@
 
 mod common;
 
-use common::TempDir;
+use common::{TempDir, gate, text};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use cairn_api::keys::VerifierKey;
 use cairn_ledger::embedded::{EmbeddedLedger, LedgerSetup};
-
-fn gate(args: &[&dyn AsRef<std::ffi::OsStr>], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cairn-gate"));
-    c.args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::TempDir;
+use common::{TempDir, text};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -18,14 +18,6 @@ fn policy(args: &[&str], cwd: &Path) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn meta() -> String {

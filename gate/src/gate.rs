@@ -220,6 +220,9 @@ impl Gate {
     }
 
     fn run(&self, call: &ToolCall, o: Option<&Override<'_>>) -> Result<Authorization, GateError> {
+        // A request no receipt can record is refused before the policy runs
+        // or anyone is asked to approve it.
+        cairn_api::receipt::check_request(&call.request).map_err(GateError::Receipt)?;
         let t = now()?;
         let mut input = DecisionInput {
             request: call.request.clone(),

@@ -309,6 +309,27 @@ def verify_tlog_proof(text: str, body: bytes, log_key):
 
 # --- section 2 ------------------------------------------------------------
 
+def check_decimals(v):
+    """Spec section 2: a number with a fraction is a decimal fraction (tag 4)
+    holding the shortest decimal that reads back as the same binary64."""
+    from decimal import Decimal
+
+    if isinstance(v, Decimal):
+        x = float(v)
+        if x != x or x in (float("inf"), float("-inf")):
+            raise Reject("decimal fraction out of binary64 range")
+        want = (0, (0,), 0) if x == 0 else Decimal(repr(x)).normalize().as_tuple()
+        if tuple(v.as_tuple()) != tuple(want):
+            raise Reject(f"decimal fraction {v} is not the shortest decimal of its binary64")
+    elif isinstance(v, dict):
+        for k, item in v.items():
+            check_decimals(k)
+            check_decimals(item)
+    elif isinstance(v, list):
+        for item in v:
+            check_decimals(item)
+
+
 def strict_cbor(data: bytes, max_depth=32, max_bytes=1 << 20):
     """Check deterministic CBOR per spec section 2 without building values."""
     import unicodedata
@@ -638,6 +659,7 @@ def run(kind, c):
         receipt = cbor2.loads(payload)
         if cbor2.dumps(receipt, canonical=True) != payload:
             raise Reject("payload not canonical")
+        check_decimals(receipt)
         e = entry("receipt", c["integrated_at"], b(c["cose_sign1"]))
         if e != b(c["entry_cbor"]):
             raise Reject("entry differs")

@@ -471,40 +471,62 @@ fn cbor_cases(out: &mut Vec<Case>) {
     }
 }
 
+/// A valid receipt's vector: payload, signed form, log entry and the
+/// hashes a verifier must compute.
+fn receipt_case(name: String, desc: String, r: &Receipt, cose: Vec<u8>, at: Timestamp) -> Option<Case> {
+    let entry = Entry::new(EntryKind::Receipt, at, cose.clone()).ok()?;
+    Some((
+        name,
+        json!({
+            "desc": desc,
+            "gate_vkey": examples::gate_key().verifier().to_string(),
+            "operator_vkey": examples::operator_key().verifier().to_string(),
+            "content_type": RECEIPT_CONTENT_TYPE,
+            "json": r.to_json(),
+            "payload_cbor": hex::encode(r.to_cbor()),
+            "cose_sign1": hex::encode(&cose),
+            "integrated_at": at.millis(),
+            "entry_cbor": hex::encode(entry.to_cbor()),
+            "expected": {
+                "valid": true,
+                "leaf_hash": entry.leaf_hash().to_hex(),
+                "request_hash": r.request_hash().to_hex(),
+            },
+        }),
+    ))
+}
+
 fn receipts(out: &mut Vec<Case>) {
-    let gate = examples::gate_key();
     for n in 0..10u64 {
         let r = examples::receipt(n);
-        let payload = r.to_cbor();
-        let cose = examples::signed_receipt(n);
-        let at = ts(EXAMPLE_NOW_MS + n * 1000 + 7);
-        let Ok(entry) = Entry::new(EntryKind::Receipt, at, cose.clone()) else {
-            continue;
-        };
         let p = r.parts();
-        out.push((
+        let desc = format!(
+            "receipt {n}: {} {} on {}:{}{}{}",
+            p.decision,
+            p.request.action.name,
+            p.request.resource.kind,
+            p.request.resource.id,
+            if p.approval.is_some() { ", with approval" } else { "" },
+            if p.break_glass.is_some() { ", break-glass" } else { "" },
+        );
+        let at = ts(EXAMPLE_NOW_MS + n * 1000 + 7);
+        out.extend(receipt_case(
             format!("receipt/example-{n}"),
-            json!({
-                "desc": format!(
-                    "receipt {n}: {} {} on {}:{}{}{}",
-                    p.decision, p.request.action.name, p.request.resource.kind, p.request.resource.id,
-                    if p.approval.is_some() { ", with approval" } else { "" },
-                    if p.break_glass.is_some() { ", break-glass" } else { "" },
-                ),
-                "gate_vkey": gate.verifier().to_string(),
-                "operator_vkey": examples::operator_key().verifier().to_string(),
-                "content_type": RECEIPT_CONTENT_TYPE,
-                "json": r.to_json(),
-                "payload_cbor": hex::encode(&payload),
-                "cose_sign1": hex::encode(&cose),
-                "integrated_at": at.millis(),
-                "entry_cbor": hex::encode(entry.to_cbor()),
-                "expected": {
-                    "valid": true,
-                    "leaf_hash": entry.leaf_hash().to_hex(),
-                    "request_hash": r.request_hash().to_hex(),
-                },
-            }),
+            desc,
+            &r,
+            examples::signed_receipt(n),
+            at,
+        ));
+    }
+    // What AuthZEN allows: fractions, empty identifiers, keys and values.
+    let r = examples::authzen_edge_receipt();
+    if let Ok(cose) = cose::sign(&r.to_cbor(), RECEIPT_CONTENT_TYPE, &examples::gate_key()) {
+        out.extend(receipt_case(
+            "receipt/authzen-edges".into(),
+            "receipt 1 with numbers with a fraction (decimal fractions, tag 4), an empty subject id, an empty key and an empty value".into(),
+            &r,
+            cose,
+            ts(EXAMPLE_NOW_MS + 10_007),
         ));
     }
     // Invalid receipts: the JSON view of example 1 with one rule broken,
@@ -536,9 +558,9 @@ fn receipts(out: &mut Vec<Case>) {
             Box::new(|j| j["decision"] = json!("ALLOW")),
         ),
         (
-            "empty-subject-id",
-            "request.subject.id empty",
-            Box::new(|j| j["request"]["subject"]["id"] = json!("")),
+            "long-subject-id",
+            "request.subject.id of 257 bytes",
+            Box::new(|j| j["request"]["subject"]["id"] = json!("i".repeat(257))),
         ),
         (
             "gate-with-space",
@@ -581,23 +603,47 @@ fn receipts(out: &mut Vec<Case>) {
             }),
         ));
     }
-    // A float in the context has no place in a receipt.
-    let mut j = base;
-    j["request"]["context"]["ratio"] = json!(0);
-    if let Ok(mut bytes) = cairn_api::view::encode(&j, &VIEW) {
-        // Replace the integer 0 after the key "ratio" with half-float 0.5.
-        if let Some(at) = bytes.windows(6).position(|w| w == b"\x65ratio") {
-            bytes.splice(at + 6..at + 7, [0xf9, 0x38, 0x00]);
-            out.push((
-                "receipt-invalid/float-in-context".into(),
-                json!({
-                    "desc": "receipt payload with the float 0.5 in request.context",
-                    "payload_cbor": hex::encode(&bytes),
-                    "expected": outcome(Receipt::from_cbor(&bytes)),
-                }),
-            ));
-        }
-    }
+    // A decimal fraction not in its one canonical form: 0.5 as 50e-2
+    // (4([-2, 50])) in place of 4([-1, 5]).
+    out.extend(ratio_case(
+        &base,
+        json!(0.5),
+        b"\xc4\x82\x20\x05",
+        b"\xc4\x82\x21\x18\x32",
+        "decimal-not-shortest",
+        "receipt payload with 0.5 in request.context written as the decimal fraction 50e-2, not its shortest form 5e-1",
+    ));
+    // A float has no place in a receipt: fractions are decimal fractions.
+    out.extend(ratio_case(
+        &base,
+        json!(0),
+        b"\x00",
+        b"\xf9\x38\x00",
+        "float-in-context",
+        "receipt payload with the half-precision float 0.5 in request.context (a fraction is a decimal fraction, never a float)",
+    ));
+}
+
+/// An invalid receipt: the view `base` with `ratio` in its context,
+/// encoded, and the encoding `old` of that value replaced by `new`.
+fn ratio_case(base: &Value, ratio: Value, old: &[u8], new: &[u8], name: &str, desc: &str) -> Option<Case> {
+    let mut j = base.clone();
+    j["request"]["context"]["ratio"] = ratio;
+    let mut bytes = cairn_api::view::encode(&j, &VIEW).ok()?;
+    let key = b"\x65ratio";
+    let at = bytes
+        .windows(key.len() + old.len())
+        .position(|w| w.starts_with(key) && w.ends_with(old))?
+        + key.len();
+    bytes.splice(at..at + old.len(), new.iter().copied());
+    Some((
+        format!("receipt-invalid/{name}"),
+        json!({
+            "desc": desc,
+            "payload_cbor": hex::encode(&bytes),
+            "expected": outcome(Receipt::from_cbor(&bytes)),
+        }),
+    ))
 }
 
 fn cose_cases(out: &mut Vec<Case>) {

@@ -275,6 +275,7 @@ impl CedarPolicy {
 fn rexpr(v: &Value) -> Result<RestrictedExpression, String> {
     Ok(match v {
         Value::Bool(b) => RestrictedExpression::new_bool(*b),
+        Value::Number(n) if n.is_f64() => RestrictedExpression::new_decimal(cedar_decimal(n)?),
         Value::Number(n) => {
             RestrictedExpression::new_long(n.as_i64().ok_or_else(|| format!("{n} is outside Cedar's Long range"))?)
         }
@@ -288,6 +289,32 @@ fn rexpr(v: &Value) -> Result<RestrictedExpression, String> {
         .map_err(|e| e.to_string())?,
         Value::Null => return Err("null has no Cedar value".into()),
     })
+}
+
+/// A number with a fraction as Cedar's `decimal` extension reads it (one to
+/// four fractional digits): `0.5` is `decimal("0.5")`, `2.0` is
+/// `decimal("2.0")`. A number needing more digits, or out of its range, is
+/// an evaluation error (so a SILENCE), never a rounded value.
+fn cedar_decimal(n: &serde_json::Number) -> Result<String, String> {
+    let no = || format!("{n} has no Cedar decimal (at most 4 fractional digits, within Long range / 10^4)");
+    let (exponent, mantissa) = n.as_f64().and_then(crate::decimal::shortest).ok_or_else(no)?;
+    if !(-4..=18).contains(&exponent) {
+        return Err(no());
+    }
+    // The value in ten-thousandths, which Cedar keeps as an i64.
+    let scaled = 10i64
+        .checked_pow((exponent + 4) as u32)
+        .and_then(|p| p.checked_mul(mantissa))
+        .ok_or_else(no)?;
+    let sign = if scaled < 0 { "-" } else { "" };
+    let abs = scaled.unsigned_abs();
+    let frac = format!("{:04}", abs % 10_000);
+    let frac = frac.trim_end_matches('0');
+    Ok(format!(
+        "{sign}{}.{}",
+        abs / 10_000,
+        if frac.is_empty() { "0" } else { frac }
+    ))
 }
 
 /// JSON as Cedar reads it: nulls dropped, and every object wrapped so that a

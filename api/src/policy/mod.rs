@@ -17,6 +17,7 @@ mod reasons;
 pub mod registry;
 pub mod rules;
 pub mod rules_engine;
+mod rules_eval;
 #[cfg(test)]
 mod tests;
 

@@ -29,6 +29,8 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::rules_eval::{Doc, eval};
+
 use super::glob::Glob;
 use super::{DecisionInput, PolicyDecision, PolicyError, reasons};
 use crate::receipt::{ApprovalOutcome, SubProfile};
@@ -79,7 +81,7 @@ pub enum Cmp {
 }
 
 impl Cmp {
-    fn holds<T: Ord>(self, a: &T, b: &T) -> bool {
+    pub(super) fn holds<T: Ord>(self, a: &T, b: &T) -> bool {
         match self {
             Cmp::Eq => a == b,
             Cmp::Ne => a != b,
@@ -248,13 +250,13 @@ pub struct Vocabulary {
 }
 
 #[derive(Debug, Clone)]
-enum Bound {
+pub(super) enum Bound {
     Int(i128),
     Time(Timestamp),
 }
 
 #[derive(Debug, Clone)]
-enum Cond {
+pub(super) enum Cond {
     Eq(String, Value, bool),
     In(String, Vec<Value>),
     Glob(String, Glob),
@@ -533,106 +535,6 @@ fn any(globs: &[Glob], text: &str) -> bool {
 }
 
 /// The lazily built document and the input it comes from.
-struct Doc<'a> {
-    input: &'a DecisionInput,
-    full: std::cell::OnceCell<Value>,
-}
-
-/// Follow the JSON-pointer tokens in `rest` (which starts with `/`, or is
-/// empty) from a map.
-fn walk<'a>(map: &'a serde_json::Map<String, Value>, rest: &str) -> Option<&'a Value> {
-    let rest = rest.strip_prefix('/')?;
-    let (first, tail) = rest.split_once('/').map_or((rest, ""), |(f, t)| (f, t));
-    let key = first.replace("~1", "/").replace("~0", "~");
-    let v = map.get(&key)?;
-    if tail.is_empty() {
-        Some(v)
-    } else {
-        v.pointer(&format!("/{tail}"))
-    }
-}
-
-impl<'a> Doc<'a> {
-    /// Resolve a pointer. The free-form parts that conditions read most
-    /// (`/context`, `properties`, `nd_inputs` entries) are read in place;
-    /// anything else from the full document, built once.
-    fn get(&self, path: &str) -> Option<&Value> {
-        let q = &self.input.request;
-        let empty = || None;
-        for (prefix, map) in [
-            ("/context", q.context.as_ref()),
-            ("/request/context", q.context.as_ref()),
-            ("/request/action/properties", q.action.properties.as_ref()),
-            ("/request/subject/properties", q.subject.properties.as_ref()),
-            ("/request/resource/properties", q.resource.properties.as_ref()),
-        ] {
-            if let Some(rest) = path.strip_prefix(prefix)
-                && rest.starts_with('/')
-            {
-                return map.map_or_else(empty, |m| walk(m, rest));
-            }
-        }
-        if let Some(rest) = path.strip_prefix("/nd_inputs")
-            && rest.starts_with('/')
-            && !rest.starts_with("/clock")
-        {
-            return walk(&self.input.nd_inputs.other, rest);
-        }
-        self.full.get_or_init(|| self.input.document()).pointer(path)
-    }
-}
-
-fn resolve<'a>(doc: &'a Doc<'_>, path: &str) -> Result<&'a Value, String> {
-    doc.get(path).ok_or_else(|| format!("{path} is missing"))
-}
-
-fn as_time(v: &Value, path: &str) -> Result<Timestamp, String> {
-    match v {
-        Value::String(s) => Timestamp::parse_rfc3339(s).map_err(|_| format!("{path} is not an RFC 3339 time")),
-        _ => Err(format!("{path} is not a time")),
-    }
-}
-
-fn eval(c: &Cond, doc: &Doc<'_>, input: &DecisionInput) -> Result<bool, String> {
-    Ok(match c {
-        Cond::Eq(path, want, equal) => (resolve(doc, path)? == want) == *equal,
-        Cond::In(path, values) => {
-            let v = resolve(doc, path)?;
-            values.contains(v)
-        }
-        Cond::Glob(path, g) => match resolve(doc, path)? {
-            Value::String(s) => g.matches(s),
-            _ => return Err(format!("{path} is not a string")),
-        },
-        Cond::Prefix(path, prefix) => match resolve(doc, path)? {
-            Value::String(s) => s.starts_with(prefix.as_str()),
-            _ => return Err(format!("{path} is not a string")),
-        },
-        Cond::Order(path, cmp, Bound::Int(b)) => {
-            let v = resolve(doc, path)?;
-            let n = v
-                .as_i64()
-                .map(i128::from)
-                .or_else(|| v.as_u64().map(i128::from))
-                .ok_or_else(|| format!("{path} is not an integer"))?;
-            cmp.holds(&n, b)
-        }
-        Cond::Order(path, cmp, Bound::Time(b)) => cmp.holds(&as_time(resolve(doc, path)?, path)?, b),
-        Cond::Exists(path) => doc.get(path).is_some(),
-        Cond::LineageDepth(cmp, n) => cmp.holds(&(input.lineage.len() as u64), n),
-        Cond::SubProfile(p) => input.lineage.iter().any(|l| l.sub_profile == *p),
-        Cond::ClockBetween(from, to) => (*from..*to).contains(&input.nd_inputs.clock),
-        Cond::ClockHours(from, to) => {
-            let hour = ((input.nd_inputs.clock.millis() / 3_600_000) % 24) as u8;
-            if from <= to {
-                (*from..*to).contains(&hour)
-            } else {
-                hour >= *from || hour < *to
-            }
-        }
-    })
-}
-
 impl Rule {
     /// The compiled globs of each list: subjects, surfaces, actions, resources.
     pub fn lists(&self) -> [(&'static str, &[Glob]); 4] {

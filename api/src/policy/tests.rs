@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use serde_json::json;
+
 use crate::examples;
 use crate::receipt::{ApprovalOutcome, Decision};
 use crate::timestamp::Timestamp;
@@ -302,6 +304,59 @@ fn conditions() {
     );
 }
 
+/// The example input for `action` on `eks:staging` with `amount` in its context.
+fn with_amount(action: &str, amount: serde_json::Value) -> DecisionInput {
+    let mut i = input(action, "staging");
+    i.request
+        .context
+        .get_or_insert_default()
+        .insert("amount".into(), amount);
+    i
+}
+
+#[test]
+fn numbers_with_a_fraction_compare_by_value() {
+    use Decision::*;
+    let d = |cond: &str, amount: serde_json::Value| one_condition(cond).decide(&with_amount("get", amount)).decision;
+    let lt = r#"{ op = "lt", path = "/context/amount", value = 3 }"#;
+    let ge = r#"{ op = "ge", path = "/context/amount", value = 2 }"#;
+    let eq = r#"{ op = "eq", path = "/context/amount", value = 2 }"#;
+    let within = r#"{ op = "in", path = "/context/amount", values = [1, 2] }"#;
+    assert_eq!(d(lt, json!(2.5)), Permit);
+    assert_eq!(d(lt, json!(3.0)), Deny);
+    assert_eq!(d(lt, json!(2.999)), Permit);
+    assert_eq!(d(lt, json!(-1e300)), Permit);
+    assert_eq!(d(lt, json!(1e300)), Deny);
+    assert_eq!(d(ge, json!(2.0)), Permit);
+    assert_eq!(d(ge, json!(1.9999)), Deny);
+    assert_eq!(d(ge, json!(-2.5)), Deny);
+    assert_eq!(d(eq, json!(2.0)), Permit);
+    assert_eq!(d(eq, json!(2.5)), Deny);
+    assert_eq!(d(within, json!(2.0)), Permit);
+    assert_eq!(d(within, json!(1.5)), Deny);
+}
+
+#[test]
+fn cedar_reads_fractions_as_decimals() {
+    let b = cedar_bundle(
+        r#"
+@id("small-payments")
+permit(principal, action, resource)
+  when { context.request_context.amount.lessThan(decimal("10.5")) };
+"#,
+    );
+    let p = Policy::compile(&b).unwrap();
+    let d = |amount: serde_json::Value| p.decide(&with_amount("pay", amount));
+    assert_eq!(d(json!(10.25)).decision, Decision::Permit);
+    assert_eq!(d(json!(-0.0001)).decision, Decision::Permit);
+    assert_eq!(d(json!(10.5)).decision, Decision::Deny);
+    assert_eq!(d(json!(2e5)).decision, Decision::Deny);
+    // Five fractional digits: no Cedar decimal holds it, so no decision.
+    let out = d(json!(0.00001));
+    assert_eq!(out.decision, Decision::Silence);
+    assert!(out.errors[0].contains("no Cedar decimal"), "{:?}", out.errors);
+}
+
 #[test]
 fn evaluation_errors_give_silence() {
     let i = input("get", "staging");
@@ -424,14 +479,19 @@ fn bundles_pin_the_engine_exactly() {
     assert_eq!(decide(&b, &input("get", "x")).decision, Decision::Silence);
 }
 
-#[test]
-fn cedar_maps_requests_and_reports_its_policies() {
-    let b = bundle(
+/// A Cedar bundle of the pinned version holding `policies`.
+fn cedar_bundle(policies: &str) -> Bundle {
+    bundle(
         registry::CEDAR.name(),
         registry::CEDAR.version(),
-        &[(
-            "policies.cedar",
-            r#"
+        &[("policies.cedar", policies)],
+    )
+}
+
+#[test]
+fn cedar_maps_requests_and_reports_its_policies() {
+    let b = cedar_bundle(
+        r#"
 @id("allow-staging")
 permit(principal, action, resource) when { resource.surface == "eks" && resource.target == "staging" };
 @id("deny-agent-on-production")
@@ -444,7 +504,6 @@ permit(principal, action == Action::"drop", resource)
 permit(principal, action == Action::"night", resource)
   when { context.clock < 1795266005000 && context.lineage_depth == 2 && context.sub_profiles.contains("ai_agent") };
 "#,
-        )],
     );
     let p = Policy::compile(&b).unwrap();
     let d = p.decide(&input("apply", "staging"));
@@ -467,14 +526,7 @@ permit(principal, action == Action::"night", resource)
 
 #[test]
 fn cedar_errors_give_silence_and_bad_policies_do_not_compile() {
-    let b = bundle(
-        registry::CEDAR.name(),
-        registry::CEDAR.version(),
-        &[(
-            "policies.cedar",
-            r#"permit(principal, action, resource) when { context.request_context.missing == 1 };"#,
-        )],
-    );
+    let b = cedar_bundle(r#"permit(principal, action, resource) when { context.request_context.missing == 1 };"#);
     let d = Policy::compile(&b).unwrap().decide(&input("get", "x"));
     assert_eq!(d.decision, Decision::Silence);
     assert!(!d.errors.is_empty());

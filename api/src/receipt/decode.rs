@@ -8,7 +8,7 @@
 //! - every encoding rule of [`crate::view`] is checked as the bytes are read:
 //!   item headers by [`crate::cbor::header`] (shortest form, definite
 //!   lengths, no floats), text UTF-8 and NFC, map keys text, sorted by their
-//!   encoding and unique, no tags, byte strings only at the typed paths, one
+//!   encoding and unique, no tag but a canonical decimal fraction, byte strings only at the typed paths, one
 //!   item and no trailing bytes;
 //! - the schema is the structs' own: every key must be a field of the
 //!   struct, every required field present, each value of the field's type;
@@ -167,6 +167,17 @@ impl<'a> Dec<'a> {
         Ok(out)
     }
 
+    /// An integer within i64.
+    fn int(&mut self) -> R<i64> {
+        let (major, _, arg) = self.head()?;
+        let n = i64::try_from(arg).map_err(|_| Miss)?;
+        match major {
+            0 => Ok(n),
+            1 => Ok(-1 - n),
+            _ => Err(Miss),
+        }
+    }
+
     /// A free-form value nested `depth` levels in its object.
     fn value(&mut self, depth: usize) -> R<Value> {
         let (major, info, arg) = self.head()?;
@@ -198,7 +209,20 @@ impl<'a> Dec<'a> {
                 22 => Value::Null,
                 _ => return Err(Miss),
             },
-            // Byte strings off the typed paths, tags.
+            // A decimal fraction: only its canonical form (crate::decimal).
+            6 if arg == crate::decimal::DECIMAL_FRACTION_TAG && depth + 1 < MAX_DEPTH => {
+                let (major, _, n) = self.head()?;
+                if major != 4 || n != 2 {
+                    return Err(Miss);
+                }
+                let exponent = self.int()?;
+                let mantissa = self.int()?;
+                crate::decimal::value(exponent, mantissa)
+                    .and_then(serde_json::Number::from_f64)
+                    .map(Value::Number)
+                    .ok_or(Miss)?
+            }
+            // Byte strings off the typed paths, other tags.
             _ => return Err(Miss),
         })
     }

@@ -20,7 +20,7 @@ mod validate;
 pub use types::*;
 pub use validate::{
     MAX_DETERMINING_RULES, MAX_ERRORS, MAX_FREEFORM_DEPTH, MAX_FREEFORM_ENTRIES, MAX_IDEMPOTENCY_KEY_BYTES,
-    MAX_LINEAGE_LINKS, MAX_MESSAGE_BYTES, MAX_NAME_BYTES,
+    MAX_LINEAGE_LINKS, MAX_MESSAGE_BYTES, MAX_NAME_BYTES, check_request,
 };
 
 use crate::cbor::{self, CborError};

@@ -26,6 +26,24 @@ fn cbor_and_json_round_trip_for_many_shapes() {
     }
 }
 
+/// What AuthZEN allows a receipt records as given: numbers with a fraction
+/// (as decimal fractions), empty identifiers, empty keys and values.
+#[test]
+fn authzen_edge_values_are_recorded_losslessly() {
+    let r = examples::authzen_edge_receipt();
+    let p = r.parts().clone();
+    let back = Receipt::from_cbor(&r.to_cbor()).unwrap();
+    assert_eq!(back.parts(), &p);
+    assert_eq!(back.to_cbor(), r.to_cbor());
+    let ctx = back.parts().request.context.as_ref().unwrap();
+    assert_eq!(ctx["one"].as_f64(), Some(1.0));
+    assert!(ctx["one"].is_f64(), "1.0 stays a number with a fraction");
+    assert_eq!(ctx["list"][0].as_f64(), Some(0.1));
+    assert_eq!(ctx[""], serde_json::json!(""));
+    assert_eq!(back.parts().request.subject.id, "");
+    assert_eq!(crate::receipt::check_request(&p.request), Ok(()));
+}
+
 #[test]
 fn receipts_cannot_be_built_invalid() {
     let base = examples::receipt_parts(1);
@@ -43,7 +61,7 @@ fn receipts_cannot_be_built_invalid() {
     );
     assert_eq!(check(&|p| p.receipt_id = p.receipt_id.to_uppercase()), "receipt_id");
     assert_eq!(check(&|p| p.gate = "has space".into()), "gate");
-    assert_eq!(check(&|p| p.request.subject.id = String::new()), "request.subject.id");
+    assert_eq!(check(&|p| p.request.subject.id = "i".repeat(257)), "request.subject.id");
     assert_eq!(
         check(&|p| p.request.resource.kind = "a\u{0}b".into()),
         "request.resource.type"
@@ -64,13 +82,12 @@ fn receipts_cannot_be_built_invalid() {
     );
     assert_eq!(
         check(&|p| {
-            p.request
-                .context
-                .as_mut()
-                .unwrap()
-                .insert("f".into(), serde_json::json!(1.5));
+            p.request.context.as_mut().unwrap().insert(
+                "f".into(),
+                serde_json::json!({"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": 1}}}}}}}}),
+            );
         }),
-        "request.context.f"
+        "request.context.f.a.b.c.d.e.f.g"
     );
     assert_eq!(
         check(&|p| p.lineage = vec![p.lineage[0].clone(); MAX_LINEAGE_LINKS + 1]),

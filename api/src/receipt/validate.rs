@@ -43,6 +43,12 @@ fn name(path: &str, s: &str) -> Result<(), ReceiptError> {
     nfc(path, s)
 }
 
+/// An AuthZEN identifier or a free-form key: like [`name`], but empty is
+/// allowed, as AuthZEN allows it.
+fn authzen_name(path: &str, s: &str) -> Result<(), ReceiptError> {
+    if s.is_empty() { Ok(()) } else { name(path, s) }
+}
+
 /// A message: NFC, bounded, no control characters but newline and tab.
 fn message(path: &str, s: &str, allow_empty: bool) -> Result<(), ReceiptError> {
     if (!allow_empty && s.is_empty()) || s.len() > MAX_MESSAGE_BYTES {
@@ -104,13 +110,8 @@ fn freeform(path: &str, obj: &Object, budget: &mut Budget) -> Result<(), Receipt
     fn walk(path: &str, v: &Value, depth: usize, budget: &mut Budget) -> Result<(), ReceiptError> {
         match v {
             Value::Null | Value::Bool(_) => Ok(()),
-            Value::Number(n) => {
-                if n.is_f64() {
-                    Err(invalid(path, "numbers must be integers"))
-                } else {
-                    Ok(())
-                }
-            }
+            // A fraction is recorded as a decimal fraction (crate::decimal).
+            Value::Number(_) => Ok(()),
             Value::String(s) => message(path, s, true),
             Value::Array(items) => {
                 enter(path, depth, items.len(), budget)?;
@@ -119,7 +120,7 @@ fn freeform(path: &str, obj: &Object, budget: &mut Budget) -> Result<(), Receipt
             Value::Object(o) => {
                 enter(path, depth, o.len(), budget)?;
                 for (k, v) in o {
-                    name(&format!("{path}.{k}"), k)?;
+                    authzen_name(&format!("{path}.{k}"), k)?;
                     walk(&format!("{path}.{k}"), v, depth + 1, budget)?;
                 }
                 Ok(())
@@ -142,7 +143,7 @@ fn freeform(path: &str, obj: &Object, budget: &mut Budget) -> Result<(), Receipt
     enter(path, 1, obj.len(), budget)?;
     for (k, v) in obj {
         let p = format!("{path}.{k}");
-        name(&p, k)?;
+        authzen_name(&p, k)?;
         walk(&p, v, 2, budget)?;
     }
     Ok(())
@@ -244,14 +245,21 @@ pub(super) fn receipt(r: &ReceiptParts) -> Result<(), ReceiptError> {
     Ok(())
 }
 
+/// Whether a receipt can record `q` as its request: the check `policy
+/// eval`, `decide` and the served gate all make before deciding, so that
+/// they accept and refuse the same requests.
+pub fn check_request(q: &Request) -> Result<(), ReceiptError> {
+    request(q, &mut Budget(MAX_FREEFORM_ENTRIES))
+}
+
 fn request(q: &Request, budget: &mut Budget) -> Result<(), ReceiptError> {
-    name("request.subject.type", &q.subject.kind)?;
-    name("request.subject.id", &q.subject.id)?;
+    authzen_name("request.subject.type", &q.subject.kind)?;
+    authzen_name("request.subject.id", &q.subject.id)?;
     optional_freeform("request.subject.properties", &q.subject.properties, budget)?;
-    name("request.action.name", &q.action.name)?;
+    authzen_name("request.action.name", &q.action.name)?;
     optional_freeform("request.action.properties", &q.action.properties, budget)?;
-    name("request.resource.type", &q.resource.kind)?;
-    name("request.resource.id", &q.resource.id)?;
+    authzen_name("request.resource.type", &q.resource.kind)?;
+    authzen_name("request.resource.id", &q.resource.id)?;
     optional_freeform("request.resource.properties", &q.resource.properties, budget)?;
     optional_freeform("request.context", &q.context, budget)
 }
