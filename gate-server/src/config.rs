@@ -107,9 +107,13 @@ pub struct Settings {
     /// Where SILENCE receipts wait for the ledger (default cairn-gate-spool).
     #[arg(long, env = "CAIRN_GATE_SPOOL")]
     pub spool: Option<PathBuf>,
-    /// Who approves when a policy asks for a human: `webhook:URL`.
+    /// Who approves when a policy asks for a human: `webhook:URL`, or
+    /// `page` (the approval page at /approvals; needs `approvers`).
     #[arg(long, env = "CAIRN_GATE_APPROVER")]
     pub approver: Option<String>,
+    /// The approval page's people: one `NAME CREDENTIAL` per line.
+    #[arg(long, env = "CAIRN_GATE_APPROVERS")]
+    pub approvers: Option<PathBuf>,
     /// Record every decision but never block.
     #[arg(long, env = "CAIRN_GATE_SHADOW", num_args = 0..=1, default_missing_value = "true")]
     pub shadow: Option<bool>,
@@ -151,8 +155,10 @@ pub struct ServeConfig {
     pub callers: Option<PathBuf>,
     /// The spool directory.
     pub spool: PathBuf,
-    /// The approver (`webhook:URL`).
+    /// The approver (`webhook:URL` or `page`).
     pub approver: Option<String>,
+    /// The approval page's approvers file (required with `page`).
+    pub approvers: Option<PathBuf>,
     /// Shadow mode.
     pub shadow: bool,
     /// Wait for the ledger.
@@ -181,6 +187,7 @@ impl Settings {
             gate_key: rebase(dir, s.gate_key),
             bundle: rebase(dir, s.bundle),
             callers: rebase(dir, s.callers),
+            approvers: rebase(dir, s.approvers),
             spool: rebase(dir, s.spool),
             surfaces: s
                 .surfaces
@@ -230,6 +237,7 @@ impl Settings {
             callers: over.callers.or(self.callers),
             spool: over.spool.or(self.spool),
             approver: over.approver.or(self.approver),
+            approvers: over.approvers.or(self.approvers),
             shadow: over.shadow.or(self.shadow),
             deadline_ms: over.deadline_ms.or(self.deadline_ms),
             approval_s: over.approval_s.or(self.approval_s),
@@ -290,13 +298,17 @@ impl Settings {
                 format!("1 to 3600, not {spool_interval_s}"),
             ));
         }
-        if let Some(a) = &self.approver
-            && !a.starts_with("webhook:")
-        {
-            return Err(invalid(
-                "approver",
-                format!("{a:?}: a served gate's approver is webhook:URL"),
-            ));
+        match self.approver.as_deref() {
+            None => {}
+            Some(a) if a.starts_with("webhook:") => {}
+            Some("page") if self.approvers.is_none() => return Err(ConfigError::Missing("approvers")),
+            Some("page") => {}
+            Some(a) => {
+                return Err(invalid(
+                    "approver",
+                    format!("{a:?}: a served gate's approver is webhook:URL or page"),
+                ));
+            }
         }
         if let Some(u) = &self.public_url
             && !(u.starts_with("https://") || u.starts_with("http://"))
@@ -314,6 +326,7 @@ impl Settings {
             callers: self.callers,
             spool: self.spool.unwrap_or_else(|| PathBuf::from(DEFAULT_SPOOL)),
             approver: self.approver,
+            approvers: self.approvers,
             shadow: self.shadow.unwrap_or(false),
             deadline: Duration::from_millis(deadline_ms),
             approval: Duration::from_secs(approval_s),
@@ -396,6 +409,11 @@ mod tests {
             s.resolve(),
             Err(ConfigError::Invalid { name: "approver", .. })
         ));
+        let mut s = required();
+        s.approver = Some("page".into());
+        assert!(matches!(s.clone().resolve(), Err(ConfigError::Missing("approvers"))));
+        s.approvers = Some("people".into());
+        assert_eq!(s.resolve().unwrap().approvers, Some(PathBuf::from("people")));
         let mut s = required();
         s.surface = vec!["no-equals".into()];
         assert!(matches!(s.resolve(), Err(ConfigError::Invalid { name: "surface", .. })));

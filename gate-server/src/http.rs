@@ -6,6 +6,8 @@
 //!   receipts go to the ledger in one batch.
 //! - `GET /.well-known/authzen-configuration`: the PDP metadata.
 //! - `GET /healthz`.
+//! - `/approvals`: the approval page ([`crate::approval_http`]), when the
+//!   approver is `page`; its own sign-in, not the caller credential.
 //!
 //! Every AuthZEN call needs a caller credential ([`crate::auth`]): 401
 //! otherwise. A decision is always answered `200` with `{decision,
@@ -25,6 +27,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 
+use crate::approval_http;
+use crate::approval_page::APPROVALS_PATH;
 use crate::auth::Callers;
 use crate::authzen::{
     self, Decision, EvaluationRequest, EvaluationsRequest, EvaluationsResponse, MAX_EVALUATIONS, MAX_REQUEST_BYTES,
@@ -43,6 +47,8 @@ pub struct AppState {
     /// The base URL the metadata names; `None`: `http://` and the `Host`
     /// the caller used.
     pub public_url: Option<String>,
+    /// The approval page's desk, when the approver is `page`.
+    pub desk: Option<Arc<crate::approval_page::Desk>>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static(authzen::REQUEST_ID_HEADER);
@@ -66,6 +72,13 @@ pub fn router(state: AppState) -> Router {
         .route(authzen::EVALUATIONS_PATH, post(evaluations))
         .route(authzen::METADATA_PATH, get(metadata))
         .route("/healthz", get(|| async { "ok" }))
+        .route(APPROVALS_PATH, get(approval_http::list))
+        .route(&format!("{APPROVALS_PATH}/login"), post(approval_http::login))
+        .route(&format!("{APPROVALS_PATH}/logout"), post(approval_http::logout))
+        .route(
+            &format!("{APPROVALS_PATH}/{{id}}"),
+            get(approval_http::show).post(approval_http::answer),
+        )
         .fallback(|| async { problem(GateProblem::NotFound, "no such route") })
         .method_not_allowed_fallback(|| async {
             problem(GateProblem::MethodNotAllowed, "this route does not take that method")

@@ -4,6 +4,8 @@
 //! - [`pdp`]: the decision point: an AuthZEN request through a gate
 //!   (decide, approve, sign, log durably, fail closed), the answer;
 //! - [`http`]: the routes; [`auth`]: who may call; [`problem`]: errors;
+//! - [`approval_page`], [`approval_http`], [`approvers`]: human approval
+//!   in a browser;
 //! - [`submitter`]: receipts of concurrent decisions sent in batches;
 //! - [`delivery`]: the spool, delivered in the background;
 //! - [`mcp`]: the MCP tool-call proxy (`cairn-gate mcp`);
@@ -15,6 +17,9 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod approval_http;
+pub mod approval_page;
+pub mod approvers;
 pub mod auth;
 pub mod authzen;
 pub mod config;

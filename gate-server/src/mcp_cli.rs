@@ -48,7 +48,7 @@ pub fn mcp(config: Option<&std::path::Path>, flags: Settings, args: McpArgs, com
     let Some((program, rest)) = command.split_first() else {
         return fail(4, "give the server's command after --".into());
     };
-    let gates = match cairn_gate_server::serve::gates(&cfg) {
+    let gates = match cairn_gate_server::serve::gates(&cfg, None) {
         Ok(g) => g,
         Err(e) => return fail(e.exit_code(), e.to_string()),
     };

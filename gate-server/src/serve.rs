@@ -13,6 +13,8 @@ use cairn_gate::gate::{Gate, GateConfig};
 use cairn_gate::spool::Spool;
 use cairn_host::keyfile;
 
+use crate::approval_page::Desk;
+use crate::approvers::Approvers;
 use crate::auth::Callers;
 use crate::config::ServeConfig;
 use crate::delivery::Delivery;
@@ -66,8 +68,9 @@ pub struct Running {
 }
 
 /// Load the key and the bundles, start the submitter and the spool's
-/// delivery.
-pub fn gates(cfg: &ServeConfig) -> Result<Gates, ServeError> {
+/// delivery. `desk` is the approval page's, for the approver `page`
+/// (only `serve` has one: the page needs the HTTP server).
+pub fn gates(cfg: &ServeConfig, desk: Option<Arc<Desk>>) -> Result<Gates, ServeError> {
     let load = |e: String| ServeError::Load(e);
     let key = keyfile::read_key(&cfg.gate_key).map_err(|e| load(e.to_string()))?;
     let log_key = keyfile::read_vkey_arg(&cfg.log_key).map_err(|e| load(format!("log_key: {e}")))?;
@@ -77,11 +80,15 @@ pub fn gates(cfg: &ServeConfig) -> Result<Gates, ServeError> {
             .map_err(|e| ServeError::Io(format!("the submitter's threads: {e}")))?,
     );
     let ledger: Arc<dyn Ledger> = batcher.clone();
-    let approver: Option<Arc<dyn Approver>> = cfg
-        .approver
-        .as_deref()
-        .and_then(|a| a.strip_prefix("webhook:"))
-        .map(|url| Arc::new(WebhookApprover::new(url)) as Arc<dyn Approver>);
+    let approver: Option<Arc<dyn Approver>> = match cfg.approver.as_deref() {
+        None => None,
+        Some("page") => Some(desk.ok_or_else(|| {
+            ServeError::Load("approver `page`: the approval page is served by `cairn-gate serve` only".into())
+        })? as Arc<dyn Approver>),
+        Some(a) => a
+            .strip_prefix("webhook:")
+            .map(|url| Arc::new(WebhookApprover::new(url)) as Arc<dyn Approver>),
+    };
     let config = GateConfig {
         mode: if cfg.shadow { Mode::Shadow } else { Mode::Enforce },
         submit_deadline: cfg.deadline,
@@ -122,12 +129,24 @@ pub fn start(cfg: &ServeConfig) -> Result<Running, ServeError> {
         .as_deref()
         .ok_or_else(|| ServeError::Load("missing setting `callers`: serving needs caller credentials".into()))?;
     let callers = Callers::load(path).map_err(|e| ServeError::Load(e.to_string()))?;
-    let gates = gates(cfg)?;
+    let desk = match (cfg.approver.as_deref(), &cfg.approvers) {
+        (Some("page"), Some(file)) => {
+            let approvers = Approvers::load(file).map_err(|e| ServeError::Load(e.to_string()))?;
+            let base = cfg
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", cfg.listen));
+            Some(Arc::new(Desk::new(approvers, &base)))
+        }
+        _ => None,
+    };
+    let gates = gates(cfg, desk.clone())?;
     Ok(Running {
         state: AppState {
             pdp: gates.pdp.clone(),
             callers: Arc::new(callers),
             public_url: cfg.public_url.clone(),
+            desk,
         },
         batcher: gates.batcher.clone(),
         _gates: gates,

@@ -348,8 +348,8 @@ async fn a_ledger_down_is_a_silence_delivered_in_the_background_when_it_is_back(
         assert!(std::time::Instant::now() < deadline, "the spool was not delivered");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    // Index 0 is the key, 1 the bundle: the SILENCE receipt is next.
-    let logged = s.logged(2);
+    // Index 0 is the key, 1 and 2 the bundles: the SILENCE receipt is next.
+    let logged = s.logged(3);
     assert_eq!(logged.parts().receipt_id, silence_id);
     assert_eq!(logged.parts().decision, Recorded::Silence);
 }

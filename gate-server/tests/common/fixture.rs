@@ -104,7 +104,7 @@ impl Served {
     pub fn with(tag: &str, change: impl FnOnce(&mut Settings)) -> Self {
         let dir = TempDir::new(tag);
         let l = ledger(&dir.0.join("ledger.redb"), None);
-        bootstrap(&l, &["devops-staging"]);
+        bootstrap(&l, &["devops-staging", "databases"]);
         let mut s = settings(&dir.0, &l.url());
         change(&mut s);
         let running = start(&s.resolve().unwrap()).unwrap();

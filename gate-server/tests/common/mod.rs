@@ -43,3 +43,4 @@ impl Drop for TempDir {
 }
 
 pub mod fixture;
+pub mod webdriver;
