@@ -104,6 +104,16 @@ pub struct Settings {
     /// The file of caller credentials (one bearer credential per line).
     #[arg(long, env = "CAIRN_GATE_CALLERS")]
     pub callers: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (with `tls_key`).
+    #[arg(long, env = "CAIRN_GATE_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `tls_cert`.
+    #[arg(long, env = "CAIRN_GATE_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Mutual TLS: callers must present a certificate signed by a CA in
+    /// this PEM file (needs `tls_cert`; `callers` then optional).
+    #[arg(long, env = "CAIRN_GATE_CLIENT_CA")]
+    pub client_ca: Option<PathBuf>,
     /// Where SILENCE receipts wait for the ledger (default cairn-gate-spool).
     #[arg(long, env = "CAIRN_GATE_SPOOL")]
     pub spool: Option<PathBuf>,
@@ -151,8 +161,13 @@ pub struct ServeConfig {
     pub bundle: Option<PathBuf>,
     /// Bundles by surface.
     pub surfaces: BTreeMap<String, PathBuf>,
-    /// The caller credentials file (required to serve the AuthZEN API).
+    /// The caller credentials file (to serve the AuthZEN API, this or
+    /// `client_ca` is required).
     pub callers: Option<PathBuf>,
+    /// HTTPS: the certificate chain and key files.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Mutual TLS: the CA file callers' certificates must chain to.
+    pub client_ca: Option<PathBuf>,
     /// The spool directory.
     pub spool: PathBuf,
     /// The approver (`webhook:URL` or `page`).
@@ -187,6 +202,9 @@ impl Settings {
             gate_key: rebase(dir, s.gate_key),
             bundle: rebase(dir, s.bundle),
             callers: rebase(dir, s.callers),
+            tls_cert: rebase(dir, s.tls_cert),
+            tls_key: rebase(dir, s.tls_key),
+            client_ca: rebase(dir, s.client_ca),
             approvers: rebase(dir, s.approvers),
             spool: rebase(dir, s.spool),
             surfaces: s
@@ -235,6 +253,9 @@ impl Settings {
             surface: [self.surface, over.surface].concat(),
             surfaces: Some(surfaces),
             callers: over.callers.or(self.callers),
+            tls_cert: over.tls_cert.or(self.tls_cert),
+            tls_key: over.tls_key.or(self.tls_key),
+            client_ca: over.client_ca.or(self.client_ca),
             spool: over.spool.or(self.spool),
             approver: over.approver.or(self.approver),
             approvers: over.approvers.or(self.approvers),
@@ -298,6 +319,15 @@ impl Settings {
                 format!("1 to 3600, not {spool_interval_s}"),
             ));
         }
+        let tls = match (self.tls_cert, self.tls_key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            (Some(_), None) => return Err(ConfigError::Missing("tls_key")),
+            (None, Some(_)) => return Err(ConfigError::Missing("tls_cert")),
+        };
+        if self.client_ca.is_some() && tls.is_none() {
+            return Err(invalid("client_ca", "mutual TLS needs tls_cert and tls_key".into()));
+        }
         match self.approver.as_deref() {
             None => {}
             Some(a) if a.starts_with("webhook:") => {}
@@ -324,6 +354,8 @@ impl Settings {
             bundle: self.bundle,
             surfaces,
             callers: self.callers,
+            tls,
+            client_ca: self.client_ca,
             spool: self.spool.unwrap_or_else(|| PathBuf::from(DEFAULT_SPOOL)),
             approver: self.approver,
             approvers: self.approvers,

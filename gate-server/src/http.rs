@@ -42,8 +42,9 @@ use crate::problem::{GateProblem, Refusal, problem};
 pub struct AppState {
     /// The decision point.
     pub pdp: Arc<Pdp>,
-    /// Who may call.
-    pub callers: Arc<Callers>,
+    /// Who may call by bearer credential; `None` when only mutual TLS
+    /// authenticates callers (the TLS handshake refused everyone else).
+    pub callers: Option<Arc<Callers>>,
     /// The base URL the metadata names; `None`: `http://` and the `Host`
     /// the caller used.
     pub public_url: Option<String>,
@@ -102,9 +103,8 @@ async fn metadata(State(s): State<AppState>, headers: HeaderMap) -> Response {
 
 /// The checks every AuthZEN call passes first: a credential, a JSON body.
 fn admit(s: &AppState, headers: &HeaderMap) -> Result<(), Refusal> {
-    if !s
-        .callers
-        .admits(headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes))
+    if let Some(callers) = &s.callers
+        && !callers.admits(headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes))
     {
         return Err(Refusal::new(
             GateProblem::Unauthenticated,

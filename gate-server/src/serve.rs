@@ -122,13 +122,20 @@ pub fn gates(cfg: &ServeConfig, desk: Option<Arc<Desk>>) -> Result<Gates, ServeE
     })
 }
 
-/// Build a gate server's state from its settings (`callers` required).
+/// Build a gate server's state from its settings (`callers` or
+/// `client_ca` required: every caller is authenticated).
 pub fn start(cfg: &ServeConfig) -> Result<Running, ServeError> {
-    let path = cfg
+    if cfg.callers.is_none() && cfg.client_ca.is_none() {
+        return Err(ServeError::Load(
+            "missing setting `callers` (or `client_ca`): serving needs caller credentials".into(),
+        ));
+    }
+    let callers = cfg
         .callers
         .as_deref()
-        .ok_or_else(|| ServeError::Load("missing setting `callers`: serving needs caller credentials".into()))?;
-    let callers = Callers::load(path).map_err(|e| ServeError::Load(e.to_string()))?;
+        .map(|path| Callers::load(path).map(Arc::new))
+        .transpose()
+        .map_err(|e| ServeError::Load(e.to_string()))?;
     let desk = match (cfg.approver.as_deref(), &cfg.approvers) {
         (Some("page"), Some(file)) => {
             let approvers = Approvers::load(file).map_err(|e| ServeError::Load(e.to_string()))?;
@@ -144,7 +151,7 @@ pub fn start(cfg: &ServeConfig) -> Result<Running, ServeError> {
     Ok(Running {
         state: AppState {
             pdp: gates.pdp.clone(),
-            callers: Arc::new(callers),
+            callers,
             public_url: cfg.public_url.clone(),
             desk,
         },
@@ -161,17 +168,31 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let running = tokio::task::block_in_place(|| start(&cfg))?;
+    let tls = cfg
+        .tls
+        .as_ref()
+        .map(|(cert, key)| cairn_tls::server_config(cert, key, cfg.client_ca.as_deref()))
+        .transpose()
+        .map_err(|e| ServeError::Load(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| ServeError::Io(format!("{}: {e}", cfg.listen)))?;
     let addr = listener
         .local_addr()
         .map_err(|e| ServeError::Io(format!("{}: {e}", cfg.listen)))?;
-    ready(addr);
-    axum::serve(listener, router(running.state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| ServeError::Io(e.to_string()))
+    let app = router(running.state.clone());
+    let served = match tls {
+        Some(tls) => {
+            let listener = cairn_tls::TlsListener::new(listener, tls).map_err(|e| ServeError::Io(e.to_string()))?;
+            ready(addr);
+            axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+        }
+        None => {
+            ready(addr);
+            axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+        }
+    };
+    served.map_err(|e| ServeError::Io(e.to_string()))
 }
 
 /// SIGTERM or Ctrl-C.

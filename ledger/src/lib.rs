@@ -40,5 +40,5 @@ pub mod sequencer;
 pub mod serve;
 pub mod start;
 pub mod store;
-pub mod tls;
+pub use cairn_tls as tls;
 pub mod witnessing;

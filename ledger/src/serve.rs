@@ -102,7 +102,7 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
     let tls = cfg
         .tls
         .as_ref()
-        .map(|t| crate::tls::server_config(&t.cert, &t.key))
+        .map(|t| crate::tls::server_config(&t.cert, &t.key, None))
         .transpose()
         .map_err(config)?;
     let authorities = cfg

@@ -134,20 +134,10 @@ impl Browser {
         self.call("POST", &self.session_path(&format!("/element/{id}/click")), None);
     }
 
-    /// The rendered text of the element matching `css`.
+    /// The rendered text of the element matching `css`, waiting for it as
+    /// [`Browser::find`] does (a click's page may still be loading).
     pub fn text(&self, css: &str) -> String {
-        let url = format!("{}{}", self.base, self.session_path("/element"));
-        let Ok(mut resp) = self
-            .agent
-            .post(&url)
-            .send_json(json!({"using": "css selector", "value": css}))
-        else {
-            return String::new();
-        };
-        let v: Value = resp.body_mut().read_json().unwrap_or_default();
-        let Some(id) = v["value"][ELEMENT].as_str() else {
-            return String::new();
-        };
+        let id = self.find(css);
         self.call("GET", &self.session_path(&format!("/element/{id}/text")), None)
             .as_str()
             .unwrap_or_default()

@@ -1,6 +1,10 @@
-//! TLS for the ledger's HTTP API (rustls, TLS 1.2 and 1.3, ring).
+//! TLS for cairn's servers, the ledger's and the gate's HTTP APIs (rustls,
+//! TLS 1.2 and 1.3, ring).
 //!
-//! [`server_config`] loads a PEM certificate chain and private key;
+//! [`server_config`] loads a PEM certificate chain and private key, and
+//! optionally the CA certificates whose client certificates are required
+//! (mutual TLS: a client without one signed by them never gets past the
+//! handshake);
 //! [`TlsListener`] is an [`axum::serve::Listener`] that accepts TCP
 //! connections and completes each handshake in a task of its own (bounded
 //! in number and in time), so a slow or silent client never holds up the
@@ -12,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::ServerConfig;
+use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::ClientCertVerifier;
+use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
@@ -62,6 +68,15 @@ pub enum TlsError {
     /// The key does not match the certificate, or rustls refused them.
     #[error("certificate and key: {0}")]
     Config(String),
+    /// The client CA file holds no certificate rustls accepts as a trust
+    /// anchor.
+    #[error("{path}: no usable CA certificate for client certificates ({detail})")]
+    ClientCa {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        detail: String,
+    },
 }
 
 fn read_pem(path: &Path) -> Result<Vec<u8>, TlsError> {
@@ -79,9 +94,34 @@ fn read_pem(path: &Path) -> Result<Vec<u8>, TlsError> {
     Ok(bytes)
 }
 
+/// The client verifier for mutual TLS: client certificates must chain to
+/// one of the CA certificates in `path` (PEM).
+fn client_verifier(path: &Path) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
+    let bad = |detail: String| TlsError::ClientCa {
+        path: path.to_owned(),
+        detail,
+    };
+    let pem = read_pem(path)?;
+    let mut roots = RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(&pem) {
+        roots
+            .add(c.map_err(|e| bad(e.to_string()))?)
+            .map_err(|e| bad(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(bad("the file holds no CERTIFICATE block".into()));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map_err(|e| bad(e.to_string()))
+}
+
 /// A rustls server configuration from a PEM certificate chain (leaf first)
-/// and a PEM private key (PKCS#8, PKCS#1 or SEC1), offering HTTP/1.1 by ALPN.
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+/// and a PEM private key (PKCS#8, PKCS#1 or SEC1), offering HTTP/1.1 by
+/// ALPN; with `client_ca`, every client must present a certificate that
+/// chains to a CA certificate in that PEM file.
+pub fn server_config(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<Arc<ServerConfig>, TlsError> {
     let cert_pem = read_pem(cert)?;
     let chain = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<Vec<_>, _>>()
@@ -101,10 +141,14 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
         detail: e.to_string(),
     })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
+    let builder = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Config(e.to_string()))?
-        .with_no_client_auth()
+        .map_err(|e| TlsError::Config(e.to_string()))?;
+    let builder = match client_ca {
+        Some(ca) => builder.with_client_cert_verifier(client_verifier(ca)?),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder
         .with_single_cert(chain, key_der)
         .map_err(|e| TlsError::Config(e.to_string()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -211,8 +255,30 @@ mod tests {
         let c = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         let cert = write(&d, "cert.pem", &c.cert.pem());
         let key = write(&d, "key.pem", &c.signing_key.serialize_pem());
-        let cfg = server_config(&cert, &key).unwrap();
+        let cfg = server_config(&cert, &key, None).unwrap();
         assert_eq!(cfg.alpn_protocols, vec![b"http/1.1".to_vec()]);
+    }
+
+    #[test]
+    fn client_certificates_need_a_usable_ca_file() {
+        let d = tmp("client-ca");
+        let c = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let cert = write(&d, "cert.pem", &c.cert.pem());
+        let key = write(&d, "key.pem", &c.signing_key.serialize_pem());
+        let mut ca = rcgen::CertificateParams::new(vec![]).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca.self_signed(&rcgen::KeyPair::generate().unwrap()).unwrap();
+        let ca_file = write(&d, "ca.pem", &ca.pem());
+        assert!(server_config(&cert, &key, Some(&ca_file)).is_ok());
+        let junk = write(&d, "junk.pem", "no certificate here\n");
+        assert!(matches!(
+            server_config(&cert, &key, Some(&junk)),
+            Err(TlsError::ClientCa { .. })
+        ));
+        assert!(matches!(
+            server_config(&cert, &key, Some(&d.join("missing.pem"))),
+            Err(TlsError::Read { .. })
+        ));
     }
 
     #[test]
@@ -225,16 +291,25 @@ mod tests {
         let wrong_key = write(&d, "other.pem", &other.signing_key.serialize_pem());
         let junk = write(&d, "junk.pem", "not pem at all\n");
         assert!(matches!(
-            server_config(&d.join("missing.pem"), &key),
+            server_config(&d.join("missing.pem"), &key, None),
             Err(TlsError::Read { .. })
         ));
-        assert!(matches!(server_config(&junk, &key), Err(TlsError::Certificate { .. })));
+        assert!(matches!(
+            server_config(&junk, &key, None),
+            Err(TlsError::Certificate { .. })
+        ));
         // A key where the certificate should be, and the reverse.
-        assert!(matches!(server_config(&key, &key), Err(TlsError::Certificate { .. })));
-        assert!(matches!(server_config(&cert, &cert), Err(TlsError::Key { .. })));
-        assert!(matches!(server_config(&cert, &wrong_key), Err(TlsError::Config(_))));
+        assert!(matches!(
+            server_config(&key, &key, None),
+            Err(TlsError::Certificate { .. })
+        ));
+        assert!(matches!(server_config(&cert, &cert, None), Err(TlsError::Key { .. })));
+        assert!(matches!(
+            server_config(&cert, &wrong_key, None),
+            Err(TlsError::Config(_))
+        ));
         let big = d.join("big.pem");
         std::fs::write(&big, vec![b'a'; MAX_PEM_FILE as usize + 1]).unwrap();
-        assert!(matches!(server_config(&big, &key), Err(TlsError::TooLarge(_))));
+        assert!(matches!(server_config(&big, &key, None), Err(TlsError::TooLarge(_))));
     }
 }
