@@ -123,4 +123,23 @@ async fn policy_eval_decide_and_serve_agree_on_every_request() {
     }
     let a = post(&s.app, "/access/v1/evaluation", &broken, &[]).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.json);
+
+    // The auditor's replay reads the fractions back and reaches the same
+    // decisions on the archived bundle.
+    let report = tokio::task::spawn_blocking(move || {
+        let source = cairn_verify::source::Source::Ledger(cairn_verify::source::Ledger::new(&url).unwrap());
+        let plan = cairn_verify::engine::ReplayPlan {
+            filters: cairn_verify::filters::Filters::default(),
+            with: cairn_verify::engine::ReplayWith::Archived,
+        };
+        cairn_verify::replay::replay(&source, None, plan, true)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (report.replayed, report.mismatches_total),
+        (2, 0),
+        "{}",
+        report.human("replay")
+    );
 }
