@@ -33,23 +33,9 @@ from pycose.headers import KID, Algorithm, ContentType
 from pycose.keys import OKPKey
 from pycose.keys.curves import Ed25519
 from pycose.messages import Sign1Message
+from tally import Tally
 
 RECEIPT_CT = "application/vnd.cairn.receipt.v1+cbor"
-
-
-class Tally:
-    def __init__(self, name):
-        self.name, self.passed, self.failed = name, 0, 0
-
-    def check(self, ok, what):
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print(f"  FAILED ({self.name}): {what}")
-
-    def report(self):
-        print(f"{self.name}: {self.passed} passed, {self.failed} failed")
 
 
 TOKEN = os.environ.get("CAIRN_ADMIN_TOKEN", "")
@@ -119,7 +105,8 @@ def main(url, work):
         if kind == "receipt" and kid == gate_ref and template is None:
             template = cbor2.loads(msg.payload)
 
-    # 2. A receipt pycose builds and signs is accepted by the ledger.
+    # 2. A receipt pycose builds and signs (with a trace context) is accepted
+    #    by the ledger.
     with open(os.path.join(work, "gate.key")) as f:
         _, _, name, kid_hex, b64 = f.read().strip().split("+", 4)
     seed = base64.b64decode(b64)[1:]
@@ -131,6 +118,9 @@ def main(url, work):
         template["idempotency_key"] = f"pycose-{now}"
         template["decided_at"] = now
         template["nd_inputs"]["clock"] = now
+        # With a W3C trace context, which the gates do not set (check_siem.py
+        # reads it back from the SIEM records).
+        template["trace"] = {"trace_id": os.urandom(16).hex(), "span_id": os.urandom(8).hex()}
         msg = Sign1Message(
             phdr={Algorithm: EdDSA, ContentType: RECEIPT_CT, KID: f"{name}+{kid_hex}".encode()},
             payload=cbor2.dumps(template, canonical=True),

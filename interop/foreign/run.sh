@@ -9,6 +9,10 @@
 #     proof the ledger serves (go/main.go, Debian's packaged sources);
 #   - Rust: Cloudflare's signed_note and tlog_tiles crates verify the
 #     checkpoints, the proofs and the gate's tlog-proof files (cairn-interop);
+#   - OpenTelemetry and OCSF: `cairn-ledger siem` delivers the log to a
+#     collector that parses it with the official opentelemetry-proto
+#     definitions, and as OCSF lines validated against the class's JSON
+#     Schema and by ocsf-lib (check_siem.py);
 #   - Prometheus' promtool checks /metrics, and tests the witnessing alert
 #     rules of docs/operations.md (alerts.test.yml);
 # and cairn's own verifier audits the log with the pycose receipt in it.
@@ -118,6 +122,9 @@ if promtool check rules witness-rules.yml && promtool test rules alerts.test.yml
 else
   echo "promtool rules: 0 passed, 1 failed"; status=1
 fi
+
+step "SIEM: cairn-ledger siem to an OTLP collector (opentelemetry-proto parses it) and as OCSF lines (its JSON Schema, ocsf-lib)"
+"$root/$venv/bin/python" "$root/interop/foreign/check_siem.py" "$url" data/log.vkey "$bin/cairn-ledger" "$work" || status=1
 
 step "cairn-verify audits the log, the pycose receipt included"
 printf 'log %s\nauthority %s\n' "$(cat data/log.vkey)" "$(cat authority.vkey)" >trust.txt

@@ -38,6 +38,7 @@ pub mod query_index;
 pub mod ratelimit;
 pub mod sequencer;
 pub mod serve;
+pub mod siem;
 pub mod start;
 pub mod store;
 pub use cairn_tls as tls;

@@ -16,6 +16,9 @@
 //!   included).
 //! - `recover --data-dir DIR`: the explicit repair of a database that was
 //!   not closed cleanly (what starting the ledger does).
+//! - `siem --ledger URL --log-key VKEY --cursor FILE (--otlp-endpoint URL
+//!   | --ocsf FILE) [--once]`: follow a ledger into a SIEM (exit 1 when
+//!   it stops on a contradiction or a refusal, cursor unmoved).
 //! - `keygen --name NAME [--cosignature] --out FILE`: a signing key (0600)
 //!   and its verifier key on stdout.
 //!
@@ -35,6 +38,7 @@ use cairn_host::progress::Progress;
 use cairn_ledger::config::{FileConfig, FileHttp, FileSequencer, FileWitnessing, ServeConfig, TlsFiles};
 use cairn_ledger::query_index::{self, QueryIndex};
 use cairn_ledger::serve;
+use cairn_ledger::siem::cli::{RunError, SiemArgs};
 use cairn_ledger::start::DB_FILE;
 use cairn_ledger::store::{RedbStore, Store as _, StoreError};
 use clap::{Parser, Subcommand};
@@ -101,6 +105,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Follow a ledger into a SIEM: deliver every logged receipt, verified
+    /// against the signed checkpoint, as OpenTelemetry logs (OTLP/HTTP) or
+    /// OCSF JSON lines, from a resumable cursor, at least once (the log
+    /// index is the deduplication key).
+    Siem(Box<SiemArgs>),
     /// Create a signing key.
     Keygen {
         /// The key name.
@@ -257,6 +266,45 @@ struct Fail(String);
 impl<E: std::fmt::Display> From<E> for Fail {
     fn from(e: E) -> Self {
         Fail(e.to_string())
+    }
+}
+
+/// `cairn-ledger siem`: stops cleanly on SIGINT or SIGTERM (the batch in
+/// flight finishes first, so the cursor stays exact).
+fn siem(args: &SiemArgs) -> ExitCode {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    // The signal handler lives on a small runtime of its own; the follower
+    // itself is blocking.
+    let _signals = std::thread::Builder::new().name("signals".into()).spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            rt.block_on(serve::shutdown_signal());
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    match cairn_ledger::siem::cli::run(args, &stop) {
+        Ok(t) => {
+            outln!(
+                "siem: {} entries verified, {} receipts delivered, next index {}{}",
+                t.entries,
+                t.delivered,
+                t.next,
+                if t.rejected > 0 {
+                    format!(", {} rejected by the collector", t.rejected)
+                } else {
+                    String::new()
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(RunError::Usage(msg)) => {
+            eprintln!("cairn-ledger siem: {msg}");
+            ExitCode::from(4)
+        }
+        Err(e) => {
+            eprintln!("cairn-ledger siem: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 
@@ -484,6 +532,7 @@ fn main() -> ExitCode {
             }
             Ok(())
         })(),
+        Command::Siem(args) => return siem(&args),
         Command::Serve(args) => match args.resolve() {
             Err(Fail(msg)) => {
                 // A configuration the ledger cannot run with is a usage error.
