@@ -66,12 +66,14 @@ pub struct EvaluationRequest {
     pub context: Option<Map<String, Value>>,
 }
 
-/// The receipt's request for an AuthZEN request read from JSON, the one
-/// way `serve`, `mcp`, `decide` and `policy eval` read a request: members
-/// AuthZEN lets a receiver ignore are dropped, and a request no receipt
-/// could record is refused here, before any policy runs (docs/spec.md,
-/// "The gate's AuthZEN API"), so that all of them accept and refuse the
-/// same requests.
+/// The receipt's request for an AuthZEN request read from JSON, as
+/// `decide` and `policy eval` read their input's request: through the
+/// same wire type `serve` reads ([`EvaluationRequest`]: members AuthZEN
+/// lets a receiver ignore are dropped), and refused here, before any
+/// policy runs, when no receipt could record it (`receipt::check_request`,
+/// the check `Gate::run` makes for `serve` and `mcp`), so that all of them
+/// accept and refuse the same requests (docs/spec.md, "The gate's AuthZEN
+/// API").
 pub fn recordable_request(v: Value) -> Result<Request, RequestError> {
     let r: EvaluationRequest = serde_json::from_value(v).map_err(|e| RequestError::NotAuthzen(e.to_string()))?;
     let r = crate::pdp::to_request(r);

@@ -8,7 +8,9 @@
 //!   in a browser;
 //! - [`submitter`]: receipts of concurrent decisions sent in batches;
 //! - [`delivery`]: the spool, delivered in the background;
-//! - [`mcp`]: the MCP tool-call proxy (`cairn-gate mcp`);
+//! - [`mcp`]: the MCP tool-call proxy (`cairn-gate mcp`), stdio;
+//!   [`mcp_http`]: the same over the streamable HTTP transport, with the
+//!   agent's token read into the lineage ([`lineage`]);
 //! - [`config`]: `cairn-gate serve`'s settings (flags, environment, TOML);
 //! - [`serve`]: start it all.
 //!
@@ -25,7 +27,9 @@ pub mod authzen;
 pub mod config;
 pub mod delivery;
 pub mod http;
+pub mod lineage;
 pub mod mcp;
+pub mod mcp_http;
 pub mod pdp;
 pub mod problem;
 pub mod serve;

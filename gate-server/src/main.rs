@@ -121,8 +121,9 @@ enum Command {
         #[command(flatten)]
         settings: Settings,
     },
-    /// Stand between an agent and an MCP server (stdio): every tools/call
-    /// decided, logged, and forwarded only on a durable PERMIT.
+    /// Stand between an agent and an MCP server (stdio: the server's
+    /// command after `--`; streamable HTTP: `--upstream URL`): every
+    /// tools/call decided, logged, and forwarded only on a durable PERMIT.
     Mcp {
         /// The TOML settings file (as for serve).
         #[arg(long, env = "CAIRN_GATE_CONFIG")]
@@ -131,8 +132,8 @@ enum Command {
         settings: Settings,
         #[command(flatten)]
         mcp: mcp_cli::McpArgs,
-        /// The MCP server's command and its arguments, after `--`.
-        #[arg(last = true, required = true)]
+        /// The MCP server's command and its arguments, after `--` (stdio).
+        #[arg(last = true, required_unless_present = "upstream", conflicts_with = "upstream")]
         command: Vec<String>,
     },
 }
@@ -176,11 +177,12 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     // A served gate logs what it decides; a one-off command only warnings.
-    cli.log.init(if matches!(cli.command, Command::Serve { .. }) {
-        "info"
-    } else {
-        "warn"
-    });
+    let served = match &cli.command {
+        Command::Serve { .. } => true,
+        Command::Mcp { mcp, .. } => mcp.is_http(),
+        _ => false,
+    };
+    cli.log.init(if served { "info" } else { "warn" });
     let ops = |r: Result<(), ops::Fail>, what: &str| match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(ops::Fail(code, msg)) => {

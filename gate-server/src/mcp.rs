@@ -31,6 +31,8 @@ use crate::pdp::Pdp;
 pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
 /// The JSON-RPC error code of a request the proxy refuses to read.
 pub const INVALID_REQUEST: i64 = -32600;
+/// The JSON-RPC error code of a message that is not JSON.
+pub const PARSE_ERROR: i64 = -32700;
 
 /// How a tool call becomes an AuthZEN request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,11 +73,17 @@ pub fn digest(v: &Value) -> Value {
 }
 
 impl McpMapping {
-    /// The AuthZEN request for calling `tool` with `arguments`: subject the
-    /// agent, action the tool with the (redacted) arguments as its
-    /// properties, resource the server and the target, context the
+    /// The AuthZEN request for calling `tool` with `arguments` over stdio:
+    /// subject the agent, action the tool with the (redacted) arguments as
+    /// its properties, resource the server and the target, context the
     /// transport.
     pub fn evaluation(&self, tool: &str, arguments: &Map<String, Value>) -> EvaluationRequest {
+        self.evaluation_over(tool, arguments, "stdio")
+    }
+
+    /// [`McpMapping::evaluation`] over `transport` (`stdio` or
+    /// `streamable-http`, recorded in the context).
+    pub fn evaluation_over(&self, tool: &str, arguments: &Map<String, Value>, transport: &str) -> EvaluationRequest {
         let target = self
             .resource_args
             .iter()
@@ -105,7 +113,7 @@ impl McpMapping {
             },
             context: Some(Map::from_iter([
                 ("mcp_server".to_owned(), json!(self.server)),
-                ("mcp_transport".to_owned(), json!("stdio")),
+                ("mcp_transport".to_owned(), json!(transport)),
             ])),
         }
     }
@@ -145,27 +153,42 @@ fn write_line(out: &Shared, line: &[u8]) -> std::io::Result<()> {
     w.flush()
 }
 
-fn error(id: &Value, message: &str) -> Vec<u8> {
-    json!({"jsonrpc": "2.0", "id": id, "error": {"code": INVALID_REQUEST, "message": message}})
+/// A JSON-RPC error answer (-32600) to the message `id`.
+pub(crate) fn error(id: &Value, message: &str) -> Vec<u8> {
+    error_with(INVALID_REQUEST, id, message)
+}
+
+fn error_with(code: i64, id: &Value, message: &str) -> Vec<u8> {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
         .to_string()
         .into_bytes()
 }
 
-/// What to do with one line from the agent.
-enum Route {
+/// What to do with one message from the agent.
+pub(crate) enum Route {
+    /// Pass it to the server unchanged.
     Forward,
+    /// A tool call: decide first.
     Decide {
         id: Value,
         tool: String,
         arguments: Map<String, Value>,
     },
+    /// Answer the agent with this JSON-RPC error; nothing decided.
     Refuse(Vec<u8>),
 }
 
-fn route(line: &[u8]) -> Route {
+/// Read one message (a stdio line, a streamable HTTP `POST` body).
+pub(crate) fn route(line: &[u8]) -> Route {
     let Ok(v) = serde_json::from_slice::<Value>(line) else {
-        // Not JSON: the server answers it (a parse error), as without us.
-        return Route::Forward;
+        // What the gate cannot read is not passed on: a server with a more
+        // lenient parser (lone surrogates, a byte order mark, deeper
+        // nesting) could read a tools/call in it that was never decided.
+        return Route::Refuse(error_with(
+            PARSE_ERROR,
+            &Value::Null,
+            "the cairn gate reads every message as strict JSON (RFC 8259), and this is not",
+        ));
     };
     let is_call = |m: &Value| m.get("method").and_then(Value::as_str) == Some("tools/call");
     match &v {
@@ -339,7 +362,14 @@ mod tests {
             route(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#),
             Route::Forward
         ));
-        assert!(matches!(route(b"not json"), Route::Forward));
+        assert!(matches!(route(b"not json"), Route::Refuse(_)));
+        // JSON.parse reads a lone surrogate; serde_json does not: refused,
+        // never forwarded undecided.
+        assert!(matches!(
+            route(br#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"x\ud800"}}"#),
+            Route::Refuse(_)
+        ));
+        assert!(matches!(route(b"\xef\xbb\xbf{}"), Route::Refuse(_)));
         assert!(matches!(
             route(br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"x","arguments":{"a":1}}}"#),
             Route::Decide { .. }

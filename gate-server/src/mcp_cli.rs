@@ -1,19 +1,26 @@
 //! `cairn-gate mcp [settings] -- <server command>`: start the MCP server
-//! and stand between it and the agent (`cairn_gate_server::mcp`).
+//! and stand between it and the agent (`cairn_gate_server::mcp`), or
+//! `cairn-gate mcp [settings] --upstream URL`: serve the streamable HTTP
+//! transport at `listen` in front of the server at URL
+//! (`cairn_gate_server::mcp_http`).
 //!
-//! stdout and stdin belong to the MCP conversation: the proxy writes
-//! nothing else there (its log goes to stderr, the server's stderr is
-//! passed through). Exit status: the server's, or 3 when the gate could
-//! not start (a key, a bundle), 4 for bad settings, 1 when the server
-//! could not be started.
+//! On stdio, stdout and stdin belong to the MCP conversation: the proxy
+//! writes nothing else there (its log goes to stderr, the server's stderr
+//! is passed through). Exit status: the server's (stdio; 0 after SIGTERM
+//! over HTTP), or 3 when the gate could not start (a key, a bundle, the
+//! token issuers), 4 for bad settings, 1 when the server could not be
+//! started or the address not bound.
 
 use std::collections::BTreeSet;
 use std::io::BufReader;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::{Arc, Mutex};
 
-use cairn_gate_server::config::Settings;
+use cairn_gate_server::config::{ServeConfig, Settings};
+use cairn_gate_server::lineage::TokenIssuers;
 use cairn_gate_server::mcp::{McpMapping, Shared, run};
+use cairn_gate_server::mcp_http::{ProxyState, router};
+use cairn_host::outln;
 
 /// How tool calls are mapped to AuthZEN requests.
 #[derive(clap::Args, Debug)]
@@ -34,6 +41,95 @@ pub struct McpArgs {
     /// An argument recorded as the SHA-256 of its value (repeatable).
     #[arg(long)]
     redact: Vec<String>,
+    /// The MCP server's streamable HTTP base URL (`http://host:port`): serve
+    /// the same paths at `listen` instead of running a stdio server.
+    #[arg(long, env = "CAIRN_MCP_UPSTREAM")]
+    upstream: Option<String>,
+    /// The token issuers the gate trusts (JSON, `{"issuers": [{"iss",
+    /// "keys": [JWK...]}]}`): the agent's bearer token, verified, becomes
+    /// the receipt's lineage (streamable HTTP only).
+    #[arg(long, env = "CAIRN_MCP_TOKEN_ISSUERS", requires = "upstream")]
+    token_issuers: Option<std::path::PathBuf>,
+}
+
+impl McpArgs {
+    /// Whether this is the streamable HTTP proxy.
+    pub fn is_http(&self) -> bool {
+        self.upstream.is_some()
+    }
+
+    fn mapping(&self) -> McpMapping {
+        McpMapping {
+            server: self.server.clone(),
+            agent_type: self.agent_type.clone(),
+            agent_id: self.agent.clone(),
+            resource_args: self.resource_arg.clone(),
+            redact: self.redact.iter().cloned().collect::<BTreeSet<_>>(),
+        }
+    }
+}
+
+/// `cairn-gate mcp --upstream URL`: serve until SIGTERM or Ctrl-C.
+fn http(cfg: &ServeConfig, args: &McpArgs, upstream: &str) -> ExitCode {
+    let fail = |code: u8, msg: String| {
+        eprintln!("cairn-gate mcp: {msg}");
+        ExitCode::from(code)
+    };
+    if !(upstream.starts_with("http://") || upstream.starts_with("https://")) {
+        return fail(4, format!("--upstream {upstream:?}: an http:// or https:// URL"));
+    }
+    let issuers = match args.token_issuers.as_deref().map(TokenIssuers::load).transpose() {
+        Ok(i) => i.map(Arc::new),
+        Err(e) => return fail(3, e.to_string()),
+    };
+    let gates = match cairn_gate_server::serve::gates(cfg, None) {
+        Ok(g) => g,
+        Err(e) => return fail(e.exit_code(), e.to_string()),
+    };
+    let state = ProxyState::new(gates.pdp.clone(), args.mapping(), upstream, issuers);
+    let tls = match cfg
+        .tls
+        .as_ref()
+        .map(|(cert, key)| cairn_tls::server_config(cert, key, cfg.client_ca.as_deref()))
+        .transpose()
+    {
+        Ok(t) => t,
+        Err(e) => return fail(3, e.to_string()),
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(1, format!("the runtime: {e}")),
+    };
+    let served = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|e| format!("{}: {e}", cfg.listen))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let app = router(state);
+        let shutdown = cairn_gate_server::serve::shutdown_signal();
+        match tls {
+            Some(tls) => {
+                let listener = cairn_tls::TlsListener::new(listener, tls).map_err(|e| e.to_string())?;
+                ready(&format!("https://{addr}"), upstream);
+                axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+            }
+            None => {
+                ready(&format!("http://{addr}"), upstream);
+                axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+            }
+        }
+        .map_err(|e| e.to_string())
+    });
+    drop(gates);
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(1, e),
+    }
+}
+
+fn ready(url: &str, upstream: &str) {
+    outln!("cairn-gate: MCP proxy on {url} for {upstream}");
+    cairn_host::out::flush();
 }
 
 pub fn mcp(config: Option<&std::path::Path>, flags: Settings, args: McpArgs, command: &[String]) -> ExitCode {
@@ -45,6 +141,9 @@ pub fn mcp(config: Option<&std::path::Path>, flags: Settings, args: McpArgs, com
         Ok(c) => c,
         Err(e) => return fail(4, e.to_string()),
     };
+    if let Some(upstream) = args.upstream.as_deref() {
+        return http(&cfg, &args, upstream);
+    }
     let Some((program, rest)) = command.split_first() else {
         return fail(4, "give the server's command after --".into());
     };
@@ -65,13 +164,7 @@ pub fn mcp(config: Option<&std::path::Path>, flags: Settings, args: McpArgs, com
     let (Some(server_in), Some(server_out)) = (child.stdin.take(), child.stdout.take()) else {
         return fail(1, "the server's pipes".into());
     };
-    let mapping = McpMapping {
-        server: args.server,
-        agent_type: args.agent_type,
-        agent_id: args.agent,
-        resource_args: args.resource_arg,
-        redact: args.redact.into_iter().collect::<BTreeSet<_>>(),
-    };
+    let mapping = args.mapping();
     let agent_out: Shared = Arc::new(Mutex::new(Box::new(std::io::stdout())));
     let server_in: Shared = Arc::new(Mutex::new(Box::new(server_in)));
     let proxied = run(

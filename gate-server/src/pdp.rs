@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cairn_api::receipt::{Action, Decision as Recorded, Request, Resource, Subject};
+use cairn_api::receipt::{Action, Decision as Recorded, LineageLink, Request, Resource, Subject};
 use cairn_gate::gate::{Authorization, Gate, GateError, Logged, ToolCall, new_id};
 
 use crate::authzen::{Decision, DecisionContext, EvaluationError, EvaluationRequest, Evidence, ReasonField};
@@ -111,6 +111,18 @@ impl Pdp {
     /// caller's (the same for every retry of the call), else a fresh one.
     /// Blocks: on the ledger's acknowledgement and on a human approval.
     pub fn evaluate(&self, req: EvaluationRequest, idempotency_key: Option<String>) -> Result<Decision, EvalError> {
+        self.evaluate_with_lineage(req, idempotency_key, Vec::new())
+    }
+
+    /// [`Pdp::evaluate`] with the token delegation chain the transport
+    /// carried (verified by the caller), recorded as the receipt's
+    /// `lineage`.
+    pub fn evaluate_with_lineage(
+        &self,
+        req: EvaluationRequest,
+        idempotency_key: Option<String>,
+        lineage: Vec<LineageLink>,
+    ) -> Result<Decision, EvalError> {
         let Some(gate) = self.gate_for(&req.resource.kind) else {
             let msg = format!("no policy bundle covers the surface {:?}", req.resource.kind);
             tracing::warn!(surface = %req.resource.kind, "denied: {msg}");
@@ -130,7 +142,7 @@ impl Pdp {
         };
         let call = ToolCall {
             request: to_request(req),
-            lineage: Vec::new(),
+            lineage,
             initiator: None,
             idempotency_key,
         };

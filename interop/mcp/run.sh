@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # The MCP proxy with real MCP parts (issue 17): a ledger started here, the
-# official MCP Python SDK as the agent, @modelcontextprotocol/server-filesystem
-# from npm as the server, `cairn-gate mcp` between them. The seed story:
-# a write in production is blocked, the same write in staging goes
-# through, a destructive move waits for a human and is denied on timeout;
-# every decision is logged (seed_story.py). Prints `N passed, M failed`.
+# official MCP Python SDK as the agent, `cairn-gate mcp` in front of
+#   - @modelcontextprotocol/server-filesystem from npm over stdio. The seed
+#     story: a write in production is blocked, the same write in staging
+#     goes through, a destructive move waits for a human and is denied on
+#     timeout; every decision is logged (seed_story.py);
+#   - @modelcontextprotocol/server-everything from npm over the streamable
+#     HTTP transport (`--upstream`): allowed, blocked and approval-timed-out
+#     calls, the server's own sampling request streamed back through the
+#     proxy, and the agent's bearer token (an EdDSA JWT from PyJWT) verified
+#     and recorded as the receipt's lineage (streamable_story.py).
+# Each prints `N passed, M failed`.
 #
 #   interop/mcp/run.sh
 set -euo pipefail
@@ -43,10 +49,18 @@ url=$(sed -n 's/^listening on //p' serve.out)
 [ -n "$url" ] || { echo "the ledger did not start:"; cat serve.err; exit 1; }
 cp data/log.vkey log.vkey
 "$bin/cairn-gate" register --url "$url" --authority-key authority.key --key @gate.vkey --admin-token-file admin.token >/dev/null
-"$bin/cairn-gate" publish "$root/examples/policies/mcp-filesystem/cairn-rules" --url "$url" \
-  --authority-key authority.key --admin-token-file admin.token >/dev/null
+for b in mcp-filesystem mcp-everything; do
+  "$bin/cairn-gate" publish "$root/examples/policies/$b/cairn-rules" --url "$url" \
+    --authority-key authority.key --admin-token-file admin.token >/dev/null
+done
 mkdir -p fs/staging fs/production
 printf 'replicas: 3\n' >fs/staging/config.yaml
 printf 'replicas: 3\n' >fs/production/config.yaml
 printf 'rows\n' >fs/production/data.db
-"$root/$venv/bin/python" "$root/interop/mcp/seed_story.py" "$bin/cairn-gate" "$url" "$work" "$server_js"
+status=0
+echo "-- stdio: server-filesystem"
+"$root/$venv/bin/python" "$root/interop/mcp/seed_story.py" "$bin/cairn-gate" "$url" "$work" "$server_js" || status=1
+echo "-- streamable HTTP: server-everything, the agent's token as lineage"
+everything_js=$root/interop/mcp/node_modules/@modelcontextprotocol/server-everything/dist/index.js
+"$root/$venv/bin/python" "$root/interop/mcp/streamable_story.py" "$bin/cairn-gate" "$url" "$work" "$everything_js" || status=1
+exit $status

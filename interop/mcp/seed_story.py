@@ -9,39 +9,17 @@ Prints `N passed, M failed` and exits 1 on any failure.
 """
 
 import asyncio
-import json
 import os
-import socket
 import sys
 import time
-import urllib.request
 
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from story import check, finish, log_size, silent_approver, text
 
 GATE, LEDGER, WORK, SERVER_JS = sys.argv[1:5]
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 FS = os.path.join(WORK, "fs")
-passed, failed = 0, 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
-
-
-def log_size():
-    with urllib.request.urlopen(f"{LEDGER}/checkpoint", timeout=10) as r:
-        return int(r.read().decode().split("\n")[1])
-
-
-def text(result):
-    return " ".join(c.text for c in result.content if getattr(c, "type", "") == "text")
 
 
 def gate_params(approver_url, extra=()):
@@ -79,7 +57,7 @@ async def direct_tools():
 
 async def story(approver_url):
     prod, staging = os.path.join(FS, "production"), os.path.join(FS, "staging")
-    before = log_size()
+    before = log_size(LEDGER)
     async with stdio_client(gate_params(approver_url)) as (r, w):
         async with ClientSession(r, w) as s:
             init = await s.initialize()
@@ -112,18 +90,13 @@ async def story(approver_url):
             res = await s.call_tool("read_text_file", {"path": os.path.join(prod, "config.yaml")})
             check("a read in production goes through", not res.is_error and "replicas: 3" in text(res), res)
     # Every decision is in the log: 4 calls, 4 receipts.
-    check("every decision is logged", log_size() - before == 4, (before, log_size()))
+    check("every decision is logged", log_size(LEDGER) - before == 4, (before, log_size(LEDGER)))
 
 
 def main():
-    # An approval webhook that accepts connections and never answers.
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(16)
-    url = f"http://127.0.0.1:{silent.getsockname()[1]}/approve"
+    _silent, url = silent_approver()
     asyncio.run(story(url))
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 main()
