@@ -153,7 +153,7 @@ fn serve(config: Option<&std::path::Path>, flags: Settings) -> ExitCode {
             cairn_gate_server::config::ConfigError::Missing("callers").to_string(),
         );
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match cairn_gate_server::serve::runtime() {
         Ok(rt) => rt,
         Err(e) => return fail(1, format!("the runtime: {e}")),
     };

@@ -96,7 +96,7 @@ fn http(cfg: &ServeConfig, args: &McpArgs, upstream: &str) -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(3, e.to_string()),
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match cairn_gate_server::serve::runtime() {
         Ok(rt) => rt,
         Err(e) => return fail(1, format!("the runtime: {e}")),
     };

@@ -195,6 +195,21 @@ pub async fn serve(
     served.map_err(|e| ServeError::Io(e.to_string()))
 }
 
+/// Threads for blocking work: each decision runs on one until its receipt
+/// is logged, for as long as a person takes to answer an approval (up to
+/// [`crate::approval_page::MAX_PENDING`] wait at once), and the MCP proxy
+/// holds one per open upstream stream. tokio's default (512) would queue
+/// decisions behind waiting approvals.
+pub const MAX_BLOCKING_THREADS: usize = 4096;
+
+/// The runtime of a served gate (`serve`, `mcp --upstream`).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .build()
+}
+
 /// SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
