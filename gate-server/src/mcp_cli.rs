@@ -69,6 +69,10 @@ impl McpArgs {
     }
 }
 
+/// What a stopping proxy adds to the longest a decision can take before it
+/// exits anyway.
+const SHUTDOWN_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// `cairn-gate mcp --upstream URL`: serve until SIGTERM or Ctrl-C.
 fn http(cfg: &ServeConfig, args: &McpArgs, upstream: &str) -> ExitCode {
     let fail = |code: u8, msg: String| {
@@ -106,20 +110,46 @@ fn http(cfg: &ServeConfig, args: &McpArgs, upstream: &str) -> ExitCode {
             .map_err(|e| format!("{}: {e}", cfg.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let app = router(state);
-        let shutdown = cairn_gate_server::serve::shutdown_signal();
-        match tls {
-            Some(tls) => {
-                let listener = cairn_tls::TlsListener::new(listener, tls).map_err(|e| e.to_string())?;
-                ready(&format!("https://{addr}"), upstream);
-                axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+        // On SIGTERM: no new connections; calls in flight get the time a
+        // decision can take (approval and ledger deadlines), then the proxy
+        // stops even if an agent keeps an event stream open.
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = async move {
+            cairn_gate_server::serve::shutdown_signal().await;
+            let _ = stopping.send(());
+        };
+        let grace = cfg.approval + cfg.deadline + SHUTDOWN_MARGIN;
+        let deadline = async move {
+            if stopped.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
             }
-            None => {
-                ready(&format!("http://{addr}"), upstream);
-                axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+        };
+        let served = async {
+            match tls {
+                Some(tls) => {
+                    let listener = cairn_tls::TlsListener::new(listener, tls).map_err(|e| e.to_string())?;
+                    ready(&format!("https://{addr}"), upstream);
+                    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+                }
+                None => {
+                    ready(&format!("http://{addr}"), upstream);
+                    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+                }
+            }
+            .map_err(|e| e.to_string())
+        };
+        tokio::select! {
+            r = served => r,
+            () = deadline => {
+                tracing::warn!("stopping with connections still open (event streams)");
+                Ok(())
             }
         }
-        .map_err(|e| e.to_string())
     });
+    // Threads still reading an upstream event stream are not waited for.
+    rt.shutdown_timeout(SHUTDOWN_MARGIN);
     drop(gates);
     match served {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,6 +18,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -52,6 +53,8 @@ def start_server():
     for line in proc.stderr:
         if "listening on port" in line:
             break
+    # Keep draining it: a full pipe would stall the server.
+    threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
     return proc, f"http://127.0.0.1:{port}"
 
 

@@ -22,6 +22,9 @@ pub struct GateRow {
     pub mcp_direct: (f64, f64),
     /// Through the proxy.
     pub mcp_proxied: (f64, f64),
+    /// The same over the streamable HTTP transport: straight, then through
+    /// the proxy.
+    pub mcp_http: [(f64, f64); 2],
 }
 
 fn num(v: &serde_json::Value, path: &[&str]) -> Result<f64, String> {
@@ -64,6 +67,10 @@ pub fn measure(root: &Path, n: u64) -> Result<GateRow, String> {
     let ledger = tagged("ledger-c64")?;
     let ledger_at = tagged("ledger-at-1000")?;
     let mcp = tagged("mcp")?;
+    let mcp_http = tagged("mcp-http")?;
+    let latency = |v: &serde_json::Value, which: &str| -> Result<(f64, f64), String> {
+        Ok((num(v, &[which, "p50"])?, num(v, &[which, "p99"])?))
+    };
     Ok(GateRow {
         at_1000: (
             num(&at, &["latency_ms", "p50"])?,
@@ -76,7 +83,8 @@ pub fn measure(root: &Path, n: u64) -> Result<GateRow, String> {
         ),
         max_per_s: num(&max, &["decisions_per_s"])?,
         ledger_per_s: num(&ledger, &["receipts_per_second"])?,
-        mcp_direct: (num(&mcp, &["direct_ms", "p50"])?, num(&mcp, &["direct_ms", "p99"])?),
-        mcp_proxied: (num(&mcp, &["proxied_ms", "p50"])?, num(&mcp, &["proxied_ms", "p99"])?),
+        mcp_direct: latency(&mcp, "direct_ms")?,
+        mcp_proxied: latency(&mcp, "proxied_ms")?,
+        mcp_http: [latency(&mcp_http, "direct_ms")?, latency(&mcp_http, "proxied_ms")?],
     })
 }

@@ -144,20 +144,26 @@ pub fn targets(r: &Results, out: &mut String) {
             ),
             "measured",
         );
-        row(
-            out,
-            "MCP proxy: added latency per tool call (issue 17; no target)",
-            format!(
-                "p50 +{:.2} ms ({:.2} → {:.2}), p99 +{:.2} ms ({:.2} → {:.2})",
-                g.mcp_proxied.0 - g.mcp_direct.0,
-                g.mcp_direct.0,
-                g.mcp_proxied.0,
-                g.mcp_proxied.1 - g.mcp_direct.1,
-                g.mcp_direct.1,
-                g.mcp_proxied.1
-            ),
-            "measured",
-        );
+        let added = |what: &str, [d, p]: [(f64, f64); 2]| {
+            (
+                format!("MCP proxy, {what}: added latency per tool call (issue 17; no target)"),
+                format!(
+                    "p50 +{:.2} ms ({:.2} → {:.2}), p99 +{:.2} ms ({:.2} → {:.2})",
+                    p.0 - d.0,
+                    d.0,
+                    p.0,
+                    p.1 - d.1,
+                    d.1,
+                    p.1
+                ),
+            )
+        };
+        for (what, value) in [
+            added("stdio", [g.mcp_direct, g.mcp_proxied]),
+            added("streamable HTTP", g.mcp_http),
+        ] {
+            row(out, &what, value, "measured");
+        }
     }
 }
 
