@@ -119,6 +119,75 @@ pub fn encode(e: &ExportLogs) -> Vec<u8> {
     req.0
 }
 
+/// A varint at the start of `b`, and the rest.
+fn read_varint(b: &[u8]) -> Option<(u64, &[u8])> {
+    let mut v = 0u64;
+    for (i, byte) in b.iter().enumerate().take(10) {
+        v |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((v, &b[i + 1..]));
+        }
+    }
+    None
+}
+
+/// A field's value, as far as reading an answer needs.
+enum Field<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+    Fixed,
+}
+
+/// The fields of a message, (number, value); `None` when it is not a
+/// well-formed message.
+fn fields(mut b: &[u8]) -> Option<Vec<(u64, Field<'_>)>> {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let (tag, rest) = read_varint(b)?;
+        let (field, wire) = (tag >> 3, tag & 7);
+        b = match wire {
+            0 => {
+                let (v, rest) = read_varint(rest)?;
+                out.push((field, Field::Varint(v)));
+                rest
+            }
+            1 | 5 => {
+                out.push((field, Field::Fixed));
+                rest.get(if wire == 1 { 8 } else { 4 }..)?
+            }
+            2 => {
+                let (len, rest) = read_varint(rest)?;
+                let len = usize::try_from(len).ok()?;
+                let body = rest.get(..len)?;
+                out.push((field, Field::Bytes(body)));
+                rest.get(len..)?
+            }
+            _ => return None,
+        };
+    }
+    Some(out)
+}
+
+/// `partial_success.rejected_log_records` of a protobuf
+/// `ExportLogsServiceResponse` (0 when absent or unreadable).
+pub fn rejected(answer: &[u8]) -> u64 {
+    let partial = fields(answer).and_then(|f| {
+        f.into_iter().find_map(|(n, v)| match (n, v) {
+            (1, Field::Bytes(body)) => Some(body),
+            _ => None,
+        })
+    });
+    partial
+        .and_then(fields)
+        .and_then(|f| {
+            f.into_iter().find_map(|(n, v)| match (n, v) {
+                (1, Field::Varint(count)) => Some(count),
+                _ => None,
+            })
+        })
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +206,16 @@ mod tests {
         let mut m = Msg::default();
         m.fixed64(1, 1);
         assert_eq!(m.0, [0x09, 1, 0, 0, 0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn a_partial_success_is_read_from_a_protobuf_answer() {
+        // ExportLogsServiceResponse{partial_success: {rejected_log_records: 3, error_message: "x"}}
+        assert_eq!(rejected(&[0x0a, 0x05, 0x08, 0x03, 0x12, 0x01, b'x']), 3);
+        assert_eq!(rejected(&[]), 0);
+        assert_eq!(rejected(&[0x0a, 0x00]), 0);
+        assert_eq!(rejected(&[0x0a, 0x09]), 0, "a length past the end");
+        assert_eq!(rejected(&[0xff; 12]), 0);
     }
 
     #[test]

@@ -68,8 +68,8 @@ impl SinkError {
 /// What a sink did with a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Taken {
-    /// Records the collector said it rejected in a partial success (OTLP
-    /// JSON answers): it must not be retried, so it is reported.
+    /// Records the collector said it rejected in a partial success: it
+    /// must not be retried, so it is reported.
     pub rejected: u64,
 }
 
@@ -162,7 +162,10 @@ impl Sink for OtlpSink {
             .unwrap_or_default();
         match status {
             200..=299 => Ok(Taken {
-                rejected: rejected(&answer),
+                rejected: match self.protocol {
+                    Protocol::Json => rejected(&answer),
+                    Protocol::Protobuf => super::otlp_proto::rejected(&answer),
+                },
             }),
             429 | 502 | 503 | 504 => Err(unavailable(format!("HTTP {status}"), wait)),
             _ => Err(SinkError::Refused {
