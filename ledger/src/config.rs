@@ -71,6 +71,10 @@ pub enum ConfigError {
 pub struct FileConfig {
     /// Where the database and the log key live.
     pub data_dir: Option<PathBuf>,
+    /// A PostgreSQL database for the log instead of the redb file in
+    /// `data_dir` (`postgres://...` or `key=value` pairs; work in progress,
+    /// issue 18).
+    pub database: Option<String>,
     /// Address to listen on.
     pub listen: Option<SocketAddr>,
     /// The log's origin when the log key is first created.
@@ -179,6 +183,9 @@ pub struct TlsFiles {
 pub struct ServeConfig {
     /// Where the database and the log key live.
     pub data_dir: PathBuf,
+    /// The PostgreSQL database holding the log, when not the redb file in
+    /// `data_dir` (the log key and the query index stay in `data_dir`).
+    pub database: Option<String>,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// The log's origin: the name a new log key gets (default
@@ -257,6 +264,7 @@ impl FileConfig {
     pub fn overlay(self, over: FileConfig) -> FileConfig {
         FileConfig {
             data_dir: over.data_dir.or(self.data_dir),
+            database: over.database.or(self.database),
             listen: over.listen.or(self.listen),
             origin: over.origin.or(self.origin),
             authorities: over.authorities.filter(|a| !a.is_empty()).or(self.authorities),
@@ -395,6 +403,7 @@ impl FileConfig {
         Ok(ServeConfig {
             witnessing,
             data_dir,
+            database: self.database,
             listen,
             origin: self.origin,
             authorities,

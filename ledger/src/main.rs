@@ -65,6 +65,10 @@ enum Command {
         /// writes a byte of it, and checks a copy on a read-only medium.
         #[arg(long)]
         data_dir: PathBuf,
+        /// The PostgreSQL database holding the log, when the ledger keeps
+        /// it there (`serve --database`); read only.
+        #[arg(long, env = "CAIRN_DATABASE")]
+        database: Option<String>,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -138,6 +142,10 @@ struct ServeArgs {
     /// Where the database and the log key live.
     #[arg(long, env = "CAIRN_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Keep the log in this PostgreSQL database (`postgres://user@host/db`)
+    /// instead of DIR/ledger.redb (work in progress: one instance).
+    #[arg(long, env = "CAIRN_DATABASE")]
+    database: Option<String>,
     /// Address to listen on [default: 127.0.0.1:8417].
     #[arg(long, env = "CAIRN_LISTEN")]
     listen: Option<SocketAddr>,
@@ -225,6 +233,7 @@ impl ServeArgs {
         };
         let flags = FileConfig {
             data_dir: self.data_dir,
+            database: self.database,
             listen: self.listen,
             origin: self.origin,
             authorities: Some(self.authorities),
@@ -451,14 +460,22 @@ fn main() -> ExitCode {
             }
             Ok(())
         })(),
-        Command::Fsck { data_dir, json } => (|| {
+        Command::Fsck {
+            data_dir,
+            database,
+            json,
+        } => (|| {
             let key = log_public_key(&data_dir)?;
-            let store = RedbStore::open_read_only(&data_dir.join(DB_FILE))?;
+            let store: Box<dyn cairn_ledger::store::Store> = match &database {
+                Some(db) => Box::new(cairn_ledger::store::PgStore::open_read_only(db)?),
+                None => Box::new(RedbStore::open_read_only(&data_dir.join(DB_FILE))?),
+            };
             let total = store.size()?;
             let mut progress = Progress::new("fsck", "entries", Some(total), json);
             let index = query_index_for_fsck(&data_dir)?;
-            let rep =
-                cairn_ledger::fsck::fsck_with_progress(&store, index.as_ref(), &key, |done, _| progress.set(done));
+            let rep = cairn_ledger::fsck::fsck_with_progress(store.as_ref(), index.as_ref(), &key, |done, _| {
+                progress.set(done)
+            });
             progress.finish();
             let rep = rep?;
             if json {

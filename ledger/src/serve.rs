@@ -128,10 +128,19 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
     //    holds it), and only then a new log key.
     std::fs::create_dir_all(&cfg.data_dir)
         .map_err(|e| config(format!("--data-dir {}: {e}", cfg.data_dir.display())))?;
-    let store: Arc<dyn Store> = match RedbStore::open(&cfg.data_dir.join(DB_FILE)) {
-        Ok(s) => Arc::new(s),
-        Err(e @ StoreError::Locked(_)) => return Err(config(e)),
-        Err(e) => return Err(e.into()),
+    let store: Arc<dyn Store> = match &cfg.database {
+        Some(db) => {
+            let db = db.clone();
+            let opened = tokio::task::spawn_blocking(move || crate::store::PgStore::open(&db))
+                .await
+                .map_err(|e| config(format!("--database: {e}")))?;
+            Arc::new(opened.map_err(|e| config(format!("--database: {e}")))?)
+        }
+        None => match RedbStore::open(&cfg.data_dir.join(DB_FILE)) {
+            Ok(s) => Arc::new(s),
+            Err(e @ StoreError::Locked(_)) => return Err(config(e)),
+            Err(e) => return Err(e.into()),
+        },
     };
     let log_key = match planned {
         LogKey::Existing(k) => k,

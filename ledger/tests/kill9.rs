@@ -18,6 +18,9 @@
 //! --release -p cairn-ledger --test kill9 -- --nocapture`.
 
 mod common;
+#[allow(dead_code)]
+#[path = "../src/store/pg_cluster.rs"]
+mod pg_cluster;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,7 +34,7 @@ use cairn_api::merkle::{Hash, Sha256, verify_consistency, verify_inclusion};
 use cairn_api::note::Checkpoint;
 use cairn_api::proof::TlogProof;
 use common::now_ms;
-use common::server::{TempDir, http, start, try_http_as};
+use common::server::{TempDir, http, start_with, try_http_as};
 
 /// Submitters at once.
 const CLIENTS: usize = 8;
@@ -131,20 +134,42 @@ fn fsck(dir: &std::path::Path) {
     );
 }
 
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|k| k.parse().ok()).unwrap_or(default)
+}
+
 #[test]
 fn acknowledged_receipts_survive_sigkill_at_random_moments() {
-    let kills: u64 = std::env::var("CAIRN_KILLS")
-        .ok()
-        .and_then(|k| k.parse().ok())
-        .unwrap_or(50);
-    let mut seed: u64 = std::env::var("CAIRN_KILL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(now_ms);
-    println!("kill9: {kills} kills, CAIRN_KILL_SEED={seed}");
-    let dir = TempDir::new("kill9");
+    drop(sigkill_rounds("kill9", env_u64("CAIRN_KILLS", 50), &[], true));
+}
+
+/// The same on the PostgreSQL backend (issue 18, work in progress: one
+/// instance): the ledger SIGKILLed, the database stays up.
+#[test]
+fn acknowledged_receipts_survive_sigkill_on_postgres() {
+    let Some(cluster) = pg_cluster::Cluster::start("kill9") else {
+        return;
+    };
+    let db = cluster.params();
+    let dir = sigkill_rounds("kill9-pg", env_u64("CAIRN_PG_KILLS", 10), &["--database", &db], false);
+    // fsck reads the log from the database, without writing.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cairn-ledger"))
+        .args(["fsck", "--database", &db, "--data-dir"])
+        .arg(&dir.0)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `kills` rounds of clients submitting while the ledger (started with
+/// `extra` flags) is SIGKILLed at a random moment and started again; with
+/// `redb`, fsck checks the file after every kill.
+fn sigkill_rounds(tag: &str, kills: u64, extra: &[&str], redb: bool) -> TempDir {
+    let mut seed = env_u64("CAIRN_KILL_SEED", now_ms());
+    println!("{tag}: {kills} kills, CAIRN_KILL_SEED={seed}");
+    let dir = TempDir::new(tag);
     let bundle = common::bundle("empty", b"");
-    let mut server = start(&dir.0);
+    let mut server = start_with(&dir.0, extra);
     let key = server.log_key.clone();
     let reg = common::key_statement(KeyAction::Register, &examples::gate_key());
     assert_eq!(http(&server.addr, "POST", "/v1/keys", &reg, true).0, 201);
@@ -221,8 +246,10 @@ fn acknowledged_receipts_survive_sigkill_at_random_moments() {
         for c in clients {
             c.join().unwrap();
         }
-        fsck(&dir.0);
-        server = start(&dir.0);
+        if redb {
+            fsck(&dir.0);
+        }
+        server = start_with(&dir.0, extra);
         assert_eq!(server.log_key, key, "the same log key after restart");
         let now = checkpoint(&server.addr, &key);
         let seen = Arc::try_unwrap(seen).ok().unwrap().into_inner().unwrap();
@@ -319,11 +346,14 @@ fn acknowledged_receipts_survive_sigkill_at_random_moments() {
         );
     }
     drop(server);
-    fsck(&dir.0);
+    if redb {
+        fsck(&dir.0);
+    }
     println!(
-        "kill9: survived {survived} kills; {} entries acknowledged (receipts, batch items, keys, bundles), all present; log size {}",
+        "{tag}: survived {survived} kills; {} entries acknowledged (receipts, batch items, keys, bundles), all present; log size {}",
         all.len(),
         now.size
     );
     assert!(!all.is_empty(), "the load never got an acknowledgement");
+    dir
 }

@@ -15,13 +15,15 @@
 //! - [`proofs`]: tree nodes read back for proofs;
 //! - [`checkpoints`]: stored checkpoints walked a page at a time;
 //! - [`tiles`]: C2SP tlog-tiles read from the stored nodes and entries;
-//! - the backends: [`RedbStore`], [`MemoryStore`], [`FaultyStore`].
+//! - the backends: [`RedbStore`], [`PgStore`] (PostgreSQL, work in
+//!   progress), [`MemoryStore`], [`FaultyStore`].
 
 mod checked;
 pub mod checkpoints;
 mod faulty;
 pub mod integrate;
 mod memory;
+mod pg_store;
 pub mod proofs;
 pub mod record;
 mod redb_handle;
@@ -38,6 +40,7 @@ pub use faulty::{Fault, FaultyStore};
 pub use integrate::{CommitBatch, integrate};
 pub(crate) use integrate::{check_batch, frontier_from};
 pub use memory::MemoryStore;
+pub use pg_store::{PgStore, SCHEMA_VERSION as PG_SCHEMA_VERSION};
 pub use proofs::{BatchNodes, Prefetched, StoreNodes, prefetched};
 pub use record::{EntryRecord, KeyEvent, ReceiptIndex, RecordError};
 pub use redb_store::{CACHE_BYTES, RedbStore};

@@ -184,6 +184,41 @@ fn redb_store_and_reopen() {
 }
 
 #[test]
+fn postgres_store_and_reopen() {
+    let Some(cluster) = super::pg_store::cluster::Cluster::start("suite") else {
+        return;
+    };
+    let before = {
+        let s = PgStore::open(&cluster.params()).unwrap();
+        suite(&s);
+        s.state().unwrap()
+    };
+    // Another instance (a new pool) reads the same log and continues it;
+    // opening again does not apply the schema twice.
+    let s = PgStore::open(&cluster.params()).unwrap();
+    assert_eq!(s.state().unwrap(), before);
+    let next = batch(&before, &[receipt_entry(40)]);
+    s.commit(&next).unwrap();
+    assert_eq!(s.state().unwrap().frontier.size(), 31);
+    // A batch that does not continue the log (a stale writer's) is refused
+    // and writes nothing.
+    assert!(matches!(s.commit(&next), Err(StoreError::Corrupt(_))));
+    assert_eq!(s.size().unwrap(), 31);
+}
+
+#[test]
+fn postgres_refuses_a_newer_schema() {
+    let Some(cluster) = super::pg_store::cluster::Cluster::start("newer") else {
+        return;
+    };
+    drop(PgStore::open(&cluster.params()).unwrap());
+    let mut c = postgres::Client::connect(&cluster.params(), postgres::NoTls).unwrap();
+    c.execute("UPDATE cairn_schema SET version = version + 1", &[]).unwrap();
+    let e = PgStore::open(&cluster.params()).unwrap_err();
+    assert!(e.to_string().contains("newer than this ledger knows"), "{e}");
+}
+
+#[test]
 fn faulty_store_without_faults_is_the_store() {
     suite(&FaultyStore::new(MemoryStore::new()));
 }

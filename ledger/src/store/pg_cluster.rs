@@ -1,0 +1,136 @@
+//! A PostgreSQL cluster of its own for a test: `initdb` in a temporary
+//! directory, started on a Unix socket there, stopped (immediately) and
+//! removed on drop. Debian's server binaries (`/usr/lib/postgresql/*/bin`,
+//! or `CAIRN_PG_BIN`), run as `postgres` when the test runs as root
+//! (`initdb` refuses root). `.ci/run` installs them; elsewhere a test
+//! without them says so and is skipped, in CI it fails.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A running cluster.
+pub(crate) struct Cluster {
+    dir: PathBuf,
+    bin: PathBuf,
+    as_postgres: bool,
+}
+
+fn bin_dir() -> Option<PathBuf> {
+    if let Ok(b) = std::env::var("CAIRN_PG_BIN") {
+        return Some(PathBuf::from(b));
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|b| b.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+impl Cluster {
+    /// Start one, or `None` (outside CI) when PostgreSQL is not installed.
+    pub(crate) fn start(tag: &str) -> Option<Self> {
+        let Some(bin) = bin_dir() else {
+            assert!(
+                std::env::var("CI").is_err(),
+                "PostgreSQL's server binaries are not installed (.ci/run installs postgresql)"
+            );
+            eprintln!("skipped: PostgreSQL's server binaries are not installed");
+            return None;
+        };
+        // SAFETY of the check: geteuid via `id -u` (no unsafe code here).
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout == b"0\n")
+            .unwrap_or(false);
+        let dir = std::env::temp_dir().join(format!("cairn-pg-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let c = Cluster {
+            dir,
+            bin,
+            as_postgres: root,
+        };
+        if root {
+            assert!(
+                Command::new("chown")
+                    .args(["postgres:postgres"])
+                    .arg(&c.dir)
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+        }
+        let data = c.dir.join("data");
+        c.run(
+            "initdb",
+            &[
+                "-D",
+                path(&data),
+                "-U",
+                "cairn",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        let opts = format!("-p 5432 -k {} -c listen_addresses=''", c.dir.display());
+        let log = c.dir.join("log");
+        c.run(
+            "pg_ctl",
+            &["-D", path(&data), "-l", path(&log), "-o", &opts, "-w", "start"],
+        );
+        Some(c)
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let exe = self.bin.join(tool);
+        let out = if self.as_postgres {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(&exe)
+                .args(args)
+                .output()
+        } else {
+            Command::new(&exe).args(args).output()
+        }
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{tool} {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The connection parameters.
+    pub(crate) fn params(&self) -> String {
+        format!("host={} port=5432 user=cairn dbname=postgres", self.dir.display())
+    }
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let exe = self.bin.join("pg_ctl");
+        let args = ["-D", path(&data), "-m", "immediate", "stop"];
+        let _ = if self.as_postgres {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(&exe)
+                .args(args)
+                .output()
+        } else {
+            Command::new(&exe).args(args).output()
+        };
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
