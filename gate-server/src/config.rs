@@ -80,7 +80,10 @@ pub struct Settings {
     /// (default: http:// and the Host header of the call).
     #[arg(long, env = "CAIRN_GATE_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// The ledger's URL (default http://127.0.0.1:8417).
+    /// The ledger's URL (default http://127.0.0.1:8417), or the URLs of
+    /// several instances of one log, comma-separated: a submission goes to
+    /// the next one when an instance does not answer or answers 502-504
+    /// (straight to the leader a `not-leader` answer names).
     #[arg(long, env = "CAIRN_GATE_LEDGER")]
     pub ledger: Option<String>,
     /// The log's verifier key (vkey or @FILE): acknowledgements must prove under it.
@@ -151,7 +154,7 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// The metadata's base URL, if fixed.
     pub public_url: Option<String>,
-    /// The ledger's URL.
+    /// The ledger's URL, or several instances' URLs, comma-separated.
     pub ledger: String,
     /// The log key argument (vkey or @FILE).
     pub log_key: String,

@@ -72,26 +72,109 @@ pub trait Ledger: Send + Sync {
     fn submit(&self, body: &[u8], deadline: Duration) -> Result<Acknowledged, LedgerError>;
 }
 
+/// The header a ledger instance that does not write names the writing
+/// instance in (docs/spec.md 20).
+pub const LEADER_HEADER: &str = "cairn-leader";
+
 /// A ledger's HTTP API, for the calls that need no proof (admin POSTs).
+///
+/// It may name several instances of one log (sharing one database, one of
+/// them writing: docs/operations.md, "Running cairn highly available"). A
+/// request goes to the instance that answered last; when that one cannot
+/// be reached or answers 502, 503 or 504, the request goes to the next one
+/// within the same deadline, or straight to the one a `not-leader` answer
+/// names. Every submission is idempotent, so sending it again to another
+/// instance is safe.
 #[derive(Debug, Clone)]
 pub struct Http {
-    base: String,
+    bases: std::sync::Arc<[String]>,
+    current: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     agent: ureq::Agent,
 }
 
+/// One answer: the status, a bounded body, and the leader hint.
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+    leader: Option<String>,
+}
+
 impl Http {
-    /// A client for the ledger at `base`.
+    /// A client for the ledger at `base`: one URL, or several instances of
+    /// the same log separated by commas.
     pub fn new(base: &str) -> Self {
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut bases: Vec<String> = base
+            .split(',')
+            .map(|b| b.trim().trim_end_matches('/').to_owned())
+            .filter(|b| !b.is_empty())
+            .collect();
+        if bases.is_empty() {
+            bases.push(base.trim_end_matches('/').to_owned());
+        }
         Http {
-            base: base.trim_end_matches('/').to_owned(),
+            bases: bases.into(),
+            current: std::sync::Arc::default(),
             agent,
         }
     }
 
-    /// The base URL.
+    /// The base URL requests go to now.
     pub fn base(&self) -> &str {
-        &self.base
+        let i = self.current.load(std::sync::atomic::Ordering::Relaxed);
+        self.bases
+            .get(i)
+            .or_else(|| self.bases.first())
+            .map_or("", String::as_str)
+    }
+
+    /// Every instance this client knows, in the order given.
+    pub fn bases(&self) -> &[String] {
+        &self.bases
+    }
+
+    /// Send `call` to the instances in turn (see [`Http`]) within `deadline`.
+    fn each(
+        &self,
+        path: &str,
+        deadline: Duration,
+        call: impl Fn(&str, Duration) -> Result<Answer, String>,
+    ) -> Result<(u16, Vec<u8>), LedgerError> {
+        use std::sync::atomic::Ordering;
+        let until = std::time::Instant::now() + deadline;
+        let n = self.bases.len();
+        let mut at = self.current.load(Ordering::Relaxed) % n.max(1);
+        let mut failures = Vec::new();
+        for attempt in 0..n {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if attempt > 0 && left.is_zero() {
+                break;
+            }
+            let base = &self.bases[at];
+            let next = (at + 1) % n;
+            match call(base, left) {
+                Ok(a) if matches!(a.status, 502..=504) && attempt + 1 < n => {
+                    failures.push(format!("{base}{path}: HTTP {}", a.status));
+                    // A follower names the writer: go there next.
+                    at = a
+                        .leader
+                        .as_deref()
+                        .map(|l| l.trim_end_matches('/'))
+                        .and_then(|l| self.bases.iter().position(|b| b == l))
+                        .filter(|&i| i != at)
+                        .unwrap_or(next);
+                }
+                Ok(a) => {
+                    self.current.store(at, Ordering::Relaxed);
+                    return Ok((a.status, a.body));
+                }
+                Err(e) => {
+                    failures.push(e);
+                    at = next;
+                }
+            }
+        }
+        Err(LedgerError::Unavailable(failures.join("; ")))
     }
 
     /// POST `body` to `path` with `content_type`; the status and a bounded body.
@@ -103,49 +186,49 @@ impl Http {
         body: &[u8],
         deadline: Duration,
     ) -> Result<(u16, Vec<u8>), LedgerError> {
-        let mut req = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .config()
-            .timeout_global(Some(deadline))
-            .build()
-            .header("Content-Type", content_type);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let url = format!("{}{path}", self.base);
-        let mut resp = req
-            .send(body)
-            .map_err(|e| LedgerError::Unavailable(format!("{url}: {e}")))?;
-        let status = resp.status().as_u16();
-        let bytes = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_ACK_BYTES)
-            .read_to_vec()
-            .map_err(|e| LedgerError::Unavailable(format!("{url}: {e}")))?;
-        Ok((status, bytes))
+        self.each(path, deadline, |base, left| {
+            let url = format!("{base}{path}");
+            let mut req = self
+                .agent
+                .post(&url)
+                .config()
+                .timeout_global(Some(left))
+                .build()
+                .header("Content-Type", content_type);
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            let resp = req.send(body).map_err(|e| format!("{url}: {e}"))?;
+            read_answer(resp, MAX_ACK_BYTES).map_err(|e| format!("{url}: {e}"))
+        })
     }
 
     /// GET `path`; the status and a body of at most `limit` bytes.
     pub fn get(&self, path: &str, limit: u64, deadline: Duration) -> Result<(u16, Vec<u8>), LedgerError> {
-        let mut resp = self
-            .agent
-            .get(format!("{}{path}", self.base))
-            .config()
-            .timeout_global(Some(deadline))
-            .build()
-            .call()
-            .map_err(|e| LedgerError::Unavailable(format!("{}{path}: {e}", self.base)))?;
-        let status = resp.status().as_u16();
-        let bytes = resp
-            .body_mut()
-            .with_config()
-            .limit(limit)
-            .read_to_vec()
-            .map_err(|e| LedgerError::Unavailable(format!("{}{path}: {e}", self.base)))?;
-        Ok((status, bytes))
+        self.each(path, deadline, |base, left| {
+            let url = format!("{base}{path}");
+            let resp = self
+                .agent
+                .get(&url)
+                .config()
+                .timeout_global(Some(left))
+                .build()
+                .call()
+                .map_err(|e| format!("{url}: {e}"))?;
+            read_answer(resp, limit).map_err(|e| format!("{url}: {e}"))
+        })
     }
+}
+
+fn read_answer(mut resp: ureq::http::Response<ureq::Body>, limit: u64) -> Result<Answer, ureq::Error> {
+    let status = resp.status().as_u16();
+    let leader = resp
+        .headers()
+        .get(LEADER_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = resp.body_mut().with_config().limit(limit).read_to_vec()?;
+    Ok(Answer { status, body, leader })
 }
 
 /// A ledger over HTTP(S) whose acknowledgements are proven under its log key.

@@ -72,9 +72,15 @@ pub struct FileConfig {
     /// Where the database and the log key live.
     pub data_dir: Option<PathBuf>,
     /// A PostgreSQL database for the log instead of the redb file in
-    /// `data_dir` (`postgres://...` or `key=value` pairs; work in progress,
-    /// issue 18).
+    /// `data_dir` (`postgres://...` or `key=value` pairs), which several
+    /// instances may share.
     pub database: Option<String>,
+    /// With `database`: the URL clients reach this instance at, named to
+    /// them as the leader's while it writes.
+    pub advertise: Option<String>,
+    /// With `database`: the sequencer lease's time to live, in
+    /// milliseconds (default 5000, at least 500).
+    pub lease_ttl_ms: Option<u64>,
     /// Address to listen on.
     pub listen: Option<SocketAddr>,
     /// The log's origin when the log key is first created.
@@ -186,6 +192,10 @@ pub struct ServeConfig {
     /// The PostgreSQL database holding the log, when not the redb file in
     /// `data_dir` (the log key and the query index stay in `data_dir`).
     pub database: Option<String>,
+    /// The URL clients reach this instance at (the leader hint).
+    pub advertise: Option<String>,
+    /// The sequencer lease's time to live.
+    pub lease_ttl: Duration,
     /// Address to listen on.
     pub listen: SocketAddr,
     /// The log's origin: the name a new log key gets (default
@@ -265,6 +275,8 @@ impl FileConfig {
         FileConfig {
             data_dir: over.data_dir.or(self.data_dir),
             database: over.database.or(self.database),
+            advertise: over.advertise.or(self.advertise),
+            lease_ttl_ms: over.lease_ttl_ms.or(self.lease_ttl_ms),
             listen: over.listen.or(self.listen),
             origin: over.origin.or(self.origin),
             authorities: over.authorities.filter(|a| !a.is_empty()).or(self.authorities),
@@ -400,10 +412,30 @@ impl FileConfig {
                 })
             }
         };
+        let lease_ttl = match self.lease_ttl_ms {
+            None => crate::store::pg_lease::DEFAULT_LEASE_TTL,
+            Some(ms) if Duration::from_millis(ms) < crate::store::pg_lease::MIN_LEASE_TTL => {
+                return Err(ConfigError::Invalid {
+                    name: "lease_ttl_ms",
+                    detail: format!("must be at least {}", crate::store::pg_lease::MIN_LEASE_TTL.as_millis()),
+                });
+            }
+            Some(ms) => Duration::from_millis(ms),
+        };
+        if let Some(a) = &self.advertise
+            && !(a.starts_with("http://") || a.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                name: "advertise",
+                detail: format!("{a:?} is not an http:// or https:// URL"),
+            });
+        }
         Ok(ServeConfig {
             witnessing,
             data_dir,
             database: self.database,
+            advertise: self.advertise,
+            lease_ttl,
             listen,
             origin: self.origin,
             authorities,
@@ -429,6 +461,7 @@ impl FileConfig {
                     .map_or(defaults.max_queue_wait, Duration::from_millis),
                 clock: defaults.clock,
                 gate_rate,
+                leadership: None,
             },
             body_deadline: Duration::from_millis(body_deadline_ms),
             max_connections,

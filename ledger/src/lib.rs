@@ -33,6 +33,7 @@ pub mod export;
 pub mod export_tiles;
 pub mod fsck;
 pub mod http;
+pub mod leadership;
 pub mod metrics;
 pub mod query_index;
 pub mod ratelimit;

@@ -143,9 +143,18 @@ struct ServeArgs {
     #[arg(long, env = "CAIRN_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// Keep the log in this PostgreSQL database (`postgres://user@host/db`)
-    /// instead of DIR/ledger.redb (work in progress: one instance).
+    /// instead of DIR/ledger.redb; several instances may share it, one
+    /// writing at a time (docs/operations.md, "Running cairn highly
+    /// available").
     #[arg(long, env = "CAIRN_DATABASE")]
     database: Option<String>,
+    /// With --database: the URL clients reach this instance at, sent to
+    /// them as the leader's while it writes.
+    #[arg(long, env = "CAIRN_ADVERTISE")]
+    advertise: Option<String>,
+    /// With --database: the sequencer lease's time to live in ms [default: 5000].
+    #[arg(long, env = "CAIRN_LEASE_TTL_MS")]
+    lease_ttl_ms: Option<u64>,
     /// Address to listen on [default: 127.0.0.1:8417].
     #[arg(long, env = "CAIRN_LISTEN")]
     listen: Option<SocketAddr>,
@@ -234,6 +243,8 @@ impl ServeArgs {
         let flags = FileConfig {
             data_dir: self.data_dir,
             database: self.database,
+            advertise: self.advertise,
+            lease_ttl_ms: self.lease_ttl_ms,
             listen: self.listen,
             origin: self.origin,
             authorities: Some(self.authorities),

@@ -128,16 +128,32 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
     //    holds it), and only then a new log key.
     std::fs::create_dir_all(&cfg.data_dir)
         .map_err(|e| config(format!("--data-dir {}: {e}", cfg.data_dir.display())))?;
-    let store: Arc<dyn Store> = match &cfg.database {
+    let planned_vkey = match &planned {
+        LogKey::Existing(k) | LogKey::ToCreate(k) => k.verifier().to_string(),
+    };
+    let mut sequencer = cfg.sequencer.clone();
+    let (store, lease): (Arc<dyn Store>, _) = match &cfg.database {
         Some(db) => {
-            let db = db.clone();
-            let opened = tokio::task::spawn_blocking(move || crate::store::PgStore::open(&db))
-                .await
-                .map_err(|e| config(format!("--database: {e}")))?;
-            Arc::new(opened.map_err(|e| config(format!("--database: {e}")))?)
+            // Several instances may share the database: the one holding the
+            // sequencer lease writes, under an epoch every commit checks.
+            let (db, vkey) = (db.clone(), planned_vkey);
+            let opened = tokio::task::spawn_blocking(move || {
+                let s = crate::store::PgStore::open(&db)?;
+                s.claim_identity(&vkey)?;
+                Ok::<_, StoreError>(s)
+            })
+            .await
+            .map_err(|e| config(format!("--database: {e}")))?
+            .map_err(|e| config(format!("--database: {e}")))?;
+            let leadership = Arc::new(crate::leadership::Leadership::new());
+            let pg = Arc::new(opened.fenced_by(leadership.clone()));
+            let lease_cfg = crate::store::pg_lease::LeaseConfig::new(cfg.advertise.clone(), cfg.lease_ttl);
+            let lease = crate::store::pg_lease::spawn(pg.clone(), leadership.clone(), lease_cfg)?;
+            sequencer.leadership = Some(leadership);
+            (pg as Arc<dyn Store>, Some(lease))
         }
         None => match RedbStore::open(&cfg.data_dir.join(DB_FILE)) {
-            Ok(s) => Arc::new(s),
+            Ok(s) => (Arc::new(s) as Arc<dyn Store>, None),
             Err(e @ StoreError::Locked(_)) => return Err(config(e)),
             Err(e) => return Err(e.into()),
         },
@@ -165,7 +181,7 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
             log_key: log_key.clone(),
             authorities,
             admin_token,
-            sequencer: cfg.sequencer.clone(),
+            sequencer,
             body_deadline: cfg.body_deadline,
             limits: cfg.limits,
             witnessing,
@@ -197,6 +213,10 @@ pub async fn serve(cfg: ServeConfig, shutdown: impl Future<Output = ()> + Send +
                 .serve(Limited::new(listener, cfg.max_connections), shutdown)
                 .await?;
         }
+    }
+    if let Some(lease) = lease {
+        // After the last batch: hand the lease over at once.
+        let _ = tokio::task::spawn_blocking(move || lease.stop()).await;
     }
     tracing::info!("shut down");
     Ok(())

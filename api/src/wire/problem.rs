@@ -93,6 +93,7 @@ problem_types! {
     Internal = "internal", 500, "The ledger failed to sign or encode its answer", Server;
     Busy = "busy", 503, "The ledger's queue is full", Server;
     ShuttingDown = "shutting-down", 503, "The ledger is shutting down", Server;
+    NotLeader = "not-leader", 503, "This ledger instance does not hold the sequencer lease: another instance of the log writes", Server;
     NotDurable = "not-durable", 503, "Storage failed: nothing was acknowledged", Server;
     StorageUnavailable = "storage-unavailable", 503, "Storage could not be read", Server;
     DamagedEntry = "damaged-entry", 503, "A stored entry does not match its leaf hash: the ledger stopped writing until an operator acts", Server;

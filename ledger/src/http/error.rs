@@ -21,7 +21,12 @@ pub struct ApiError {
     pub detail: String,
     /// Seconds for Retry-After (429 and 503; 503 defaults to 1).
     pub retry_after: Option<u64>,
+    /// For `not-leader`: the leader's advertised URL (the [`LEADER_HEADER`]).
+    pub leader: Option<String>,
 }
+
+/// The header naming the instance that writes, on a `not-leader` answer.
+pub const LEADER_HEADER: &str = "cairn-leader";
 
 impl ApiError {
     /// A new error.
@@ -30,6 +35,7 @@ impl ApiError {
             kind,
             detail: detail.into(),
             retry_after: None,
+            leader: None,
         }
     }
 
@@ -79,6 +85,9 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
+        if let Some(v) = self.leader.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+            h.insert(LEADER_HEADER, v);
+        }
         resp
     }
 }
@@ -113,6 +122,7 @@ pub fn submit_problem(e: &SubmitError) -> ProblemType {
         SubmitError::RateLimited { .. } => P::RateLimited,
         SubmitError::Busy => P::Busy,
         SubmitError::ShuttingDown => P::ShuttingDown,
+        SubmitError::NotLeader { .. } => P::NotLeader,
         SubmitError::Storage(_) | SubmitError::NotDurable(_) => P::NotDurable,
         SubmitError::Checkpoint(_) => P::Internal,
     }
@@ -121,8 +131,12 @@ pub fn submit_problem(e: &SubmitError) -> ProblemType {
 impl From<SubmitError> for ApiError {
     fn from(e: SubmitError) -> Self {
         let mut err = ApiError::new(submit_problem(&e), e.to_string());
-        if let SubmitError::RateLimited { retry_after } = e {
-            err.retry_after = Some(retry_after.as_secs_f64().ceil() as u64);
+        match e {
+            SubmitError::RateLimited { retry_after } => {
+                err.retry_after = Some(retry_after.as_secs_f64().ceil() as u64);
+            }
+            SubmitError::NotLeader { leader } => err.leader = leader,
+            _ => {}
         }
         err
     }

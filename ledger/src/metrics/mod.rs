@@ -14,6 +14,8 @@
 //! - `cairn_shed_total`: submissions answered 503 `busy` (queue wait,
 //!   in-flight bound or full queue);
 //! - `cairn_tree_size`: entries in the log;
+//! - `cairn_sequencer_epoch`: the lease epoch this instance writes under
+//!   (0 for a redb log's only writer, -1 on an instance that does not write);
 //! - `cairn_query_index_entries`: entries the incident-query index covers
 //!   (queries read the entries past it directly; the gap to
 //!   `cairn_tree_size` is how far the index is behind);
@@ -66,6 +68,7 @@ pub struct Metrics {
     damaged: Gauge,
     queue_wait: Gauge<f64, std::sync::atomic::AtomicU64>,
     shed: Counter,
+    sequencer_epoch: Gauge,
 }
 
 impl Default for Metrics {
@@ -106,6 +109,12 @@ impl Metrics {
             queue_depth.clone(),
         );
         registry.register("cairn_tree_size", "Entries in the log", tree_size.clone());
+        let sequencer_epoch = Gauge::default();
+        registry.register(
+            "cairn_sequencer_epoch",
+            "The sequencer lease epoch this instance writes under (0 for the only writer of a redb log; -1 when it does not write)",
+            sequencer_epoch.clone(),
+        );
         let query_indexed = Gauge::default();
         registry.register(
             "cairn_query_index_entries",
@@ -179,6 +188,7 @@ impl Metrics {
             batch_entries,
             queue_depth,
             tree_size,
+            sequencer_epoch,
             query_indexed,
             witness_cosignatures,
             witness_refusals,
@@ -270,6 +280,13 @@ impl Metrics {
     /// Set how many entries the query index covers.
     pub fn set_query_indexed(&self, size: u64) {
         self.query_indexed.set(i64::try_from(size).unwrap_or(i64::MAX));
+    }
+
+    /// Set the sequencer epoch this instance writes under (`None`: it
+    /// does not write).
+    pub fn set_sequencer_epoch(&self, epoch: Option<u64>) {
+        self.sequencer_epoch
+            .set(epoch.map_or(-1, |e| i64::try_from(e).unwrap_or(i64::MAX)));
     }
 
     /// Set the tree size (at start-up).

@@ -105,6 +105,14 @@ pub enum SubmitError {
     /// The queue is full: retry later (server's load; 503 with Retry-After).
     #[error("the ledger is busy; retry later")]
     Busy,
+    /// This instance does not hold the sequencer lease: another instance of
+    /// the same log writes (server's state: 503 with Retry-After and the
+    /// leader's URL when known; submit there, or retry).
+    #[error("this ledger instance does not write now{}", leader.as_ref().map(|l| format!(": the leader is {l}")).unwrap_or_default())]
+    NotLeader {
+        /// The leader's advertised URL, when known.
+        leader: Option<String>,
+    },
     /// The ledger is shutting down (server's state).
     #[error("the ledger is shutting down")]
     ShuttingDown,

@@ -36,6 +36,17 @@ impl KeyRegistry {
         r
     }
 
+    /// Replace every key's standing by the one after `events`, in log
+    /// order (an instance that takes over writing reads the history again).
+    pub fn reset<'a>(&self, events: impl IntoIterator<Item = &'a KeyEvent>) {
+        let fresh = KeyRegistry::from_events(events);
+        let fresh = fresh
+            .keys
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
+    }
+
     /// Apply one committed key event.
     pub fn apply(&self, e: &KeyEvent) {
         let mut keys = self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -72,6 +72,9 @@ pub struct SequencerConfig {
     pub clock: crate::clock::Clock,
     /// Per-gate rate limit (`None`: none).
     pub gate_rate: Option<crate::ratelimit::GateRate>,
+    /// The sequencer role among instances sharing one database (`None`:
+    /// this process is the only writer).
+    pub leadership: Option<Arc<crate::leadership::Leadership>>,
 }
 
 impl Default for SequencerConfig {
@@ -85,6 +88,7 @@ impl Default for SequencerConfig {
             max_queue_wait: queue_wait::DEFAULT_MAX_QUEUE_WAIT,
             clock: crate::clock::Clock::system(),
             gate_rate: None,
+            leadership: None,
         }
     }
 }
@@ -167,6 +171,25 @@ struct Shared {
     queue_wait: queue_wait::QueueWait,
     /// Where committed batches' query-index rows are offered.
     index_feed: Option<crate::query_index::follower::IndexFeed>,
+    /// The lease epoch the key registry was last read from the store
+    /// under (with a [`crate::leadership::Leadership`]): an instance that
+    /// takes the lease over reads the key history again before it admits
+    /// anything, since another instance wrote in between.
+    keys_epoch: tokio::sync::Mutex<Option<u64>>,
+}
+
+impl Shared {
+    /// Bring the key registry up to the store's before writing under `epoch`.
+    async fn sync_keys(&self, epoch: u64) -> Result<(), StoreError> {
+        let mut synced = self.keys_epoch.lock().await;
+        if *synced != Some(epoch) {
+            let store = self.store.clone();
+            let events = blocking(move || store.key_events()).await?;
+            self.keys.reset(events.iter().map(|(_, e)| e));
+            *synced = Some(epoch);
+        }
+        Ok(())
+    }
 }
 
 /// The handle submitters use.
@@ -222,6 +245,7 @@ impl Sequencer {
             config: config.clone(),
             queue_wait: queue_wait::QueueWait::default(),
             index_feed,
+            keys_epoch: tokio::sync::Mutex::new(None),
         });
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let task = tokio::spawn(writer::run(shared.clone(), state, log_key, rx));
@@ -235,6 +259,11 @@ impl Sequencer {
             .metrics
             .queue_depth
             .set(i64::try_from(waiting).unwrap_or(i64::MAX));
+        let epoch = match &self.shared.config.leadership {
+            None => Some(0),
+            Some(l) => l.epoch(),
+        };
+        self.shared.metrics.set_sequencer_epoch(epoch);
         self.shared.metrics.clone()
     }
 
@@ -265,6 +294,7 @@ impl Sequencer {
     /// state now), then the key's state, the break-glass block, the clock
     /// and the archived policy.
     pub async fn submit_receipt(&self, body: Vec<u8>) -> Result<Ack, SubmitError> {
+        self.admit_here().await?;
         let signed = SignedReceipt::parse(&body)?;
         let kid = signed.kid().to_owned();
         let key = self.shared.keys.signing_key(&kid)?;
@@ -366,6 +396,7 @@ impl Sequencer {
 
     /// Submit an authority-signed key statement (COSE_Sign1 bytes).
     pub async fn submit_key(&self, body: Vec<u8>) -> Result<Ack, SubmitError> {
+        self.admit_here().await?;
         let entry = Entry::new(EntryKind::Key, self.shared.config.clock.now(), body)?;
         let msg = entry.sign1()?;
         admission::check_authority(&self.shared.authorities, &msg)?;
@@ -377,6 +408,7 @@ impl Sequencer {
     /// Submit an authority-signed policy bundle (COSE_Sign1 bytes). The
     /// bundle must compile for an engine cairn replays exactly.
     pub async fn submit_policy(&self, body: Vec<u8>) -> Result<Ack, SubmitError> {
+        self.admit_here().await?;
         let entry = Entry::new(EntryKind::Policy, self.shared.config.clock.now(), body)?;
         let msg = entry.sign1()?;
         admission::check_authority(&self.shared.authorities, &msg)?;
@@ -390,6 +422,30 @@ impl Sequencer {
         self.enqueue(entry, record, None, None).await
     }
 
+    /// Refuse a write with [`SubmitError::NotLeader`] on an instance that
+    /// does not hold the sequencer lease.
+    pub fn check_leader(&self) -> Result<(), SubmitError> {
+        match &self.shared.config.leadership {
+            Some(l) if l.epoch().is_none() => Err(SubmitError::NotLeader {
+                leader: l.leader_hint(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Before admission: refuse on an instance that does not write, and
+    /// on one that writes, read the key history again if it (re)took the
+    /// lease since it last did.
+    async fn admit_here(&self) -> Result<(), SubmitError> {
+        if let Some(l) = &self.shared.config.leadership {
+            let epoch = l.epoch().ok_or_else(|| SubmitError::NotLeader {
+                leader: l.leader_hint(),
+            })?;
+            self.shared.sync_keys(epoch).await?;
+        }
+        Ok(())
+    }
+
     async fn enqueue(
         &self,
         entry: Entry,
@@ -397,6 +453,7 @@ impl Sequencer {
         gate_key: Option<String>,
         operator_key: Option<String>,
     ) -> Result<Ack, SubmitError> {
+        self.check_leader()?;
         let (reply, rx) = oneshot::channel();
         let job = Job {
             entry,

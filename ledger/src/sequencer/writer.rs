@@ -55,6 +55,10 @@ pub(super) async fn existing_ack(store: Arc<dyn Store>, index: u64, skew: Durati
 /// The sequencer task: gather, check, integrate, sign, commit, answer.
 pub(super) async fn run(shared: Arc<Shared>, mut state: LogState, log_key: SignerKey, mut rx: mpsc::Receiver<Job>) {
     let max_batch = shared.config.max_batch.max(1);
+    // The lease epoch `state` and the key registry were read under: an
+    // instance that (re)takes the lease reads both again first, since
+    // another leader may have written in between.
+    let mut synced: Option<u64> = None;
     while let Some(first) = rx.recv().await {
         shared.queue_wait.observe(first.queued_at.elapsed());
         shared.metrics.set_queue_wait(shared.queue_wait.last());
@@ -64,6 +68,29 @@ pub(super) async fn run(shared: Arc<Shared>, mut state: LogState, log_key: Signe
             match tokio::time::timeout_at(deadline, rx.recv()).await {
                 Ok(Some(j)) => jobs.push(j),
                 _ => break,
+            }
+        }
+        if let Some(l) = &shared.config.leadership {
+            match l.epoch() {
+                None => {
+                    let leader = l.leader_hint();
+                    for job in jobs {
+                        let _ = job.reply.send(Err(SubmitError::NotLeader { leader: leader.clone() }));
+                    }
+                    continue;
+                }
+                Some(epoch) if synced != Some(epoch) => match reload(&shared, Some(epoch)).await {
+                    Ok(s) => {
+                        tracing::info!(epoch, size = s.frontier.size(), "writing under the sequencer lease");
+                        state = s;
+                        synced = Some(epoch);
+                    }
+                    Err(e) => {
+                        state = fail_all(&shared, state, jobs, e).await;
+                        continue;
+                    }
+                },
+                Some(_) => {}
             }
         }
         state = commit_batch(&shared, state, &log_key, jobs).await;
@@ -313,8 +340,27 @@ fn answer(shared: &Arc<Shared>, jobs: Vec<Job>, slots: Vec<Slot>, committed: Opt
     });
 }
 
-/// Answer every job with the storage error and reload the state from the
-/// store: if the write landed after all, the log continues from it.
+/// The log's state and key history read again from the store, the key
+/// registry replaced by it.
+async fn reload(shared: &Arc<Shared>, epoch: Option<u64>) -> Result<LogState, StoreError> {
+    let store = shared.store.clone();
+    let state = blocking(move || store.state()).await?;
+    match epoch {
+        // Under a lease, once per epoch (admission may have done it).
+        Some(e) => shared.sync_keys(e).await?,
+        None => {
+            let store = shared.store.clone();
+            let events = blocking(move || store.key_events()).await?;
+            shared.keys.reset(events.iter().map(|(_, e)| e));
+        }
+    }
+    shared.metrics.set_tree_size(state.frontier.size());
+    Ok(state)
+}
+
+/// Answer every job with the storage error and reload the state (and the
+/// key history) from the store: if the write landed after all, or another
+/// instance wrote in between, the log continues from what is stored.
 async fn fail_all(shared: &Arc<Shared>, state: LogState, jobs: Vec<Job>, e: StoreError) -> LogState {
     // The operator's log line: writes fail, nothing was acknowledged.
     tracing::error!(
@@ -326,6 +372,5 @@ async fn fail_all(shared: &Arc<Shared>, state: LogState, jobs: Vec<Job>, e: Stor
     for job in jobs {
         let _ = job.reply.send(Err(SubmitError::NotDurable(e.clone())));
     }
-    let store = shared.store.clone();
-    blocking(move || store.state()).await.unwrap_or(state)
+    reload(shared, None).await.unwrap_or(state)
 }

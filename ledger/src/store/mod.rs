@@ -15,14 +15,15 @@
 //! - [`proofs`]: tree nodes read back for proofs;
 //! - [`checkpoints`]: stored checkpoints walked a page at a time;
 //! - [`tiles`]: C2SP tlog-tiles read from the stored nodes and entries;
-//! - the backends: [`RedbStore`], [`PgStore`] (PostgreSQL, work in
-//!   progress), [`MemoryStore`], [`FaultyStore`].
+//! - the backends: [`RedbStore`], [`PgStore`] (PostgreSQL, with the
+//!   sequencer lease of [`pg_lease`]), [`MemoryStore`], [`FaultyStore`].
 
 mod checked;
 pub mod checkpoints;
 mod faulty;
 pub mod integrate;
 mod memory;
+pub mod pg_lease;
 mod pg_store;
 pub mod proofs;
 pub mod record;
@@ -40,7 +41,7 @@ pub use faulty::{Fault, FaultyStore};
 pub use integrate::{CommitBatch, integrate};
 pub(crate) use integrate::{check_batch, frontier_from};
 pub use memory::MemoryStore;
-pub use pg_store::{PgStore, SCHEMA_VERSION as PG_SCHEMA_VERSION};
+pub use pg_store::{IDLE_IN_TRANSACTION, PgStore, SCHEMA_VERSION as PG_SCHEMA_VERSION};
 pub use proofs::{BatchNodes, Prefetched, StoreNodes, prefetched};
 pub use record::{EntryRecord, KeyEvent, ReceiptIndex, RecordError};
 pub use redb_store::{CACHE_BYTES, RedbStore};
@@ -85,6 +86,11 @@ pub enum StoreError {
     /// can be read without writing: the operator's (`cairn-ledger recover`).
     #[error("{} was not closed cleanly: run `cairn-ledger recover` (or start the ledger) to recover it, then check it", .0.display())]
     NeedsRecovery(std::path::PathBuf),
+    /// This instance does not hold the sequencer lease (any more): another
+    /// instance writes (server's state: submit to the leader; nothing was
+    /// committed).
+    #[error("not the writer: {0}")]
+    Fenced(String),
     /// A fault injected by [`FaultyStore`].
     #[error("injected storage fault during {0}")]
     Injected(&'static str),

@@ -78,13 +78,28 @@ impl Cluster {
                 "--no-sync",
             ],
         );
-        let opts = format!("-p 5432 -k {} -c listen_addresses=''", c.dir.display());
-        let log = c.dir.join("log");
-        c.run(
+        c.start_again();
+        Some(c)
+    }
+
+    /// Start the (stopped) cluster again.
+    #[allow(dead_code)] // tests/failover.rs
+    pub(crate) fn start_again(&self) {
+        let data = self.dir.join("data");
+        let opts = format!("-p 5432 -k {} -c listen_addresses=''", self.dir.display());
+        let log = self.dir.join("log");
+        self.run(
             "pg_ctl",
             &["-D", path(&data), "-l", path(&log), "-o", &opts, "-w", "start"],
         );
-        Some(c)
+    }
+
+    /// Stop the cluster (`-m fast`: sessions are ended, what was committed
+    /// stays).
+    #[allow(dead_code)] // tests/failover.rs
+    pub(crate) fn stop(&self) {
+        let data = self.dir.join("data");
+        self.run("pg_ctl", &["-D", path(&data), "-m", "fast", "-w", "stop"]);
     }
 
     fn run(&self, tool: &str, args: &[&str]) {

@@ -51,3 +51,22 @@ CREATE TABLE bundles (
     hash bytea PRIMARY KEY CHECK (length(hash) = 32),
     idx bigint NOT NULL
 );
+
+-- The sequencer lease (docs/operations.md, "Running cairn highly
+-- available"): one row. An instance takes it under the next epoch once it
+-- has expired; every commit checks, in its transaction, that its epoch is
+-- still the row's and unexpired.
+CREATE TABLE sequencer_lease (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    epoch bigint NOT NULL CHECK (epoch >= 0),
+    holder text NOT NULL,
+    leader_url text,
+    expires_at timestamptz NOT NULL
+);
+INSERT INTO sequencer_lease (epoch, holder, expires_at) VALUES (0, '', '-infinity');
+
+-- The log key that signs this database's checkpoints (its verifier key).
+CREATE TABLE log_identity (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    vkey text NOT NULL
+);

@@ -1,5 +1,6 @@
-//! The PostgreSQL backend (issue 18, work in progress): the same [`Store`]
-//! as redb, in a database that several ledger instances can share.
+//! The PostgreSQL backend: the same [`Store`] as redb, in a database that
+//! several ledger instances share, one of them writing at a time
+//! ([`super::pg_lease`]).
 //!
 //! - **Schema**: `pg_schema_1.sql`, applied on open in one transaction
 //!   under an advisory lock (instances starting together apply it once);
@@ -11,15 +12,27 @@
 //! - **Continuity**: the commit locks the one `log_head` row and refuses a
 //!   batch that does not continue the size it holds, so two writers can
 //!   never both extend the log from the same size.
+//! - **Fencing**: a store [`PgStore::fenced_by`] a [`Leadership`] commits
+//!   only under the lease epoch it holds, checked in the commit's own
+//!   transaction ([`super::pg_lease`]).
+//! - **Identity**: the database records the log key that signs its
+//!   checkpoints ([`PgStore::claim_identity`]); an instance with another
+//!   key is refused, so two instances can never sign two logs on one table.
 //! - **Connections**: a small pool (at most [`MAX_CONNECTIONS`]); a
-//!   connection that broke is dropped and a new one opened on demand.
+//!   connection that broke is dropped and a new one opened on demand. Every
+//!   session has `idle_in_transaction_session_timeout` =
+//!   [`IDLE_IN_TRANSACTION`]: a client that stops talking mid-commit (a
+//!   frozen process) loses its transaction and its locks.
 
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use cairn_api::entry::KeyRole;
 use cairn_api::keys::VerifierKey;
 use cairn_api::merkle::{Hash, NodeId};
 use postgres::{Client, NoTls};
+
+use crate::leadership::Leadership;
 
 use super::{CommitBatch, KeyEvent, LogState, Store, StoreError, check_batch, frontier_from};
 
@@ -29,6 +42,9 @@ pub const SCHEMA_VERSION: i32 = 1;
 pub const MAX_CONNECTIONS: usize = 16;
 /// The migrations, in order: migration `n` takes the schema to version `n`.
 const MIGRATIONS: &[&str] = &[include_str!("pg_schema_1.sql")];
+/// How long PostgreSQL lets a session sit idle inside a transaction
+/// before it ends the session (and the transaction's locks with it).
+pub const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(2);
 /// The advisory lock migrations take.
 const MIGRATION_LOCK: i64 = 0x6361_6972_6e5f_6d67; // "cairn_mg"
 
@@ -53,7 +69,7 @@ fn hash(b: &[u8]) -> Result<Hash, StoreError> {
 }
 
 /// Connections, opened on demand, at most [`MAX_CONNECTIONS`].
-struct Pool {
+pub(super) struct Pool {
     params: String,
     /// Idle connections, and how many are open in all.
     state: Mutex<(Vec<Client>, usize)>,
@@ -78,12 +94,18 @@ impl Pool {
             if g.1 < MAX_CONNECTIONS {
                 g.1 += 1;
                 drop(g);
-                return Client::connect(&self.params, NoTls).map_err(|e| {
-                    let mut g = self.lock();
-                    g.1 -= 1;
-                    self.freed.notify_one();
-                    backend("connect", e)
-                });
+                let session = format!(
+                    "SET idle_in_transaction_session_timeout = {}",
+                    IDLE_IN_TRANSACTION.as_millis()
+                );
+                return Client::connect(&self.params, NoTls)
+                    .and_then(|mut c| c.batch_execute(&session).map(|()| c))
+                    .map_err(|e| {
+                        let mut g = self.lock();
+                        g.1 -= 1;
+                        self.freed.notify_one();
+                        backend("connect", e)
+                    });
             }
             g = self.freed.wait(g).unwrap_or_else(std::sync::PoisonError::into_inner);
         }
@@ -100,7 +122,7 @@ impl Pool {
     }
 
     /// Run `f` on a connection.
-    fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub(super) fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let mut c = self.get()?;
         let r = f(&mut c);
         self.put(c);
@@ -112,6 +134,8 @@ impl Pool {
 pub struct PgStore {
     pool: Pool,
     read_only: bool,
+    /// The lease whose epoch every commit must still hold.
+    fence: Option<Arc<Leadership>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -213,7 +237,44 @@ impl PgStore {
                 freed: Condvar::new(),
             },
             read_only,
+            fence: None,
         }
+    }
+
+    pub(super) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Commit only under the lease epoch `leadership` holds, checked in
+    /// each commit's transaction.
+    pub fn fenced_by(mut self, leadership: Arc<Leadership>) -> Self {
+        self.fence = Some(leadership);
+        self
+    }
+
+    /// Record `vkey` as the key that signs this database's log, or check it
+    /// is the one recorded: an instance started with another log key is
+    /// refused before it signs anything.
+    pub fn claim_identity(&self, vkey: &str) -> Result<(), StoreError> {
+        let recorded: String = self.pool.with(|c| {
+            c.execute(
+                "INSERT INTO log_identity (vkey) VALUES ($1) ON CONFLICT (id) DO NOTHING",
+                &[&vkey],
+            )
+            .and_then(|_| c.query_one("SELECT vkey FROM log_identity", &[]))
+            .and_then(|r| r.try_get(0))
+            .map_err(|e| backend("log identity", e))
+        })?;
+        if recorded != vkey {
+            return Err(refused(
+                "log identity",
+                format!(
+                    "the database holds the log of {recorded}, not of this ledger's log key {vkey}: \
+                     give every instance the same log key (copy log.key)"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn opt<T>(
@@ -310,8 +371,29 @@ impl Store for PgStore {
             node_hash.push(h.as_bytes().as_slice());
         }
         let size = to_i64(batch.size)?;
+        let epoch = match &self.fence {
+            None => None,
+            Some(l) => Some(
+                l.epoch()
+                    .ok_or_else(|| StoreError::Fenced("this instance does not hold the sequencer lease".into()))?,
+            ),
+        };
         self.pool.with(|c| {
             let mut tx = c.transaction().map_err(|e| backend(op, e))?;
+            if let Some(epoch) = epoch {
+                let e = to_i64(epoch)?;
+                let held = tx
+                    .query_opt(
+                        "SELECT 1 FROM sequencer_lease WHERE epoch = $1 AND expires_at > clock_timestamp() FOR SHARE",
+                        &[&e],
+                    )
+                    .map_err(|e| backend(op, e))?;
+                if held.is_none() {
+                    return Err(StoreError::Fenced(format!(
+                        "the sequencer lease of epoch {epoch} expired or was taken over: nothing was committed"
+                    )));
+                }
+            }
             let head: i64 = tx
                 .query_one("SELECT size FROM log_head FOR UPDATE", &[])
                 .and_then(|r| r.try_get(0))
