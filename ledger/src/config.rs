@@ -579,6 +579,8 @@ mod tests {
                 "[sequencer]\ngate_rate_per_s = 5\ngate_burst = 0\n",
                 "sequencer.gate_burst",
             ),
+            ("lease_ttl_ms = 100\n", "lease_ttl_ms"),
+            ("advertise = \"ledger-a:8417\"\n", "advertise"),
         ] {
             let text = format!("data_dir = \"d\"\nauthorities = [\"k\"]\n{text}");
             match parse(&text).unwrap().resolve() {

@@ -78,6 +78,10 @@ fn ack_body(ack: &Ack) -> (StatusCode, wire::Ack) {
 /// Admit a submission before its body is read, or shed it (503 `busy`):
 /// the queue's wait over its bound, or no room in the in-flight budget.
 fn admit(s: &AppState, headers: &HeaderMap, limit: usize) -> Result<super::in_flight::Admitted, ApiError> {
+    // An instance that does not write says so before reading anything, and
+    // for a whole batch at once (a 200 whose every item is 503 would not
+    // send a client to the leader).
+    s.sequencer.check_leader()?;
     let admitted = s
         .sequencer
         .check_queue_wait()

@@ -176,17 +176,25 @@ struct Shared {
     /// takes the lease over reads the key history again before it admits
     /// anything, since another instance wrote in between.
     keys_epoch: tokio::sync::Mutex<Option<u64>>,
+    /// The same epoch, read without the lock on the admission path
+    /// (`u64::MAX`: none yet).
+    keys_epoch_seen: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
     /// Bring the key registry up to the store's before writing under `epoch`.
     async fn sync_keys(&self, epoch: u64) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        if self.keys_epoch_seen.load(Ordering::Acquire) == epoch {
+            return Ok(());
+        }
         let mut synced = self.keys_epoch.lock().await;
         if *synced != Some(epoch) {
             let store = self.store.clone();
             let events = blocking(move || store.key_events()).await?;
             self.keys.reset(events.iter().map(|(_, e)| e));
             *synced = Some(epoch);
+            self.keys_epoch_seen.store(epoch, Ordering::Release);
         }
         Ok(())
     }
@@ -246,6 +254,7 @@ impl Sequencer {
             queue_wait: queue_wait::QueueWait::default(),
             index_feed,
             keys_epoch: tokio::sync::Mutex::new(None),
+            keys_epoch_seen: std::sync::atomic::AtomicU64::new(u64::MAX),
         });
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let task = tokio::spawn(writer::run(shared.clone(), state, log_key, rx));

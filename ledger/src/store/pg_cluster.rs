@@ -13,6 +13,8 @@ pub(crate) struct Cluster {
     dir: PathBuf,
     bin: PathBuf,
     as_postgres: bool,
+    /// Server settings given at every start (`-c name=value ...`).
+    settings: String,
 }
 
 fn bin_dir() -> Option<PathBuf> {
@@ -31,6 +33,76 @@ fn bin_dir() -> Option<PathBuf> {
 impl Cluster {
     /// Start one, or `None` (outside CI) when PostgreSQL is not installed.
     pub(crate) fn start(tag: &str) -> Option<Self> {
+        Self::start_with(tag, "")
+    }
+
+    /// [`Cluster::start`] with server settings (`-c name=value ...`).
+    pub(crate) fn start_with(tag: &str, settings: &str) -> Option<Self> {
+        let c = Self::place(tag, settings)?;
+        let data = c.dir.join("data");
+        c.run(
+            "initdb",
+            &[
+                "-D",
+                path(&data),
+                "-U",
+                "cairn",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        c.start_again();
+        Some(c)
+    }
+
+    /// A streaming-replication standby of `primary`, started (a base
+    /// backup of it with `standby.signal` and its connection to the
+    /// primary, `pg_basebackup -R`).
+    #[allow(dead_code)] // tests/failover.rs
+    pub(crate) fn standby_of(primary: &Cluster, tag: &str) -> Self {
+        let c = Self::place(tag, "").expect("the primary's binaries are installed");
+        let data = c.dir.join("data");
+        c.run(
+            "pg_basebackup",
+            &[
+                "-D",
+                path(&data),
+                "-R",
+                "-h",
+                path(&primary.dir),
+                "-p",
+                "5432",
+                "-U",
+                "cairn",
+                "-X",
+                "stream",
+            ],
+        );
+        c.start_again();
+        c
+    }
+
+    /// Promote a standby to primary (`pg_ctl promote`, waiting for it).
+    #[allow(dead_code)] // tests/failover.rs
+    pub(crate) fn promote(&self) {
+        let data = self.dir.join("data");
+        self.run("pg_ctl", &["-D", path(&data), "-w", "promote"]);
+    }
+
+    /// Crash the cluster (`-m immediate`: no shutdown checkpoint, sessions
+    /// cut, as a machine failing).
+    #[allow(dead_code)] // tests/failover.rs
+    pub(crate) fn crash(&self) {
+        let data = self.dir.join("data");
+        self.run("pg_ctl", &["-D", path(&data), "-m", "immediate", "-w", "stop"]);
+    }
+
+    /// Its own directory (the socket's), PostgreSQL's binaries, and whether
+    /// they must run as `postgres`; nothing started.
+    fn place(tag: &str, settings: &str) -> Option<Self> {
         let Some(bin) = bin_dir() else {
             assert!(
                 std::env::var("CI").is_err(),
@@ -52,6 +124,7 @@ impl Cluster {
             dir,
             bin,
             as_postgres: root,
+            settings: settings.to_owned(),
         };
         if root {
             assert!(
@@ -63,30 +136,24 @@ impl Cluster {
                     .success()
             );
         }
-        let data = c.dir.join("data");
-        c.run(
-            "initdb",
-            &[
-                "-D",
-                path(&data),
-                "-U",
-                "cairn",
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            ],
-        );
-        c.start_again();
         Some(c)
+    }
+
+    /// The socket directory (the `host` of a connection string).
+    #[allow(dead_code)] // tests/failover.rs
+    pub(crate) fn host(&self) -> &Path {
+        &self.dir
     }
 
     /// Start the (stopped) cluster again.
     #[allow(dead_code)] // tests/failover.rs
     pub(crate) fn start_again(&self) {
         let data = self.dir.join("data");
-        let opts = format!("-p 5432 -k {} -c listen_addresses=''", self.dir.display());
+        let opts = format!(
+            "-p 5432 -k {} -c listen_addresses='' {}",
+            self.dir.display(),
+            self.settings
+        );
         let log = self.dir.join("log");
         self.run(
             "pg_ctl",

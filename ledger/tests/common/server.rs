@@ -79,8 +79,26 @@ pub fn try_http_as(
     body: &[u8],
     admin: bool,
 ) -> Option<(u16, Vec<u8>)> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let (status, _, body) = try_http_full(addr, method, path, content_type, body, admin, Duration::from_secs(30))?;
+    Some((status, body))
+}
+
+/// One request, waiting at most `timeout` to connect and for each read:
+/// (status, the response head lowercased, body); `None` without a whole
+/// answer.
+pub fn try_http_full(
+    addr: &str,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+    admin: bool,
+    timeout: Duration,
+) -> Option<(u16, String, Vec<u8>)> {
+    let sock = std::net::ToSocketAddrs::to_socket_addrs(addr).ok()?.next()?;
+    let mut s = TcpStream::connect_timeout(&sock, timeout).ok()?;
+    s.set_read_timeout(Some(timeout)).ok()?;
+    s.set_write_timeout(Some(timeout)).ok()?;
     let auth = if admin {
         format!("Authorization: Bearer {TOKEN}\r\n")
     } else {
@@ -107,7 +125,7 @@ pub fn try_http_as(
     {
         return None;
     }
-    Some((status, body))
+    Some((status, head, body))
 }
 
 /// [`try_http`] that must succeed.

@@ -21,6 +21,7 @@ mod gate;
 mod longrun;
 mod opts;
 mod pg;
+mod pg_backend;
 mod policy;
 mod procs;
 mod report;
@@ -597,17 +598,22 @@ pub fn run(root: &Path, args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The modes whose table is printed, not written.
+    let printed = |table: Result<String, String>| match table {
+        Ok(table) => {
+            println!("{table}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    };
+    if o.pg_backend {
+        return printed(pg_backend::pg_backend(root, &o));
+    }
     if let Some(rev) = &o.ab {
-        return match ab::ab(root, &o, rev) {
-            Ok(table) => {
-                println!("{table}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("bench: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        return printed(ab::ab(root, &o, rev));
     }
     let text = if o.long {
         longrun::long(root, &o, args)

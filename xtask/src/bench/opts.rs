@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 pub(super) const USAGE: &str =
     "usage: bench/run [--reps N] [--seconds S] [--pg] [--scale N]... [--no-scale] [--quick] [--work DIR] [--out FILE]
        bench/run --long [...] | bench/run --ab REV [--reps N] [--seconds S]
+       bench/run --pg-backend [--reps N] [--seconds S] [--quick]
   --reps N      repetitions of each short measurement (default 3)
   --seconds S   length of each timed run (default 10)
   --pg          also measure PostgreSQL (installed from Debian's packages when missing)
@@ -13,6 +14,8 @@ pub(super) const USAGE: &str =
   --no-scale    no ledger at scale (ingest, PostgreSQL and limits only; their targets say not measured)
   --ab REV      instead of the suite, ingest against git revision REV and the working tree side by side,
                 interleaved (the table is printed, not written)
+  --pg-backend  instead of the suite, the ledger on PostgreSQL: ingest next to the redb backend and to
+                plain PostgreSQL inserts, proofs from one and two instances, failover time (printed)
   --quick       a smoke run: 1 repetition, 2 s runs, one scale of 20000 (report printed, not written)
   --work DIR    where ledgers and scratch files go (default target/bench)
   --out FILE    the report to update (default docs/benchmarks.md)
@@ -26,6 +29,7 @@ pub struct Opts {
     pub(super) reps: usize,
     pub(super) seconds: u64,
     pub(super) pg: bool,
+    pub(super) pg_backend: bool,
     pub(super) scales: Vec<u64>,
     pub(super) no_scale: bool,
     pub(super) ab: Option<String>,
@@ -42,6 +46,7 @@ pub(super) fn parse(root: &Path, args: &[String]) -> Result<Opts, String> {
         reps: 3,
         seconds: 10,
         pg: false,
+        pg_backend: false,
         scales: vec![],
         no_scale: false,
         ab: None,
@@ -63,6 +68,7 @@ pub(super) fn parse(root: &Path, args: &[String]) -> Result<Opts, String> {
             "--reps" => o.reps = num(it.next(), "--reps", 100)? as usize,
             "--seconds" => o.seconds = num(it.next(), "--seconds", 3600)?,
             "--pg" => o.pg = true,
+            "--pg-backend" => o.pg_backend = true,
             "--scale" => o.scales.push(num(it.next(), "--scale", 100_000_000)?),
             "--no-scale" => o.no_scale = true,
             "--ab" => o.ab = Some(it.next().ok_or("--ab needs a git revision")?.clone()),

@@ -119,6 +119,12 @@ impl Pg {
         ]))
     }
 
+    /// Connection parameters for a client of the cluster (`cairn-ledger
+    /// serve --database`).
+    pub fn params(&self) -> String {
+        format!("host=127.0.0.1 port={PORT} user={} dbname=postgres", self.user())
+    }
+
     /// `postgres --version`.
     pub fn version(&self) -> String {
         output(Command::new(self.bin.join("postgres")).arg("--version"))

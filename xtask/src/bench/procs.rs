@@ -10,6 +10,7 @@ use std::time::Duration;
 pub const ADMIN_TOKEN: &str = "bench";
 
 /// The release binaries under test.
+#[derive(Clone)]
 pub struct Bins {
     pub ledger: PathBuf,
     /// cairn-tools (load, populate, read-load).
