@@ -378,65 +378,67 @@ impl Store for PgStore {
                     .ok_or_else(|| StoreError::Fenced("this instance does not hold the sequencer lease".into()))?,
             ),
         };
+        let epoch = epoch.map(to_i64).transpose()?;
         self.pool.with(|c| {
             let mut tx = c.transaction().map_err(|e| backend(op, e))?;
-            if let Some(epoch) = epoch {
-                let e = to_i64(epoch)?;
-                let held = tx
-                    .query_opt(
-                        "SELECT 1 FROM sequencer_lease WHERE epoch = $1 AND expires_at > clock_timestamp() FOR SHARE",
-                        &[&e],
-                    )
-                    .map_err(|e| backend(op, e))?;
-                if held.is_none() {
-                    return Err(StoreError::Fenced(format!(
-                        "the sequencer lease of epoch {epoch} expired or was taken over: nothing was committed"
-                    )));
-                }
+            // The log head, locked, and (fenced) the lease still ours, held
+            // FOR SHARE until the commit: one round trip.
+            let head = match epoch {
+                None => tx.query_opt("SELECT size FROM log_head FOR UPDATE", &[]),
+                Some(e) => tx.query_opt(
+                    "SELECT h.size FROM log_head h, sequencer_lease l \
+                     WHERE l.epoch = $1 AND l.expires_at > clock_timestamp() FOR UPDATE OF h FOR SHARE OF l",
+                    &[&e],
+                ),
             }
-            let head: i64 = tx
-                .query_one("SELECT size FROM log_head FOR UPDATE", &[])
-                .and_then(|r| r.try_get(0))
-                .map_err(|e| backend(op, e))?;
-            check_batch(to_u64(head)?, batch)?;
-            let run = |tx: &mut postgres::Transaction<'_>, sql: &str, p: &[&(dyn postgres::types::ToSql + Sync)]| {
-                tx.execute(sql, p).map(|_| ()).map_err(|e| backend(op, e))
+            .map_err(|e| backend(op, e))?;
+            let Some(head) = head else {
+                return Err(match epoch {
+                    Some(e) => StoreError::Fenced(format!(
+                        "the sequencer lease of epoch {e} expired or was taken over: nothing was committed"
+                    )),
+                    None => StoreError::Corrupt("no log_head row".into()),
+                });
             };
-            run(
-                &mut tx,
-                "INSERT INTO entries (idx, bytes, leaf_hash) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[])",
-                &[&idx, &bytes, &leaves],
-            )?;
-            run(
-                &mut tx,
-                "INSERT INTO nodes (level, idx, hash) SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])",
-                &[&node_level, &node_idx, &node_hash],
-            )?;
-            if !idem_idx.is_empty() {
-                run(
-                    &mut tx,
-                    "INSERT INTO idempotency (gate, key, idx) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])",
-                    &[&idem_gate, &idem_key, &idem_idx],
-                )?;
-            }
-            if !key_idx.is_empty() {
-                run(
-                    &mut tx,
-                    "INSERT INTO key_events (idx, registered, role, key_ref, vkey) \
-                     SELECT * FROM unnest($1::bigint[], $2::boolean[], $3::text[], $4::text[], $5::text[])",
-                    &[&key_idx, &key_reg, &key_role, &key_ref, &key_vkey],
-                )?;
-            }
-            if !bundle_idx.is_empty() {
-                // The first entry archiving a bundle is the one admission names.
-                run(
-                    &mut tx,
-                    "INSERT INTO bundles (hash, idx) SELECT * FROM unnest($1::bytea[], $2::bigint[]) ON CONFLICT (hash) DO NOTHING",
-                    &[&bundle_hash, &bundle_idx],
-                )?;
-            }
-            run(&mut tx, "INSERT INTO checkpoints (size, note) VALUES ($1, $2)", &[&size, &batch.checkpoint])?;
-            run(&mut tx, "UPDATE log_head SET size = $1", &[&size])?;
+            let head: i64 = head.try_get(0).map_err(|e| backend(op, e))?;
+            check_batch(to_u64(head)?, batch)?;
+            // Everything the batch writes, in one statement (the first
+            // entry archiving a bundle is the one admission names).
+            tx.execute(
+                "WITH e AS (INSERT INTO entries (idx, bytes, leaf_hash) \
+                   SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[])), \
+                 n AS (INSERT INTO nodes (level, idx, hash) \
+                   SELECT * FROM unnest($4::smallint[], $5::bigint[], $6::bytea[])), \
+                 i AS (INSERT INTO idempotency (gate, key, idx) \
+                   SELECT * FROM unnest($7::text[], $8::text[], $9::bigint[])), \
+                 k AS (INSERT INTO key_events (idx, registered, role, key_ref, vkey) \
+                   SELECT * FROM unnest($10::bigint[], $11::boolean[], $12::text[], $13::text[], $14::text[])), \
+                 b AS (INSERT INTO bundles (hash, idx) \
+                   SELECT * FROM unnest($15::bytea[], $16::bigint[]) ON CONFLICT (hash) DO NOTHING), \
+                 c AS (INSERT INTO checkpoints (size, note) VALUES ($17, $18)) \
+                 UPDATE log_head SET size = $17",
+                &[
+                    &idx,
+                    &bytes,
+                    &leaves,
+                    &node_level,
+                    &node_idx,
+                    &node_hash,
+                    &idem_gate,
+                    &idem_key,
+                    &idem_idx,
+                    &key_idx,
+                    &key_reg,
+                    &key_role,
+                    &key_ref,
+                    &key_vkey,
+                    &bundle_hash,
+                    &bundle_idx,
+                    &size,
+                    &batch.checkpoint,
+                ],
+            )
+            .map_err(|e| backend(op, e))?;
             tx.commit().map_err(|e| backend(op, e))
         })
     }
@@ -524,6 +526,36 @@ impl Store for PgStore {
             &[&gate, &key],
             |r| to_u64(col(r, 0, "idempotency index")?),
         )
+    }
+
+    fn known(&self, items: &[super::Lookup]) -> Result<Vec<Option<u64>>, StoreError> {
+        // One query for the whole batch: the entry with the leaf hash, else
+        // the receipt with the (gate, idempotency key).
+        let leaves: Vec<&[u8]> = items.iter().map(|(l, _)| l.as_bytes().as_slice()).collect();
+        let gates: Vec<Option<&str>> = items.iter().map(|(_, i)| i.as_ref().map(|(g, _)| g.as_str())).collect();
+        let keys: Vec<Option<&str>> = items.iter().map(|(_, i)| i.as_ref().map(|(_, k)| k.as_str())).collect();
+        let rows = self.pool.with(|c| {
+            c.query(
+                "SELECT q.ord, COALESCE(e.idx, i.idx) FROM unnest($1::bytea[], $2::text[], $3::text[]) \
+                 WITH ORDINALITY AS q(leaf, gate, key, ord) \
+                 LEFT JOIN entries e ON e.leaf_hash = q.leaf \
+                 LEFT JOIN idempotency i ON i.gate = q.gate AND i.key = q.key",
+                &[&leaves, &gates, &keys],
+            )
+            .map_err(|e| backend("known", e))
+        })?;
+        let mut out = vec![None; items.len()];
+        for r in &rows {
+            let ord: i64 = col(r, 0, "known")?;
+            let slot = usize::try_from(ord - 1)
+                .ok()
+                .and_then(|i| out.get_mut(i))
+                .ok_or_else(|| StoreError::Corrupt("an item the query did not ask for".into()))?;
+            if let Some(idx) = col::<Option<i64>>(r, 1, "known")? {
+                *slot = Some(to_u64(idx)?);
+            }
+        }
+        Ok(out)
     }
 
     fn key_events(&self) -> Result<Vec<(u64, KeyEvent)>, StoreError> {
