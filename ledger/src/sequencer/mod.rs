@@ -462,7 +462,6 @@ impl Sequencer {
         gate_key: Option<String>,
         operator_key: Option<String>,
     ) -> Result<Ack, SubmitError> {
-        self.check_leader()?;
         let (reply, rx) = oneshot::channel();
         let job = Job {
             entry,

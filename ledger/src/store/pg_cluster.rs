@@ -169,9 +169,10 @@ impl Cluster {
         self.run("pg_ctl", &["-D", path(&data), "-m", "fast", "-w", "stop"]);
     }
 
-    fn run(&self, tool: &str, args: &[&str]) {
+    /// Run one of PostgreSQL's tools as the cluster's owner.
+    fn output(&self, tool: &str, args: &[&str]) -> std::io::Result<std::process::Output> {
         let exe = self.bin.join(tool);
-        let out = if self.as_postgres {
+        if self.as_postgres {
             Command::new("runuser")
                 .args(["-u", "postgres", "--"])
                 .arg(&exe)
@@ -180,7 +181,10 @@ impl Cluster {
         } else {
             Command::new(&exe).args(args).output()
         }
-        .unwrap();
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = self.output(tool, args).unwrap();
         assert!(
             out.status.success(),
             "{tool} {args:?}: {}{}",
@@ -202,17 +206,7 @@ fn path(p: &Path) -> &str {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let data = self.dir.join("data");
-        let exe = self.bin.join("pg_ctl");
-        let args = ["-D", path(&data), "-m", "immediate", "stop"];
-        let _ = if self.as_postgres {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(&exe)
-                .args(args)
-                .output()
-        } else {
-            Command::new(&exe).args(args).output()
-        };
+        let _ = self.output("pg_ctl", &["-D", path(&data), "-m", "immediate", "stop"]);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

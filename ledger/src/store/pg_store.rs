@@ -300,6 +300,29 @@ fn col<'a, T: postgres::types::FromSql<'a>>(
     row.try_get(i).map_err(|e| backend(op, e))
 }
 
+/// The answers of a query over `unnest(...) WITH ORDINALITY` whose first
+/// column is the ordinality: `n` slots, each the value `f` reads from its
+/// row, `None` where no row came.
+fn by_ordinality<T: Clone>(
+    rows: &[postgres::Row],
+    n: usize,
+    op: &'static str,
+    f: impl Fn(&postgres::Row) -> Result<Option<T>, StoreError>,
+) -> Result<Vec<Option<T>>, StoreError> {
+    let mut out = vec![None; n];
+    for r in rows {
+        let ord: i64 = col(r, 0, op)?;
+        let slot = usize::try_from(ord - 1)
+            .ok()
+            .and_then(|i| out.get_mut(i))
+            .ok_or_else(|| StoreError::Corrupt(format!("{op}: a row the query did not ask for")))?;
+        if let Some(v) = f(r)? {
+            *slot = Some(v);
+        }
+    }
+    Ok(out)
+}
+
 impl Store for PgStore {
     fn state(&self) -> Result<LogState, StoreError> {
         let (size, checkpoint) = self.head()?;
@@ -471,16 +494,9 @@ impl Store for PgStore {
             )
             .map_err(|e| backend("nodes", e))
         })?;
-        let mut out = vec![None; ids.len()];
-        for r in &rows {
-            let ord: i64 = col(r, 0, "nodes")?;
-            let slot = usize::try_from(ord - 1)
-                .ok()
-                .and_then(|i| out.get_mut(i))
-                .ok_or_else(|| StoreError::Corrupt("a node the query did not ask for".into()))?;
-            *slot = Some(hash(col::<&[u8]>(r, 1, "nodes")?)?);
-        }
-        Ok(out)
+        by_ordinality(&rows, ids.len(), "nodes", |r| {
+            hash(col::<&[u8]>(r, 1, "nodes")?).map(Some)
+        })
     }
 
     fn checkpoint(&self, size: u64) -> Result<Option<String>, StoreError> {
@@ -544,18 +560,9 @@ impl Store for PgStore {
             )
             .map_err(|e| backend("known", e))
         })?;
-        let mut out = vec![None; items.len()];
-        for r in &rows {
-            let ord: i64 = col(r, 0, "known")?;
-            let slot = usize::try_from(ord - 1)
-                .ok()
-                .and_then(|i| out.get_mut(i))
-                .ok_or_else(|| StoreError::Corrupt("an item the query did not ask for".into()))?;
-            if let Some(idx) = col::<Option<i64>>(r, 1, "known")? {
-                *slot = Some(to_u64(idx)?);
-            }
-        }
-        Ok(out)
+        by_ordinality(&rows, items.len(), "known", |r| {
+            col::<Option<i64>>(r, 1, "known")?.map(to_u64).transpose()
+        })
     }
 
     fn key_events(&self) -> Result<Vec<(u64, KeyEvent)>, StoreError> {
